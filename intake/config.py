@@ -1,0 +1,82 @@
+"""One settings object for the whole system, read from ``INTAKE_*`` environment variables.
+
+Defaults are the embedded ones: SQLite and a storage folder under ``./var``, no broker (work runs
+in-process). Outside development the settings refuse unsafe values (the default secret key).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from intake.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET = "dev-only-not-secret"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    storage_dir: Path | None = None
+    templates_dir: Path = PROJECT_ROOT / "form_templates"
+    broker_url: str | None = None
+    secret_key: str = DEFAULT_SECRET
+
+    # Input limits: checked before anything is decoded or rasterised.
+    max_upload_bytes: int = Field(200 * 1024 * 1024, gt=0)
+    max_files_per_batch: int = Field(200, gt=0)
+    max_pages_per_file: int = Field(500, gt=0)
+    max_page_pixels: int = Field(80_000_000, gt=0)  # A3 at 600 dpi is 70 M
+    max_page_mm: float = Field(500.0, gt=0)  # longest side of a page (A2 is 594 mm)
+    min_page_pixels_side: int = Field(300, gt=0)
+    pdf_dpi: int = Field(300, ge=100, le=600)  # PDF pages are rasterised at this resolution
+
+    # Reading
+    tessdata_dir: Path | None = None
+    ocr_timeout_s: float = Field(30.0, gt=0)
+
+    # Work queue
+    task_time_limit_s: int = Field(300, gt=0)
+    visibility_timeout_s: int = Field(3600, gt=0)
+    stuck_after_s: int = Field(900, gt=0)  # the sweeper re-enqueues pages idle longer than this
+
+    @model_validator(mode="after")
+    def _derive_and_refuse_unsafe(self) -> Settings:
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{(self.data_dir / 'intake.db').as_posix()}"
+        if self.storage_dir is None:
+            self.storage_dir = self.data_dir / "storage"
+        if self.env == "production" and self.secret_key == DEFAULT_SECRET:
+            raise ValueError("INTAKE_SECRET_KEY must be set to a real secret in production")
+        if self.visibility_timeout_s <= self.task_time_limit_s:
+            raise ValueError(
+                "INTAKE_VISIBILITY_TIMEOUT_S must exceed INTAKE_TASK_TIME_LIMIT_S, "
+                "or Redis redelivers tasks that are still running"
+            )
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"INTAKE_{'_'.join(str(p) for p in e['loc']).upper() or 'SETTINGS'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc
+
+
+def limit_ocr_threads() -> None:
+    """Tesseract's OpenMP makes each call ~5x slower on two cores; one thread per process."""
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")

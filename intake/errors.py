@@ -1,0 +1,110 @@
+"""Errors with stable codes and messages a person can act on.
+
+Every error the system reports to a user is an `IntakeError`: `code` is stable (tests, the API and
+the clerk pages rely on it), `message` is one plain sentence saying what is wrong and, where there
+is something to do, what to do. The HTTP layer maps them to ``{"error": code, "detail": message}``.
+"""
+
+from __future__ import annotations
+
+
+class IntakeError(Exception):
+    """Base of all errors the system reports. Subclasses set `code` and `http_status`."""
+
+    code = "intake_error"
+    http_status = 500
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(IntakeError):
+    code = "config_invalid"
+
+
+class TemplateError(IntakeError):
+    """A form template could not be loaded or used."""
+
+    code = "template_invalid"
+    http_status = 422
+
+
+class TemplateNotFound(TemplateError):
+    code = "template_not_found"
+    http_status = 404
+
+
+class InputError(IntakeError):
+    """A file or page a clerk supplied cannot be read. The code names why."""
+
+    code = "unreadable_file"
+    http_status = 422
+
+
+class EmptyFile(InputError):
+    code = "empty_file"
+
+
+class UnsupportedFileType(InputError):
+    code = "unsupported_file_type"
+    http_status = 415
+
+
+class FileTooLarge(InputError):
+    code = "file_too_large"
+    http_status = 413
+
+
+class TooManyPages(InputError):
+    code = "too_many_pages"
+    http_status = 413
+
+
+class PageTooLarge(InputError):
+    """A page whose size or pixel count would exhaust memory (a decompression bomb)."""
+
+    code = "page_too_large"
+
+
+class PageTooSmall(InputError):
+    code = "page_too_small"
+
+
+class EncryptedFile(InputError):
+    code = "encrypted_file"
+
+
+class CorruptFile(InputError):
+    code = "corrupt_file"
+
+
+class OcrEngineError(IntakeError):
+    """Tesseract failed in a way that is not about the page (missing language data, crash)."""
+
+    code = "ocr_engine_failed"
+
+
+class NotFound(IntakeError):
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(IntakeError):
+    code = "conflict"
+    http_status = 409
+
+
+class PermissionDenied(IntakeError):
+    code = "forbidden"
+    http_status = 403
+
+
+class NotAuthenticated(IntakeError):
+    code = "not_authenticated"
+    http_status = 401
