@@ -1,0 +1,171 @@
+"""Loading form templates from a folder: ``<root>/<form_id>/v<N>.yaml``.
+
+A broken template never stops the others loading: it is left out of the registry and its
+problems are kept, each as ``file: key.path: reason``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from intake.errors import TemplateError, TemplateNotFound
+from intake.forms.model import Template
+
+VERSION_FILE = re.compile(r"^v(\d+)\.ya?ml$")
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader where only true/false are booleans (YAML 1.2), so an option may be `yes`/`no`."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_yaml(text: str) -> object:
+    return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str  # relative to the templates root, e.g. "child_protection/v1.yaml"
+    path: str  # key path inside the file, e.g. "pages[0].fields[3].box"; "" for the whole file
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.reason}" if self.path else f"{self.file}: {self.reason}"
+
+
+def loc_to_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("tuple[float, float]",) or "[" in str(part) or part.startswith("function-"):
+            continue  # pydantic's name for a union member, not a key
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _pydantic_problems(file: str, exc: ValidationError) -> list[Problem]:
+    out = []
+    for e in exc.errors():
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "literal_error" and e["loc"] and e["loc"][-1] == "type":
+            msg = f"unknown type {e['input']!r}; {msg.lower()}"
+        elif e["type"] == "extra_forbidden":
+            msg = "unknown key (not part of the template format)"
+        out.append(Problem(file, loc_to_path(e["loc"]), msg))
+    return out
+
+
+def parse_template_file(path: Path, rel: str) -> tuple[Template | None, list[Problem]]:
+    """Load and check one file. Returns the template only if it has no problems."""
+    try:
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(rel, "", f"cannot read the file: {exc}")]
+    except yaml.YAMLError as exc:
+        return None, [Problem(rel, "", f"not valid YAML: {exc}".replace("\n", " "))]
+    if not isinstance(data, dict):
+        return None, [Problem(rel, "", "must be a mapping with id, version, title and pages")]
+    try:
+        template = Template.model_validate(data)
+    except ValidationError as exc:
+        return None, _pydantic_problems(rel, exc)
+    problems = [Problem(rel, p, r) for p, r in template.problems()]
+    m = VERSION_FILE.match(path.name)
+    if m and int(m.group(1)) != template.version:
+        problems.append(Problem(rel, "version", f"is {template.version} but the file is named {path.name}"))
+    if path.parent.name != template.id:
+        problems.append(Problem(rel, "id", f"is {template.id!r} but the file is in folder {path.parent.name!r}"))
+    if template.reference is not None:
+        for i, p in enumerate(template.reference.pages):
+            if not (path.parent / p).is_file():
+                problems.append(Problem(rel, f"reference.pages[{i}]", f"file {p!r} not found"))
+    return (None if problems else template), problems
+
+
+@dataclass
+class Registry:
+    root: Path
+    templates: dict[tuple[str, int], Template] = field(default_factory=dict)
+    files: dict[tuple[str, int], Path] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def ids(self) -> list[str]:
+        return sorted({k[0] for k in self.templates})
+
+    def versions(self, form_id: str) -> list[int]:
+        return sorted(v for i, v in self.templates if i == form_id)
+
+    def get(self, form_id: str, version: int | None = None) -> Template:
+        versions = self.versions(form_id)
+        if not versions:
+            broken = [str(p) for p in self.problems if p.file.startswith(f"{form_id}/")]
+            hint = f" (its files have problems: {broken[0]})" if broken else ""
+            raise TemplateNotFound(f"no form template {form_id!r}{hint}")
+        if version is None:
+            version = versions[-1]
+        try:
+            return self.templates[(form_id, version)]
+        except KeyError:
+            raise TemplateNotFound(
+                f"form {form_id!r} has no version {version} (versions: {', '.join(map(str, versions))})"
+            ) from None
+
+    def path_of(self, t: Template) -> Path:
+        return self.files[(t.id, t.version)]
+
+    def all(self) -> list[Template]:
+        return [self.templates[k] for k in sorted(self.templates)]
+
+
+def template_files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.glob("*/v*.y*ml") if VERSION_FILE.match(p.name))
+
+
+def load_registry(root: Path) -> Registry:
+    if not root.exists():
+        raise TemplateError(f"templates folder {root} does not exist")
+    reg = Registry(root=root)
+    base = root.parent if root.is_file() else root
+    for path in template_files(root):
+        rel = path.relative_to(base.parent if root.is_file() else base).as_posix()
+        template, problems = parse_template_file(path, rel)
+        reg.problems.extend(problems)
+        if template is None:
+            continue
+        key = (template.id, template.version)
+        if key in reg.templates:
+            reg.problems.append(Problem(rel, "version", f"{template.key} is defined twice"))
+            continue
+        reg.templates[key] = template
+        reg.files[key] = path
+    return reg
+
+
+@lru_cache(maxsize=4)
+def _cached(root: str) -> Registry:
+    return load_registry(Path(root))
+
+
+def default_registry() -> Registry:
+    """The registry of the configured templates folder, loaded once per process."""
+    from intake.config import get_settings
+
+    return _cached(str(get_settings().templates_dir.resolve()))
