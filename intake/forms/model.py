@@ -111,6 +111,10 @@ class Field(Strict):
     multiple: bool = False
     options: list[Option] = []
     fill_cancels: bool = False  # a fully filled box means "cancelled", not "marked"
+    # "box": an empty printed square, marked by any ink inside it (our forms, queXF).
+    # "bubble": a printed circle with a letter or digit inside (OMR sheets), marked by filling it;
+    # read relative to the other bubbles of the same field.
+    mark_style: Literal["box", "bubble"] = "box"
     # table: rows repeated every row_pitch mm below the columns' boxes (which are row 0)
     rows: int | None = PField(None, ge=1, le=100)
     row_pitch: float | None = PField(None, gt=0)
@@ -143,6 +147,8 @@ class Field(Strict):
             raise ValueError("multiple is only allowed on a choice")
         if self.fill_cancels and t not in MARK_TYPES:
             raise ValueError("fill_cancels is only allowed on a checkbox or choice")
+        if self.mark_style != "box" and t not in MARK_TYPES:
+            raise ValueError("mark_style is only allowed on a checkbox or choice")
         return self
 
     def option(self, value: str) -> Option:

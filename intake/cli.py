@@ -1,0 +1,239 @@
+"""The `intake` command. Thin: every command parses its arguments and calls the package."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from intake.config import limit_ocr_threads
+from intake.errors import IntakeError
+
+limit_ocr_threads()
+
+app = typer.Typer(help="form-intake: scanned notification forms into validated records.", no_args_is_help=True, add_completion=False)
+templates_app = typer.Typer(help="Form templates: list, check, render, schema, import.", no_args_is_help=True)
+import_app = typer.Typer(help="Turn another project's template into ours.", no_args_is_help=True)
+app.add_typer(templates_app, name="templates")
+templates_app.add_typer(import_app, name="import")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"intake: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _registry(path: Path | None = None):
+    from intake.config import get_settings
+    from intake.forms.registry import load_registry
+
+    return load_registry(path or get_settings().templates_dir)
+
+
+# ---------------------------------------------------------------- templates
+@templates_app.command("list")
+def templates_list() -> None:
+    """List the form templates and their versions."""
+    reg = _registry()
+    for t in reg.all():
+        typer.echo(f"{t.id}\tv{t.version}\t{len(t.pages)} page(s)\t{sum(1 for _ in t.slots())} fields\t{t.title.text(' / ')}")
+    for p in reg.problems:
+        typer.echo(f"warning: {p}", err=True)
+
+
+@templates_app.command("show")
+def templates_show(form_id: str, version: Annotated[int | None, typer.Option("--version")] = None) -> None:
+    """Show one template's pages and fields."""
+    t = _registry().get(form_id, version)
+    typer.echo(f"{t.key}  {t.title.text(' / ')}  ({t.paper}, {len(t.pages)} pages)")
+    for page, f in t.fields():
+        flags = " required" if f.required else ""
+        extra = ""
+        if f.type == "choice":
+            extra = " [" + ("|".join(o.value for o in f.options)) + ("] (multiple)" if f.multiple else "]")
+        elif f.type == "table":
+            extra = f" {f.rows} rows of (" + ", ".join(f"{c.name}:{c.type}" for c in f.columns) + ")"
+        typer.echo(f"  p{page + 1} {f.name:32} {f.type:11}{flags}{extra}")
+    for c in t.computed:
+        typer.echo(f"  -- {c.name:32} computed count of {len(c.count)} fields == {c.equals}")
+
+
+@templates_app.command("check")
+def templates_check(path: Annotated[Path | None, typer.Argument(help="a templates folder or one YAML file")] = None) -> None:
+    """Check templates; print every problem as `file: key.path: reason`. Exit 1 if any."""
+    from intake.config import get_settings
+    from intake.forms.registry import load_registry
+
+    root = path or get_settings().templates_dir
+    if not root.exists():
+        _fail(f"{root}: no such file or folder")
+    reg = load_registry(root)
+    for p in reg.problems:
+        typer.echo(str(p))
+    n = len(reg.templates)
+    if reg.problems:
+        _fail(f"{len(reg.problems)} problem(s); {n} template(s) are fine")
+    typer.echo(f"{n} template(s) OK", err=True)
+
+
+@templates_app.command("schema")
+def templates_schema(form_id: str, version: Annotated[int | None, typer.Option("--version")] = None) -> None:
+    """Print the JSON Schema (draft 2020-12) of a record's data."""
+    from intake.forms.schema import record_schema
+
+    typer.echo(json.dumps(record_schema(_registry().get(form_id, version)), ensure_ascii=False, indent=2))
+
+
+@templates_app.command("render")
+def templates_render(
+    form_id: str,
+    out: Annotated[Path, typer.Option("--out", help="FILE.pdf, or FILE.png (one PNG per page: FILE-1.png ...)")],
+    version: Annotated[int | None, typer.Option("--version")] = None,
+    dpi: Annotated[int, typer.Option("--dpi", min=72, max=1200)] = 300,
+) -> None:
+    """Print a blank form: a print-ready PDF, or PNG pages."""
+    from intake.forms.render import render_pages, render_pdf
+
+    t = _registry().get(form_id, version)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    suffix = out.suffix.lower()
+    if suffix == ".pdf":
+        out.write_bytes(render_pdf(t))
+        typer.echo(str(out))
+    elif suffix == ".png":
+        pages = render_pages(t, dpi)
+        for i, img in enumerate(pages, 1):
+            p = out if len(pages) == 1 else out.with_name(f"{out.stem}-{i}{out.suffix}")
+            img.save(p, dpi=(dpi, dpi))
+            typer.echo(str(p))
+    else:
+        _fail(f"--out must end in .pdf or .png, not {suffix or 'nothing'!r}")
+
+
+@import_app.command("quexf")
+def import_quexf(
+    banding: Path,
+    reference: Annotated[Path, typer.Option("--reference", help="blank scan of the form: PDF or one PNG per page")],
+    form_id: Annotated[str, typer.Option("--id")],
+    version: Annotated[int, typer.Option("--version")] = 1,
+    out: Annotated[Path | None, typer.Option("--out", help="templates folder (default: the configured one)")] = None,
+) -> None:
+    """Import a queXF banding XML with its blank scan as a template."""
+    from intake.forms.importers import import_quexf as run
+
+    typer.echo(str(run(banding, reference, form_id, version, out or _templates_dir())))
+
+
+@import_app.command("omrchecker")
+def import_omrchecker(
+    template_json: Path,
+    form_id: Annotated[str, typer.Option("--id")],
+    reference: Annotated[Path | None, typer.Option("--reference", help="blank or sample sheet image")] = None,
+    version: Annotated[int, typer.Option("--version")] = 1,
+    out: Annotated[Path | None, typer.Option("--out")] = None,
+) -> None:
+    """Import an OMRChecker template.json as a template."""
+    from intake.forms.importers import import_omrchecker as run
+
+    typer.echo(str(run(template_json, form_id, version, out or _templates_dir(), reference=reference)))
+
+
+def _templates_dir() -> Path:
+    from intake.config import get_settings
+
+    return get_settings().templates_dir
+
+
+# ---------------------------------------------------------------- synth
+@app.command("synth")
+def synth(
+    form_id: str,
+    count: Annotated[int, typer.Option("--count", min=1, max=100_000)],
+    out: Annotated[Path, typer.Option("--out")],
+    version: Annotated[int | None, typer.Option("--version")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    profile: Annotated[str, typer.Option("--profile", help="clean|office|fax|phone")] = "clean",
+    fmt: Annotated[str, typer.Option("--format", help="png|jpeg|tiff|pdf|mixed (default: the profile's usual format)")] = "",
+    hand: Annotated[float, typer.Option("--hand", min=0.0, max=1.0, help="share of fields written by hand")] = 0.0,
+) -> None:
+    """Write synthetic filled forms and their truth JSON (valid data, nobody's real case)."""
+    from intake.forms.synth import synthesize
+
+    t = _registry().get(form_id, version)
+    for record in synthesize(t, count=count, out_dir=out, seed=seed, profile=profile, fmt=fmt or None, hand=hand):
+        typer.echo(record)
+
+
+# ---------------------------------------------------------------- extract / process / serve
+@app.command("extract")
+def extract(
+    files: Annotated[list[Path], typer.Argument(help="scans: PDF, TIFF, PNG, JPEG")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON line per form instance")] = False,
+) -> None:
+    """Read forms from scans in-process (no services) and print what was read."""
+    from intake.pipeline.extract import extract_files, format_instance_text
+
+    unreadable = 0
+    for item in extract_files(files):
+        if isinstance(item, IntakeError):
+            unreadable += 1
+            typer.echo(f"intake: {getattr(item, 'file', '')}: {item.code}: {item.message}", err=True)
+            continue
+        if as_json:
+            typer.echo(json.dumps(item, ensure_ascii=False))
+        else:
+            typer.echo(format_instance_text(item))
+    if unreadable:
+        raise typer.Exit(2)
+
+
+@app.command("process")
+def process(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders of scans")],
+) -> None:
+    """Process a whole batch into the database on embedded defaults, with a progress bar."""
+    from intake.batches.cli import process_paths
+
+    raise typer.Exit(process_paths(paths))
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+) -> None:
+    """Run the API and web pages (with an in-process worker when no broker is configured)."""
+    import uvicorn
+
+    from intake.api import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+@app.command("worker")
+def worker(
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c")] = 1,
+) -> None:
+    """Run a Celery worker (needs INTAKE_BROKER_URL)."""
+    from intake.config import get_settings
+
+    if not get_settings().broker_url:
+        _fail("INTAKE_BROKER_URL is not set; without a broker, `intake serve` processes in-process")
+    from workers.app import celery_app
+
+    celery_app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--beat" if False else "-E"])
+
+
+def main() -> None:
+    try:
+        app()
+    except IntakeError as exc:
+        typer.echo(f"intake: {exc.code}: {exc.message}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Confidence and routing: how likely a reading is right, and whether a person must look.
+
+A wrong value that is accepted is the worst outcome (nobody looks at it again), so every signal
+that can only lower confidence is used: the engine's lowest word confidence (a far better error
+predictor than the mean, see OCR-NOTES.md), the validators (checksums, date and phone formats),
+whether a retry with other settings was needed, and for marks the distance of the measured fill
+from the decision thresholds.
+
+Text confidences are calibrated per field type: `calibration.json` (written by
+`bench/accuracy --calibrate`) maps the engine's lowest word confidence to the share of readings
+that were right on synthetic forms, and the acceptance threshold per type is the lowest
+confidence at which the silent error rate stayed within target. Without a calibration file the
+engine confidence is used as is, with conservative thresholds.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_right
+from functools import lru_cache
+from pathlib import Path
+
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+
+MARK_ACCEPT = 0.75
+EMPTY_ACCEPT = 0.75
+DEFAULT_TEXT_THRESHOLDS = {
+    "name": 0.93,
+    "text": 0.92,
+    "address": 0.92,
+    "national_id": 0.85,
+    "date": 0.85,
+    "phone": 0.85,
+    "number": 0.90,
+}
+INVALID_CAP = 0.3  # a reading that does not validate is never more than this sure
+
+
+def mark_margin(value: float, threshold: float, *, below: bool, scale: float | None = None) -> float:
+    """0 at the threshold, 1 far from it, on the side the decision took."""
+    if below:
+        return max(0.0, min(1.0, (threshold - value) / threshold))
+    s = scale if scale is not None else max(threshold, 0.08)
+    return max(0.0, min(1.0, (value - threshold) / s))
+
+
+def for_marks(margins: list[float]) -> float:
+    return 0.5 + 0.5 * min(margins) if margins else 0.5
+
+
+def for_empty(ink_mm2: float, threshold: float) -> float:
+    return 0.5 + 0.5 * max(0.0, 1.0 - ink_mm2 / threshold)
+
+
+@lru_cache(maxsize=1)
+def _calibration() -> dict:
+    if CALIBRATION_FILE.is_file():
+        return json.loads(CALIBRATION_FILE.read_text())
+    return {}
+
+
+def calibrated(field_type: str, engine_conf: float) -> float:
+    """Observed share of right readings at this engine confidence (or the engine's own number)."""
+    table = _calibration().get("types", {}).get(field_type)
+    if not table:
+        return max(0.0, min(1.0, engine_conf / 100.0))
+    edges, accuracy = table["edges"], table["accuracy"]
+    return float(accuracy[min(len(accuracy) - 1, max(0, bisect_right(edges, engine_conf) - 1))])
+
+
+def for_text(field_type: str, engine_conf: float, *, valid: bool, retried: bool) -> float:
+    c = calibrated(field_type, engine_conf)
+    if retried:
+        c *= 0.97
+    if not valid:
+        c = min(c, INVALID_CAP)
+    return c
+
+
+def text_threshold(field_type: str) -> float:
+    t = _calibration().get("thresholds", {}).get(field_type)
+    return float(t) if t is not None else DEFAULT_TEXT_THRESHOLDS[field_type]

@@ -1,0 +1,1 @@
+"""OCR engines. `tesseract` is the only module that calls Tesseract."""

@@ -1,0 +1,197 @@
+"""The one place Tesseract is called.
+
+`TesseractEngine` keeps one tesserocr API per language loaded for the life of the process (a field
+then costs ~15-30 ms instead of ~150 ms of process start and model load, see OCR-NOTES.md).
+`CliEngine` starts the `tesseract` program once per call through pytesseract: it is the naive
+baseline the benchmarks compare against, and a fallback where tesserocr cannot be installed.
+
+Both take a grey uint8 numpy image of one line of text and return an `OcrResult`. Set
+OMP_THREAD_LIMIT=1 before Tesseract loads (`intake.config.limit_ocr_threads`): OpenMP makes every
+call ~5x slower on small machines.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from intake.config import limit_ocr_threads
+from intake.errors import OcrEngineError
+
+TESSDATA_CANDIDATES = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+    "/usr/local/share/tessdata",
+)
+PACKAGE_OF = {"chi_tra": "tesseract-ocr-chi-tra", "eng": "tesseract-ocr-eng", "osd": "tesseract-ocr-osd"}
+
+# Page segmentation modes used here.
+PSM_SINGLE_LINE = 7
+PSM_SINGLE_CHAR = 10
+PSM_SINGLE_BLOCK = 6
+PSM_OSD_ONLY = 0
+
+
+@dataclass(frozen=True)
+class Symbol:
+    text: str
+    conf: float  # 0..100
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the input image
+
+
+@dataclass(frozen=True)
+class OcrResult:
+    text: str
+    word_confs: tuple[float, ...] = ()  # 0..100 per word, as Tesseract reports them
+    symbols: tuple[Symbol, ...] = field(default=(), compare=False)
+
+    @property
+    def min_conf(self) -> float:
+        """The lowest word confidence (the best single predictor of an error); 0 without words."""
+        return min(self.word_confs) if self.word_confs else 0.0
+
+    @property
+    def mean_conf(self) -> float:
+        return sum(self.word_confs) / len(self.word_confs) if self.word_confs else 0.0
+
+
+def find_tessdata(explicit: Path | None = None) -> str:
+    if explicit:
+        return str(explicit)
+    env = os.environ.get("TESSDATA_PREFIX")
+    if env and Path(env).is_dir():
+        return env
+    for c in TESSDATA_CANDIDATES:
+        if Path(c, "eng.traineddata").is_file():
+            return c
+    raise OcrEngineError("Tesseract language data not found; install tesseract-ocr and tesseract-ocr-chi-tra")
+
+
+def _check_lang(tessdata: str, lang: str) -> None:
+    for part in lang.split("+"):
+        if not Path(tessdata, f"{part}.traineddata").is_file():
+            pkg = PACKAGE_OF.get(part, f"tesseract-ocr-{part.replace('_', '-')}")
+            raise OcrEngineError(f"Tesseract has no {part!r} language data in {tessdata}; install {pkg}")
+
+
+class TesseractEngine:
+    """Tesseract kept loaded (tesserocr). One instance per thread: the APIs are not thread-safe."""
+
+    name = "tesserocr"
+
+    def __init__(self, tessdata: Path | None = None) -> None:
+        limit_ocr_threads()
+        self.tessdata = find_tessdata(tessdata)
+        self._apis: dict[str, object] = {}
+
+    def _api(self, lang: str):
+        api = self._apis.get(lang)
+        if api is None:
+            import tesserocr
+
+            _check_lang(self.tessdata, lang)
+            try:
+                api = tesserocr.PyTessBaseAPI(path=self.tessdata, lang=lang, psm=tesserocr.PSM.SINGLE_LINE)
+            except RuntimeError as exc:
+                raise OcrEngineError(f"Tesseract could not load {lang!r}: {exc}") from exc
+            # Tesseract's dictionaries make it "correct" names and IDs into words; turn them off.
+            api.SetVariable("load_system_dawg", "0")
+            api.SetVariable("load_freq_dawg", "0")
+            self._apis[lang] = api
+        return api
+
+    def read(self, image: np.ndarray, *, lang: str, psm: int = PSM_SINGLE_LINE, whitelist: str | None = None,
+             symbols: bool = False) -> OcrResult:
+        import tesserocr
+
+        api = self._api(lang)
+        api.SetPageSegMode(psm)
+        api.SetVariable("tessedit_char_whitelist", whitelist or "")
+        api.SetImage(Image.fromarray(image))
+        try:
+            api.Recognize()
+            text = api.GetUTF8Text().strip()
+            confs = tuple(float(c) for c in api.AllWordConfidences())
+            syms: tuple[Symbol, ...] = ()
+            if symbols:
+                out = []
+                it = api.GetIterator()
+                level = tesserocr.RIL.SYMBOL
+                for r in tesserocr.iterate_level(it, level):
+                    t = r.GetUTF8Text(level)
+                    if t:
+                        out.append(Symbol(t, float(r.Confidence(level)), tuple(r.BoundingBox(level))))
+                syms = tuple(out)
+        finally:
+            api.Clear()
+        return OcrResult(text, confs, syms)
+
+    def osd(self, image: np.ndarray) -> tuple[int, float] | None:
+        """(rotation to apply clockwise to make the page upright in degrees, confidence), or None."""
+        api = self._api("osd")
+        api.SetPageSegMode(PSM_OSD_ONLY)
+        api.SetImage(Image.fromarray(image))
+        try:
+            res = api.DetectOrientationScript()
+        finally:
+            api.Clear()
+        if not res:
+            return None
+        return int(res["orient_deg"]), float(res["orient_conf"])
+
+    def close(self) -> None:
+        for api in self._apis.values():
+            api.End()
+        self._apis.clear()
+
+
+class CliEngine:
+    """One `tesseract` process per call (pytesseract): the naive baseline."""
+
+    name = "pytesseract"
+
+    def __init__(self, tessdata: Path | None = None, timeout_s: float = 30.0) -> None:
+        limit_ocr_threads()
+        self.tessdata = find_tessdata(tessdata)
+        self.timeout_s = timeout_s
+
+    def read(self, image: np.ndarray, *, lang: str, psm: int = PSM_SINGLE_LINE, whitelist: str | None = None,
+             symbols: bool = False) -> OcrResult:
+        import pytesseract
+
+        _check_lang(self.tessdata, lang)
+        config = f"--psm {psm} -c load_system_dawg=0 -c load_freq_dawg=0"
+        if whitelist:
+            config += f" -c tessedit_char_whitelist={whitelist}"
+        try:
+            data = pytesseract.image_to_data(Image.fromarray(image), lang=lang, config=config,
+                                             output_type=pytesseract.Output.DICT, timeout=self.timeout_s)
+        except RuntimeError as exc:  # pytesseract's timeout
+            raise OcrEngineError(f"Tesseract took longer than {self.timeout_s:.0f} s") from exc
+        except pytesseract.TesseractError as exc:
+            raise OcrEngineError(f"Tesseract failed: {exc}") from exc
+        words = [(w, float(c)) for w, c in zip(data["text"], data["conf"], strict=True) if str(w).strip() and float(c) >= 0]
+        sep = "" if lang.startswith("chi") else " "
+        return OcrResult(sep.join(w for w, _ in words), tuple(c for _, c in words))
+
+    def close(self) -> None:
+        pass
+
+
+_local = threading.local()
+
+
+def default_engine() -> TesseractEngine:
+    """This thread's engine, created on first use."""
+    eng = getattr(_local, "engine", None)
+    if eng is None:
+        from intake.config import get_settings
+
+        eng = _local.engine = TesseractEngine(get_settings().tessdata_dir)
+    return eng

@@ -1,0 +1,222 @@
+"""The reading pipeline, top to bottom: file -> pages -> located -> fields -> form instances.
+
+    load ─► locate (identify + register) ─► read fields ─► assemble pages into forms ─► validate
+
+`read_page` is what a worker runs for one page; `assemble` turns the pages of one file into form
+instances (a multi-page form from its pages in order, several forms in one file split by the page
+numbers in their QR codes); `extract_files` does both for the `intake extract` command.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from intake.errors import InputError
+from intake.forms.model import Template
+from intake.forms.registry import Registry, default_registry
+from intake.forms.rules import computed_values, empty_value, record_violations
+from intake.pipeline.load import LoadedPage, iter_pages
+from intake.pipeline.read import read_page_fields
+from intake.pipeline.register import Failure, locate
+from intake.pipeline.types import FieldReading, FieldStatus, PageResult, PageStatus
+
+
+def _rotation(H: np.ndarray) -> int:
+    """Quarter turns (degrees) the scan was from upright, from the image->mm transform."""
+    Hi = np.linalg.inv(H)
+    a, b = cv2.perspectiveTransform(np.float64([[[100, 100]], [[150, 100]]]), Hi).reshape(2, 2)
+    angle = math.degrees(math.atan2(b[1] - a[1], b[0] - a[0]))
+    return int(round(angle / 90.0)) % 4 * 90
+
+
+def read_page(page: LoadedPage, registry: Registry | None = None, engine: Any = None,
+              keep_crops: bool = False) -> PageResult:
+    """Identify, register and read one page. Never raises for a bad page: the result says why."""
+    if page.error is not None or page.image is None:
+        err = page.error
+        return PageResult(page.file, page.index, PageStatus.UNREADABLE,
+                          reason=err.message if err else "the page could not be decoded",
+                          error_code=err.code if err else "unreadable_file")
+    registry = registry or default_registry()
+    if engine is None:
+        from intake.pipeline.engines.tesseract import default_engine
+
+        engine = default_engine()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    loc = locate(page.image, page.dpi, registry)
+    timings["locate"] = time.perf_counter() - t0
+    if isinstance(loc, Failure):
+        res = PageResult(page.file, page.index, PageStatus(loc.code), reason=loc.reason, error_code=loc.code,
+                         timings=timings)
+        if loc.located is not None:
+            known = loc.located
+            res.form_id, res.version = known.form_id, known.version
+            res.template_page, res.pages_in_form = known.page + 1, known.pages
+            res.alignment, res.method = known.alignment, known.method
+        return res
+    template = registry.get(loc.form_id, loc.version)
+    t1 = time.perf_counter()
+    readings, crops = read_page_fields(page.image, loc.homography, template, loc.page, engine, keep_crops)
+    timings["read"] = time.perf_counter() - t1
+    return PageResult(
+        page.file, page.index, PageStatus.READ, form_id=loc.form_id, version=loc.version,
+        template_page=loc.page + 1, pages_in_form=loc.pages, alignment=loc.alignment, method=loc.method,
+        rotation=_rotation(loc.homography), fields=readings, timings=timings, crops=crops,
+    )
+
+
+# ------------------------------------------------------------------------- assembly
+@dataclass
+class FormInstance:
+    template: Template | None
+    pages: list[PageResult]
+    status: str = "needs_review"
+    fields: dict[str, FieldReading] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "template": self.template.id if self.template else None,
+            "version": self.template.version if self.template else None,
+            "status": self.status,
+            "pages": [p.page_json() for p in self.pages],
+            "fields": {k: r.to_json() for k, r in self.fields.items()},
+        }
+        if self.template is not None:
+            out["data"] = self.data
+        out["errors"] = self.errors
+        return out
+
+
+def _groups(pages: list[PageResult]) -> Iterator[list[PageResult]]:
+    """Consecutive pages of the same form, in page order; a new instance when the page number
+    does not go up or the form changes. Pages that were not identified stand alone."""
+    current: list[PageResult] = []
+    for p in pages:
+        known = p.form_id is not None and p.template_page is not None
+        if not known:
+            if current:
+                yield current
+                current = []
+            yield [p]
+            continue
+        if current:
+            last = current[-1]
+            same = (last.form_id, last.version) == (p.form_id, p.version)
+            if not same or (p.template_page or 0) <= (last.template_page or 0):
+                yield current
+                current = []
+        current.append(p)
+    if current:
+        yield current
+
+
+def _table_data(t: Template, readings: dict[str, FieldReading], name: str) -> list[dict[str, Any]]:
+    f = t.field(name)
+    rows = []
+    for r in range(f.rows or 0):
+        row = {c.name: (readings[f"{name}[{r}].{c.name}"].value if f"{name}[{r}].{c.name}" in readings else None)
+               for c in f.columns}
+        if any(v not in (None, "", False) for v in row.values()):
+            rows.append(row)
+    return rows
+
+
+def build_instance(t: Template, pages: list[PageResult]) -> FormInstance:
+    inst = FormInstance(t, pages)
+    readings: dict[str, FieldReading] = {}
+    present = {p.template_page for p in pages if p.status == PageStatus.READ}
+    for p in pages:
+        if p.status == PageStatus.READ:
+            for r in p.fields:
+                readings[r.path] = r
+    missing_pages = [n for n in range(1, len(t.pages) + 1) if n not in present]
+    for slot in t.slots():
+        if slot.path not in readings:
+            readings[slot.path] = FieldReading(
+                slot.path, slot.field.type, empty_value(slot.field) if slot.field.type != "choice" or slot.field.multiple else None,
+                None, 0.0, FieldStatus.NEEDS_REVIEW, ["page_missing" if (slot.page + 1) not in {p.template_page for p in pages} else "page_unreadable"],
+                slot.page, slot.box)
+    if missing_pages:
+        inst.errors.append({"code": "pages_missing", "pages": missing_pages,
+                            "message": f"page(s) {', '.join(map(str, missing_pages))} of {len(t.pages)} were not read"})
+    data: dict[str, Any] = {}
+    for _, f in t.fields():
+        if f.type == "table":
+            data[f.name] = _table_data(t, readings, f.name)
+        else:
+            v = readings[f.name].value
+            data[f.name] = empty_value(f) if v is None and f.type in ("checkbox", "signature") else v
+    data.update(computed_values(t, data))
+    for v in record_violations(t, data):
+        for path in v.fields:
+            r = readings.get(path)
+            if r is None:
+                continue
+            if v.code not in r.errors:
+                r.errors.append(v.code)
+            r.status = FieldStatus.NEEDS_REVIEW
+        if v.code.startswith("rule.") or v.code == "other_text_missing":
+            inst.errors.append({"code": v.code, "fields": list(v.fields), "message": v.message})
+    inst.fields = {slot.path: readings[slot.path] for slot in t.slots()}
+    inst.data = data
+    ok = not missing_pages and all(r.status == FieldStatus.ACCEPTED for r in readings.values())
+    inst.status = "accepted" if ok and not inst.errors else "needs_review"
+    return inst
+
+
+def assemble(pages: list[PageResult], registry: Registry | None = None) -> list[FormInstance]:
+    registry = registry or default_registry()
+    out = []
+    for group in _groups(pages):
+        first = group[0]
+        if first.form_id is None:
+            inst = FormInstance(None, group, status=str(first.status))
+            inst.errors.append({"code": first.error_code or str(first.status), "message": first.reason or ""})
+            out.append(inst)
+            continue
+        out.append(build_instance(registry.get(first.form_id, first.version), group))
+    return out
+
+
+# ------------------------------------------------------------------------- files
+def extract_files(paths: Iterable[Path], registry: Registry | None = None, engine: Any = None
+                  ) -> Iterator[dict[str, Any] | InputError]:
+    """The form instances in these files, as JSON-ready dicts. Pages are assembled across files in
+    the order given (a scanner may write one file per page); an InputError (with `.file`) is
+    yielded for a file that cannot be read at all, and the other files are still read."""
+    registry = registry or default_registry()
+    results: list[PageResult] = []
+    for path in paths:
+        try:
+            if not path.is_file():
+                raise InputError(f"no such file: {path}", code="file_not_found")
+            results.extend(read_page(p, registry, engine) for p in iter_pages(path, path.name))
+        except InputError as exc:
+            exc.file = str(path)  # type: ignore[attr-defined]
+            yield exc
+    for inst in assemble(results, registry):
+        yield inst.to_json()
+
+
+def format_instance_text(inst: dict[str, Any]) -> str:
+    pages = ", ".join(f"{p['file']} p{p['page']}" for p in inst["pages"])
+    head = f"{inst['template'] or '-'} v{inst['version'] or '-'}  {inst['status']}  ({pages})"
+    lines = [head]
+    for e in inst.get("errors", []):
+        lines.append(f"  ! {e.get('code')}: {e.get('message')}")
+    for name, f in inst["fields"].items():
+        mark = " " if f["status"] == "accepted" else "?"
+        errs = f" [{', '.join(f['errors'])}]" if f["errors"] else ""
+        lines.append(f"  {mark} {name:36} {f['value']!s:30} {f['confidence']:.2f}{errs}")
+    return "\n".join(lines)

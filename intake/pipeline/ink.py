@@ -1,0 +1,104 @@
+"""Ink on paper: binarising crops, removing specks and stray form lines, measuring fill."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+def paper_level(grey: np.ndarray) -> float:
+    """Brightness of the paper (a high percentile), robust to dark text."""
+    return float(np.percentile(grey, 95)) if grey.size else 255.0
+
+
+def ink_threshold(paper: float) -> float:
+    return max(50.0, min(180.0, paper * 0.62))
+
+
+def ink_mask(grey: np.ndarray, paper: float) -> np.ndarray:
+    return grey < ink_threshold(paper)
+
+
+@dataclass
+class InkBlob:
+    mask: np.ndarray  # bool, same shape as the crop: ink that belongs to writing
+    area: int  # ink pixels
+    bbox: tuple[int, int, int, int] | None  # x0, y0, x1, y1 of the writing, or None if empty
+
+
+def writing(grey: np.ndarray, paper: float, px_per_mm: float, *, min_speck_mm2: float = 0.12) -> InkBlob:
+    """The writing in a field crop: ink minus specks and minus long thin lines (form borders)."""
+    mask = ink_mask(grey, paper).astype(np.uint8)
+    if not mask.any():
+        return InkBlob(mask.astype(bool), 0, None)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    min_area = min_speck_mm2 * px_per_mm * px_per_mm
+    h, w = mask.shape
+    thin = 0.7 * px_per_mm
+    keep = np.zeros(n, dtype=bool)
+    for i in range(1, n):
+        x, y, bw, bh, area = stats[i]
+        if area < min_area:
+            continue  # speck
+        if (bw >= 0.6 * w and bh <= thin) or (bh >= 0.8 * h and bw <= thin and h > 3 * px_per_mm):
+            continue  # a printed border or rule caught in the crop
+        keep[i] = True
+    clean = keep[labels]
+    area = int(clean.sum())
+    if area == 0:
+        return InkBlob(clean, 0, None)
+    ys, xs = np.nonzero(clean)
+    return InkBlob(clean, area, (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1))
+
+
+def line_image(grey: np.ndarray, blob: InkBlob, *, target_h: int = 20, pad: int = 10) -> np.ndarray:
+    """The writing cut out, other ink whitened, scaled so the ink is `target_h` px tall."""
+    assert blob.bbox is not None
+    x0, y0, x1, y1 = blob.bbox
+    m = 2
+    x0, y0 = max(0, x0 - m), max(0, y0 - m)
+    x1, y1 = min(grey.shape[1], x1 + m), min(grey.shape[0], y1 + m)
+    crop = grey[y0:y1, x0:x1].copy()
+    keep = cv2.dilate(blob.mask[y0:y1, x0:x1].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    crop[~keep] = 255
+    # stretch contrast: paper to white, darkest ink to black
+    lo = float(crop.min())
+    if lo < 250:
+        crop = np.clip((crop.astype(np.float32) - lo) * (255.0 / max(1.0, 255.0 - lo)), 0, 255).astype(np.uint8)
+    ink_h = max(1, y1 - y0 - 2 * m)
+    scale = target_h / ink_h
+    scale = min(scale, 3.0)
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interp)
+    return cv2.copyMakeBorder(crop, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
+
+
+def find_square(grey: np.ndarray, px_per_mm: float, size_mm: float) -> tuple[int, int, int, int] | None:
+    """The printed square's border in a checkbox crop: (x0, y0, x1, y1) of its outer edge, or None."""
+    mask = ink_mask(grey, paper_level(grey))
+    side = size_mm * px_per_mm
+    rows = mask.mean(axis=1)
+    cols = mask.mean(axis=0)
+
+    def edges(profile: np.ndarray) -> tuple[int, int] | None:
+        n = len(profile)
+        best, best_s = None, 0.0
+        lo, hi = int(side * 0.85), int(side * 1.15) + 1
+        for a in range(n):
+            for d in range(lo, hi):
+                b = a + d
+                if b >= n:
+                    break
+                s = profile[a] + profile[b]
+                if s > best_s:
+                    best, best_s = (a, b), s
+        if best is None or best_s < 0.9:  # both edges must be mostly dark lines
+            return None
+        return best
+
+    r, c = edges(rows), edges(cols)
+    if r is None or c is None:
+        return None
+    return c[0], r[0], c[1] + 1, r[1] + 1

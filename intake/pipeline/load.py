@@ -1,0 +1,299 @@
+"""Loading scans: PDF, TIFF (multi-page), PNG, JPEG -> grey pages with square pixels.
+
+The file type is judged by content, never by name. Sizes are checked before anything is decoded
+or rasterised (Pillow only decodes a TIFF frame on `load()`; PDFium has no pixel limit), so a
+decompression bomb or a 200-inch page is refused with a named error instead of exhausting memory.
+Pages are yielded one at a time; a whole PDF is never held rasterised.
+
+A problem with the whole file raises an `InputError`; a problem with one page is reported on that
+page (`LoadedPage.error`) and the other pages are still yielded.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+from intake.config import Settings, get_settings
+from intake.errors import (
+    CorruptFile,
+    EmptyFile,
+    EncryptedFile,
+    FileTooLarge,
+    InputError,
+    PageTooLarge,
+    PageTooSmall,
+    TooManyPages,
+    UnsupportedFileType,
+)
+
+MM_PER_INCH = 25.4
+A4_LONG_MM = 297.0
+
+KIND_NAMES = {"pdf": "PDF", "tiff": "TIFF image", "png": "PNG image", "jpeg": "JPEG image"}
+_OTHER_SIGNATURES: list[tuple[bytes, str]] = [
+    (b"PK\x03\x04", "a ZIP archive or Office document"),
+    (b"\xd0\xcf\x11\xe0", "an old Office document"),
+    (b"GIF8", "a GIF image"),
+    (b"RIFF", "a WebP image or other RIFF file"),
+    (b"BM", "a BMP image"),
+    (b"{\\rtf", "an RTF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+]
+
+
+@dataclass
+class LoadedPage:
+    """One page of a file, ready for the reading pipeline (or the reason it is not)."""
+
+    file: str  # the name the clerk gave the file
+    index: int  # 1-based page number within the file
+    image: np.ndarray | None  # grey uint8, square pixels; None when `error` is set
+    dpi: float = 0.0  # pixels per inch of `image` (square)
+    dpi_from_file: bool = False  # False when the resolution was guessed from the page size
+    error: InputError | None = None
+
+
+def sniff(head: bytes) -> str:
+    """The file kind from its first bytes: pdf, tiff, png or jpeg; UnsupportedFileType otherwise."""
+    if not head:
+        raise EmptyFile("the file is empty (0 bytes)")
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    for sig, what in _OTHER_SIGNATURES:
+        if head.startswith(sig):
+            raise UnsupportedFileType(f"this is {what}, not a scan; upload PDF, TIFF, PNG or JPEG")
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in head[:512]):
+        raise UnsupportedFileType("this is a text file, not a scan; upload PDF, TIFF, PNG or JPEG")
+    raise UnsupportedFileType("the file is not a PDF, TIFF, PNG or JPEG scan")
+
+
+def _guess_dpi(w: int, h: int) -> float:
+    """Resolution for an image whose file does not say, assuming an A4-sized page."""
+    return max(w, h) / (A4_LONG_MM / MM_PER_INCH)
+
+
+def _plausible_dpi(w: int, h: int, dpi: tuple[float, float] | None) -> tuple[float, float] | None:
+    """The file's resolution if it gives a plausible paper size (scanners often write 72)."""
+    if not dpi or not dpi[0] or not dpi[1]:
+        return None
+    long_mm = max(w / dpi[0], h / dpi[1]) * MM_PER_INCH
+    if not (90.0 <= long_mm <= 650.0):
+        return None
+    return float(dpi[0]), float(dpi[1])
+
+
+def _check_pixels(w: int, h: int, s: Settings) -> None:
+    if w * h > s.max_page_pixels:
+        raise PageTooLarge(
+            f"the page is {w} x {h} pixels ({w * h / 1e6:.0f} megapixels); the limit is "
+            f"{s.max_page_pixels / 1e6:.0f} megapixels — scan at 300 dpi"
+        )
+    if min(w, h) < s.min_page_pixels_side:
+        raise PageTooSmall(f"the page is only {w} x {h} pixels, too small to be a scanned form")
+
+
+def _to_grey_square(img: Image.Image, dpi: tuple[float, float] | None) -> tuple[np.ndarray, float, bool]:
+    if img.mode in ("1", "L", "LA", "I;16", "I", "F"):
+        grey = np.asarray(img.convert("L"))
+    else:
+        rgb = np.asarray(img.convert("RGB"))
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    h, w = grey.shape
+    plausible = _plausible_dpi(w, h, dpi)
+    if plausible is None:
+        return np.ascontiguousarray(grey), _guess_dpi(w, h), False
+    dx, dy = plausible
+    if abs(dx - dy) / max(dx, dy) > 0.02:  # fax: 204 x 98 dpi; make pixels square
+        target = max(dx, dy)
+        nw, nh = round(w * target / dx), round(h * target / dy)
+        grey = cv2.resize(grey, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        return grey, target, True
+    return np.ascontiguousarray(grey), dx, True
+
+
+def count_pages(data: bytes | Path, settings: Settings | None = None) -> tuple[str, int]:
+    """(kind, number of pages) without decoding any page; raises InputError for bad files."""
+    s = settings or get_settings()
+    raw = _read_bytes(data, s)
+    kind = sniff(raw[:2048])
+    if kind == "pdf":
+        doc = _open_pdf(raw)
+        try:
+            n = len(doc)
+        finally:
+            doc.close()
+    elif kind == "tiff":
+        with _open_image(raw) as im:
+            n = getattr(im, "n_frames", 1)
+    else:
+        n = 1
+    if n == 0:
+        raise CorruptFile("the file has no pages")
+    if n > s.max_pages_per_file:
+        raise TooManyPages(f"the file has {n} pages; the limit is {s.max_pages_per_file} per file — split it")
+    return kind, n
+
+
+def _read_bytes(data: bytes | Path, s: Settings) -> bytes:
+    if isinstance(data, Path):
+        size = data.stat().st_size
+        if size > s.max_upload_bytes:
+            raise FileTooLarge(f"the file is {size / 2**20:.0f} MB; the limit is {s.max_upload_bytes / 2**20:.0f} MB")
+        return data.read_bytes()
+    if len(data) > s.max_upload_bytes:
+        raise FileTooLarge(f"the file is {len(data) / 2**20:.0f} MB; the limit is {s.max_upload_bytes / 2**20:.0f} MB")
+    return data
+
+
+def _open_pdf(raw: bytes):
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(raw)
+    except pdfium.PdfiumError as exc:
+        text = str(exc).lower()
+        if "password" in text or "security" in text:
+            raise EncryptedFile("the PDF is password-protected; save it without a password and upload again") from exc
+        raise CorruptFile("the PDF is damaged or incomplete and cannot be opened") from exc
+
+
+def _open_image(raw: bytes) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(raw))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PageTooLarge("the image is too large to be a scanned page (decompression bomb)") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise CorruptFile("the image is damaged or incomplete and cannot be opened") from exc
+
+
+def iter_pages(data: bytes | Path, name: str, settings: Settings | None = None) -> Iterator[LoadedPage]:
+    """Yield the file's pages one by one. Raises InputError if the file as a whole is unreadable."""
+    s = settings or get_settings()
+    raw = _read_bytes(data, s)
+    kind = sniff(raw[:2048])
+    if kind == "pdf":
+        yield from _pdf_pages(raw, name, s)
+    else:
+        yield from _image_pages(raw, name, kind, s)
+
+
+def load_page(data: bytes | Path, name: str, index: int, settings: Settings | None = None) -> LoadedPage:
+    """Only page `index` (1-based) of a file, e.g. for a worker that reads one page of a batch."""
+    s = settings or get_settings()
+    raw = _read_bytes(data, s)
+    kind = sniff(raw[:2048])
+    if kind == "pdf":
+        import pypdfium2 as pdfium
+        import pypdfium2.raw as pdfium_c
+
+        doc = _open_pdf(raw)
+        try:
+            if not 1 <= index <= len(doc):
+                raise CorruptFile(f"the PDF has no page {index}")
+            try:
+                page = doc[index - 1]
+            except pdfium.PdfiumError:
+                return LoadedPage(name, index, None, error=CorruptFile(f"page {index} of the PDF is damaged"))
+            try:
+                return _render_pdf_page(page, name, index, s, pdfium_c)
+            finally:
+                page.close()
+        finally:
+            doc.close()
+    for page in _image_pages(raw, name, kind, s, only=index):
+        return page
+    raise CorruptFile(f"the file has no page {index}")
+
+
+def _pdf_pages(raw: bytes, name: str, s: Settings) -> Iterator[LoadedPage]:
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    doc = _open_pdf(raw)
+    try:
+        n = len(doc)
+        if n == 0:
+            raise CorruptFile("the PDF has no pages")
+        if n > s.max_pages_per_file:
+            raise TooManyPages(f"the PDF has {n} pages; the limit is {s.max_pages_per_file} per file — split it")
+        for i in range(n):
+            try:
+                page = doc[i]
+            except pdfium.PdfiumError:
+                yield LoadedPage(name, i + 1, None, error=CorruptFile(f"page {i + 1} of the PDF is damaged"))
+                continue
+            try:
+                yield _render_pdf_page(page, name, i + 1, s, pdfium_c)
+            finally:
+                page.close()
+    finally:
+        doc.close()
+
+
+def _render_pdf_page(page, name: str, index: int, s: Settings, pdfium_c) -> LoadedPage:
+    w_pt, h_pt = page.get_size()
+    w_mm, h_mm = w_pt / 72 * MM_PER_INCH, h_pt / 72 * MM_PER_INCH
+    if max(w_mm, h_mm) > s.max_page_mm:
+        return LoadedPage(name, index, None, error=PageTooLarge(
+            f"page {index} is {w_mm:.0f} x {h_mm:.0f} mm; pages larger than {s.max_page_mm:.0f} mm are not forms"))
+    if min(w_mm, h_mm) < 20:
+        return LoadedPage(name, index, None, error=PageTooSmall(f"page {index} is only {w_mm:.0f} x {h_mm:.0f} mm"))
+    # A scanned page is one image: render at its own resolution (at most the configured one).
+    dpi = float(s.pdf_dpi)
+    images = list(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
+    if len(images) == 1:
+        px_w, px_h = images[0].get_px_size()
+        native = max(px_w / (w_pt / 72), px_h / (h_pt / 72))
+        if 100 <= native < dpi:
+            dpi = native
+    w_px, h_px = round(w_pt / 72 * dpi), round(h_pt / 72 * dpi)
+    try:
+        _check_pixels(w_px, h_px, s)
+    except InputError as exc:
+        return LoadedPage(name, index, None, error=exc)
+    bitmap = page.render(scale=dpi / 72, grayscale=True)
+    arr = bitmap.to_numpy()
+    if arr.ndim == 3:
+        arr = cv2.cvtColor(arr[:, :, :3], cv2.COLOR_BGR2GRAY) if arr.shape[2] >= 3 else arr[:, :, 0]
+    return LoadedPage(name, index, np.ascontiguousarray(arr), dpi=dpi, dpi_from_file=True)
+
+
+def _image_pages(raw: bytes, name: str, kind: str, s: Settings, only: int | None = None) -> Iterator[LoadedPage]:
+    im = _open_image(raw)
+    with im:
+        frames = getattr(im, "n_frames", 1)
+        if frames > s.max_pages_per_file:
+            raise TooManyPages(f"the file has {frames} pages; the limit is {s.max_pages_per_file} per file — split it")
+        for i, frame in enumerate(ImageSequence.Iterator(im)):
+            if only is not None and i + 1 != only:
+                continue
+            w, h = frame.size  # known from the header; nothing decoded yet
+            try:
+                _check_pixels(w, h, s)
+                dpi = frame.info.get("dpi")
+                frame.load()
+                grey, eff_dpi, from_file = _to_grey_square(frame, dpi)
+            except InputError as exc:
+                yield LoadedPage(name, i + 1, None, error=exc)
+                continue
+            except (OSError, SyntaxError, ValueError) as exc:  # truncated data, bad compression
+                what = KIND_NAMES[kind]
+                yield LoadedPage(name, i + 1, None, error=CorruptFile(f"page {i + 1} of the {what} is damaged or incomplete: {exc}"))
+                continue
+            yield LoadedPage(name, i + 1, grey, dpi=eff_dpi, dpi_from_file=from_file)

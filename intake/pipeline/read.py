@@ -1,0 +1,337 @@
+"""Reading every field of a registered page, by field type.
+
+The page is first warped into template space at `CANON_DPI`; each field is then cut out at its
+template box. Empty fields are recognised from their ink and never sent to OCR. Text goes to
+Tesseract with settings per type (language, whitelist, single-line mode) after the writing is
+cut out and scaled to the height Tesseract's models read best (~20 px); comb fields are read cell
+by cell. Checkboxes are measured, not recognised: the share of the square's inside covered by ink.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from intake.forms.model import Field, Slot, Template
+from intake.pipeline import confidence as conf
+from intake.pipeline.engines.tesseract import PSM_SINGLE_CHAR, PSM_SINGLE_LINE, OcrResult
+from intake.pipeline.ink import InkBlob, find_square, line_image, paper_level, writing
+from intake.pipeline.types import FieldReading, FieldStatus
+from intake.values import normalize
+
+CANON_DPI = 200.0
+PX_PER_MM = CANON_DPI / 25.4
+
+DIGITS = "0123456789"
+UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@dataclass(frozen=True)
+class OcrSetting:
+    lang: str
+    whitelist: str | None = None
+
+
+# First setting, then the retry used when the first reading is empty or does not validate.
+OCR_SETTINGS: dict[str, tuple[OcrSetting, ...]] = {
+    "name": (OcrSetting("chi_tra"),),
+    "text": (OcrSetting("chi_tra"),),
+    "address": (OcrSetting("chi_tra"),),
+    "national_id": (OcrSetting("chi_tra", UPPER + DIGITS), OcrSetting("eng", UPPER + DIGITS)),
+    "date": (OcrSetting("chi_tra", DIGITS + "年月日民國/.-"), OcrSetting("eng", DIGITS + "/.-")),
+    "phone": (OcrSetting("eng", DIGITS + "-()+ "), OcrSetting("chi_tra", DIGITS + "-()+")),
+    "number": (OcrSetting("eng", DIGITS + "."), OcrSetting("chi_tra", DIGITS)),
+}
+
+# Empty: less ink than a short stroke. Marks: share of the square's inside covered by ink.
+EMPTY_INK_MM2 = 0.6
+MARK_MIN_FILL = 0.045
+FILLED_MIN_FILL = 0.72
+SIGNATURE_MIN_INK_MM2 = 4.0
+
+
+@dataclass
+class PageContext:
+    """What the field readers need about one registered page."""
+
+    canon: np.ndarray  # the page warped into template space at CANON_DPI, grey
+    paper: float
+    engine: Any  # TesseractEngine or CliEngine
+    keep_crops: bool = False
+    crops: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def warp_to_template(img: np.ndarray, H: np.ndarray, template: Template) -> np.ndarray:
+    """The page in template space: mm * PX_PER_MM, white outside the scan."""
+    w_mm, h_mm = template.page_size_mm
+    S = np.diag([PX_PER_MM, PX_PER_MM, 1.0])
+    size = (round(w_mm * PX_PER_MM), round(h_mm * PX_PER_MM))
+    return cv2.warpPerspective(img, S @ H, size, flags=cv2.INTER_LINEAR, borderValue=255)
+
+
+def _px(box: tuple[float, float, float, float], shrink_mm: float = 0.0) -> tuple[int, int, int, int]:
+    x, y, w, h = box
+    s = shrink_mm
+    return (round((x + s) * PX_PER_MM), round((y + s) * PX_PER_MM),
+            round((x + w - s) * PX_PER_MM), round((y + h - s) * PX_PER_MM))
+
+
+def _crop(ctx: PageContext, box: tuple[float, float, float, float], shrink_mm: float = 0.0) -> np.ndarray:
+    x0, y0, x1, y1 = _px(box, shrink_mm)
+    h, w = ctx.canon.shape
+    return ctx.canon[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
+
+
+# ------------------------------------------------------------------------- marks
+def measure_mark(ctx: PageContext, box: tuple[float, float, float, float]) -> float:
+    """Share of the inside of a printed square covered by ink (0 empty .. 1 filled)."""
+    x, y, w, h = box
+    margin = 1.2
+    region = _crop(ctx, (x - margin, y - margin, w + 2 * margin, h + 2 * margin))
+    sq = find_square(region, PX_PER_MM, min(w, h))
+    if sq is not None:
+        x0, y0, x1, y1 = sq
+    else:  # the border is not visible (e.g. fully filled and bled): trust the registration
+        x0, y0 = round(margin * PX_PER_MM), round(margin * PX_PER_MM)
+        x1, y1 = x0 + round(w * PX_PER_MM), y0 + round(h * PX_PER_MM)
+    inset = max(2, round(0.45 * PX_PER_MM))
+    inner = region[y0 + inset:y1 - inset, x0 + inset:x1 - inset]
+    if inner.size == 0:
+        return 0.0
+    level = min(ctx.paper * 0.62, 180.0)
+    return float((inner < level).mean())
+
+
+def mark_state(fill: float, fill_cancels: bool) -> tuple[str, float]:
+    """('empty' | 'marked' | 'filled', margin 0..1 from the nearest threshold)."""
+    if fill < MARK_MIN_FILL:
+        return "empty", conf.mark_margin(fill, MARK_MIN_FILL, below=True)
+    if fill_cancels and fill >= FILLED_MIN_FILL:
+        return "filled", conf.mark_margin(fill, FILLED_MIN_FILL, below=False)
+    if fill_cancels:
+        return "marked", min(conf.mark_margin(fill, MARK_MIN_FILL, below=False),
+                             conf.mark_margin(fill, FILLED_MIN_FILL, below=True))
+    return "marked", conf.mark_margin(fill, MARK_MIN_FILL, below=False)
+
+
+def read_checkbox(ctx: PageContext, slot: Slot) -> FieldReading:
+    f = slot.field
+    fill = measure_mark(ctx, slot.box)
+    state, margin = mark_state(fill, f.fill_cancels)
+    value = state == "marked"
+    errors = []
+    if state == "filled":
+        errors.append("mark.cancelled")  # a cancelled mark with nothing else: a person decides
+    c = conf.for_marks([margin])
+    status = FieldStatus.ACCEPTED if not errors and c >= conf.MARK_ACCEPT else FieldStatus.NEEDS_REVIEW
+    return FieldReading(slot.path, f.type, value, None, c, status, errors, slot.page, slot.box, "marks",
+                        {"fill": round(fill, 4), "state": state})
+
+
+def read_choice(ctx: PageContext, slot: Slot) -> FieldReading:
+    f = slot.field
+    fills: dict[str, float] = {}
+    states: dict[str, str] = {}
+    margins = []
+    for o in f.options:
+        fill = measure_mark(ctx, o.box)
+        state, margin = mark_state(fill, f.fill_cancels)
+        fills[o.value], states[o.value] = round(fill, 4), state
+        margins.append(margin)
+    marked = [v for v, s in states.items() if s == "marked"]
+    cancelled = [v for v, s in states.items() if s == "filled"]
+    errors: list[str] = []
+    if f.multiple:
+        value: Any = marked
+        if cancelled and not marked:
+            errors.append("mark.cancelled_only")
+    else:
+        if len(marked) > 1:
+            errors.append("choice.several_marked")
+            value = None
+        else:
+            value = marked[0] if marked else None
+            if cancelled and not marked:
+                errors.append("mark.cancelled_only")
+    c = conf.for_marks(margins)
+    status = FieldStatus.ACCEPTED if not errors and c >= conf.MARK_ACCEPT else FieldStatus.NEEDS_REVIEW
+    return FieldReading(slot.path, f.type, value, None, c, status, errors, slot.page, slot.box, "marks",
+                        {"fills": fills, "states": states})
+
+
+def read_signature(ctx: PageContext, slot: Slot) -> FieldReading:
+    crop = _crop(ctx, slot.box, 0.8)
+    blob = writing(crop, ctx.paper, PX_PER_MM)
+    ink_mm2 = blob.area / PX_PER_MM**2
+    present = ink_mm2 >= SIGNATURE_MIN_INK_MM2
+    margin = conf.mark_margin(ink_mm2, SIGNATURE_MIN_INK_MM2, below=not present, scale=SIGNATURE_MIN_INK_MM2)
+    c = conf.for_marks([margin])
+    if ctx.keep_crops:
+        ctx.crops[slot.path] = crop.copy()
+    status = FieldStatus.ACCEPTED if c >= conf.MARK_ACCEPT else FieldStatus.NEEDS_REVIEW
+    return FieldReading(slot.path, "signature", present, None, c, status, [], slot.page, slot.box, "ink",
+                        {"ink_mm2": round(ink_mm2, 2)})
+
+
+# ------------------------------------------------------------------------- text
+def _ocr(ctx: PageContext, img: np.ndarray, s: OcrSetting, psm: int = PSM_SINGLE_LINE, symbols: bool = False) -> OcrResult:
+    return ctx.engine.read(img, lang=s.lang, psm=psm, whitelist=s.whitelist, symbols=symbols)
+
+
+def _join_lines(lines: list[str]) -> str:
+    return " ".join(t for t in lines if t)
+
+
+def _line_boxes(slot: Slot) -> list[tuple[float, float, float, float]]:
+    x, y, w, h = slot.box
+    n = slot.field.lines
+    pitch = h / n
+    return [(x, y + i * pitch, w, pitch) for i in range(n)]
+
+
+def _read_lines(ctx: PageContext, slot: Slot, setting: OcrSetting) -> tuple[str, list[OcrResult], float]:
+    """OCR every writing line of the box; returns (text, results, ink mm2)."""
+    texts, results, ink = [], [], 0.0
+    for box in _line_boxes(slot):
+        crop = _crop(ctx, box, 0.7)
+        blob = writing(crop, ctx.paper, PX_PER_MM)
+        ink += blob.area / PX_PER_MM**2
+        if blob.area / PX_PER_MM**2 < EMPTY_INK_MM2:
+            continue
+        r = _ocr(ctx, line_image(crop, blob), setting)
+        texts.append(r.text)
+        results.append(r)
+    return _join_lines(texts), results, ink
+
+
+def _cells(ctx: PageContext, slot: Slot) -> list[tuple[np.ndarray, InkBlob]]:
+    x, y, w, h = slot.box
+    n = slot.field.cells or 1
+    cw = w / n
+    out = []
+    for i in range(n):
+        crop = _crop(ctx, (x + i * cw, y, cw, h), 0.6)
+        out.append((crop, writing(crop, ctx.paper, PX_PER_MM, min_speck_mm2=0.08)))
+    return out
+
+
+def _read_comb(ctx: PageContext, slot: Slot, setting: OcrSetting) -> tuple[str, list[OcrResult], float, int]:
+    """Cell by cell: each cell's writing placed on one strip, read in one call, symbols mapped
+    back to cells by position; cells the strip reading cannot place are read alone."""
+    cells = _cells(ctx, slot)
+    filled = [(i, crop, blob) for i, (crop, blob) in enumerate(cells) if blob.area / PX_PER_MM**2 >= EMPTY_INK_MM2 / 3]
+    ink = sum(b.area for _, b in cells) / PX_PER_MM**2
+    if not filled:
+        return "", [], ink, 0
+    glyphs = [line_image(crop, blob, target_h=22, pad=0) for _, crop, blob in filled]
+    gap, pad = 14, 12
+    height = max(g.shape[0] for g in glyphs) + 2 * pad
+    width = sum(g.shape[1] for g in glyphs) + gap * (len(glyphs) - 1) + 2 * pad
+    strip = np.full((height, width), 255, np.uint8)
+    spans = []
+    xcur = pad
+    for g in glyphs:
+        top = (height - g.shape[0]) // 2
+        strip[top:top + g.shape[0], xcur:xcur + g.shape[1]] = g
+        spans.append((xcur, xcur + g.shape[1]))
+        xcur += g.shape[1] + gap
+    r = _ocr(ctx, strip, setting, symbols=True)
+    chars: list[str | None] = [None] * len(glyphs)
+    confs: list[float] = [0.0] * len(glyphs)
+    for sym in r.symbols:
+        cx = (sym.box[0] + sym.box[2]) / 2
+        for k, (a, b) in enumerate(spans):
+            if a - gap / 2 <= cx <= b + gap / 2:
+                if chars[k] is None:
+                    chars[k], confs[k] = sym.text, sym.conf
+                else:  # two symbols in one cell: keep both, the lower confidence counts
+                    chars[k] = (chars[k] or "") + sym.text
+                    confs[k] = min(confs[k], sym.conf)
+                break
+    results = [r]
+    for k, ch in enumerate(chars):
+        if ch is None or len(ch) != 1:
+            single = _ocr(ctx, cv2.copyMakeBorder(glyphs[k], 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255), setting, psm=PSM_SINGLE_CHAR)
+            chars[k] = single.text[:1] if single.text else "?"
+            confs[k] = single.min_conf if single.text else 0.0
+            results.append(single)
+    text = "".join(c or "" for c in chars)
+    cell_result = OcrResult(text, tuple(confs))
+    return text, [cell_result], ink, len(filled)
+
+
+def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
+    f = slot.field
+    settings = OCR_SETTINGS[f.type]
+    if f.ocr is not None:
+        settings = (OcrSetting(f.ocr.lang or settings[0].lang, f.ocr.whitelist or settings[0].whitelist),) + settings[1:]
+    if ctx.keep_crops:
+        ctx.crops[slot.path] = _crop(ctx, slot.box).copy()
+    attempts: list[dict[str, Any]] = []
+    best: tuple[Any, str, list[OcrResult], list[str]] | None = None
+    ink = 0.0
+    for n, setting in enumerate(settings):
+        if f.cells:
+            text, results, ink, _ = _read_comb(ctx, slot, setting)
+        else:
+            text, results, ink = _read_lines(ctx, slot, setting)
+        if n == 0 and ink < EMPTY_INK_MM2:
+            # nothing written: no OCR was run
+            c = conf.for_empty(ink, EMPTY_INK_MM2)
+            errors = ["required"] if f.required else []
+            status = FieldStatus.ACCEPTED if not errors and c >= conf.EMPTY_ACCEPT else FieldStatus.NEEDS_REVIEW
+            return FieldReading(slot.path, f.type, None, "", c, status, errors, slot.page, slot.box, "ink",
+                                {"ink_mm2": round(ink, 2)})
+        value, problems = normalize(f.type, text)
+        errors = [p.code for p in problems]
+        if value is None and not errors:
+            errors = ["unreadable"]  # there is ink but the engine read nothing
+        attempts.append({"lang": setting.lang, "text": text, "min_conf": min((r.min_conf for r in results), default=0.0)})
+        if best is None or (best[3] and not errors):
+            best = (value, text, results, errors)
+        if not errors:
+            break
+    assert best is not None
+    value, text, results, errors = best
+    engine_conf = min((r.min_conf for r in results), default=0.0)
+    c = conf.for_text(f.type, engine_conf, valid=not errors, retried=len(attempts) > 1)
+    status = FieldStatus.ACCEPTED if not errors and c >= conf.text_threshold(f.type) else FieldStatus.NEEDS_REVIEW
+    if not errors and status == FieldStatus.NEEDS_REVIEW:
+        errors = ["low_confidence"]
+    return FieldReading(slot.path, f.type, value, text, c, status, errors, slot.page, slot.box,
+                        f"tesseract:{attempts[-1]['lang']}",
+                        {"ink_mm2": round(ink, 2), "engine_conf": engine_conf, "attempts": attempts})
+
+
+def read_slot(ctx: PageContext, slot: Slot) -> FieldReading:
+    t = slot.field.type
+    if t == "checkbox":
+        return read_checkbox(ctx, slot)
+    if t == "choice":
+        return read_choice(ctx, slot)
+    if t == "signature":
+        return read_signature(ctx, slot)
+    return read_text(ctx, slot)
+
+
+def read_page_fields(img: np.ndarray, H: np.ndarray, template: Template, page: int, engine: Any,
+                     keep_crops: bool = False) -> tuple[list[FieldReading], dict[str, np.ndarray]]:
+    canon = warp_to_template(img, H, template)
+    ctx = PageContext(canon, paper_level(canon), engine, keep_crops)
+    readings = [read_slot(ctx, s) for s in template.slots() if s.page == page]
+    return readings, ctx.crops
+
+
+_ROW = re.compile(r"^(\w+)\[(\d+)\]\.(\w+)$")
+
+
+def field_of(template: Template, path: str) -> Field:
+    m = _ROW.match(path)
+    if m:
+        table = template.field(m.group(1))
+        return next(c for c in table.columns if c.name == m.group(3))
+    return template.field(path)
