@@ -122,6 +122,13 @@ def template_problems(t: Template) -> list[tuple[str, str]]:
             src = fields[rule.when.field]
             if src.type == "choice" and rule.when.equals not in [o.value for o in src.options]:
                 problems.append((f"rules[{ri}].when.equals", f"{rule.when.equals!r} is not an option of {src.name!r}"))
+    if t.marks:
+        from intake.forms.render import MIN_QR_MODULE_MM, qr_modules
+
+        _, module = qr_modules(t, len(t.pages))
+        if module < MIN_QR_MODULE_MM:
+            problems.append(("id", f"is too long: its page QR code would have {module:.2f} mm modules, "
+                                   f"under the {MIN_QR_MODULE_MM} mm a fax still reads (use at most 17 characters)"))
     for ci, c in enumerate(t.computed):
         for name in c.count:
             if name not in fields:
