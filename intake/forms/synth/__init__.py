@@ -1,0 +1,180 @@
+"""Synthetic filled forms with their truth: valid, realistic, nobody's real data, reproducible.
+
+``synthesize`` writes ``<n>.<ext>`` (or ``<n>-<page>.<ext>`` for PNG/JPEG of a multi-page form)
+and ``<n>.json`` for n = 1..count, zero-padded to the width of `count`. Record n draws from its own
+``random.Random(f"{seed}:{template.key}:{n}")``, so it does not change when `count` does, and the
+same seed gives the same bytes. The record's data comes from that generator alone; the writing
+(fonts, date and phone spellings, marks) and the scan each use a generator of their own derived
+from the same string, so the truth's ``fields`` do not depend on the profile, the format or `hand`.
+
+The truth JSON (ensure_ascii=False, sorted keys, indent 1)::
+
+    {"template": id, "version": n, "fields": {...},        # the contract (DESIGN.md)
+     "files": ["001-1.png", "001-2.png"], "profile": "fax", "seed": S,
+     "pages": [{"file", "page" (1-based in the file), "template_page" (1-based),
+                "rotation" (0/90/180/270 clockwise), "skew_deg" (clockwise), "dpi": [x, y]}],
+     "writing": {slot path: {"style": "typed"|"hand", "text": exact text on paper, lines
+                 joined by "\\n"}},
+     "marks": {field or slot path: {option value: "check"|"cross"|"dot"|"filled"}}}
+
+In ``marks`` a checkbox's key is ``"true"``; ``"filled"`` is a cancelled box (its option is not in
+``fields``); a signature present is recorded as ``{"true": "signature"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from intake.errors import IntakeError
+from intake.forms.model import Template
+from intake.forms.synth.data import synth_record
+from intake.forms.synth.degrade import (
+    COLOUR_PROFILES,
+    DEFAULT_FORMAT,
+    PROFILES,
+    Scan,
+    degrade,
+    record_rotation,
+)
+from intake.forms.synth.draw import fill_form
+
+__all__ = ["FORMATS", "PROFILES", "SynthError", "render_record", "synth_record", "synthesize"]
+
+FORMATS = ("png", "jpeg", "tiff", "pdf")
+EXTENSIONS = {"png": "png", "jpeg": "jpg", "tiff": "tif", "pdf": "pdf"}
+PNG_COMPRESS_LEVEL = 3  # fast, and still small for forms
+OFFICE_JPEG_QUALITY = 85  # JPEG quality of scanner output (JPEG files and PDF pages)
+
+
+class SynthError(IntakeError, ValueError):
+    code = "synth_invalid"
+    http_status = 422
+
+
+def _check_options(profile: str, fmt: str | None, hand: float, count: int) -> None:
+    if profile not in PROFILES:
+        raise SynthError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if fmt is not None and fmt not in (*FORMATS, "mixed"):
+        raise SynthError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)} or mixed")
+    if not 0.0 <= hand <= 1.0:
+        raise SynthError(f"hand must be a share between 0 and 1, not {hand}")
+    if count < 1:
+        raise SynthError(f"count must be at least 1, not {count}")
+
+
+def render_record(template: Template, data: dict[str, Any], base: str, *, profile: str = "clean", hand: float = 0.0) -> tuple[list[Scan], dict, dict]:
+    """Draw a record's data onto the form and scan it: (scans, writing, marks)."""
+    filled = fill_form(template, data, random.Random(base + ":write"), hand=hand, colour=profile in COLOUR_PROFILES)
+    srng = random.Random(base + ":scan")
+    rotation = record_rotation(profile, srng)
+    dpi = round(srng.uniform(150, 220)) if profile == "phone" else None
+    scans = [degrade(profile, page, srng, rotation=rotation, dpi=dpi) for page in filled.pages]
+    return scans, filled.writing, filled.marks
+
+
+def _save(scans: list[Scan], fmt: str, out_dir: Path, stem: str) -> list[tuple[str, int]]:
+    """Write the pages; returns (file name, page number in that file) per page."""
+    ext = EXTENSIONS[fmt]
+    out: list[tuple[str, int]] = []
+    if fmt in ("png", "jpeg"):
+        for i, s in enumerate(scans, 1):
+            name = f"{stem}.{ext}" if len(scans) == 1 else f"{stem}-{i}.{ext}"
+            img = s.image
+            if fmt == "png":
+                img.save(out_dir / name, "PNG", dpi=s.dpi, compress_level=PNG_COMPRESS_LEVEL)
+            else:
+                if img.mode == "1":
+                    img = img.convert("L")
+                img.save(out_dir / name, "JPEG", dpi=tuple(round(d) for d in s.dpi), quality=s.jpeg_quality or OFFICE_JPEG_QUALITY)
+            out.append((name, 1))
+        return out
+    name = f"{stem}.{ext}"
+    first, rest = scans[0].image, [s.image for s in scans[1:]]
+    if fmt == "tiff":
+        # one dpi and compression for the file: every page of a record shares its scan settings
+        compression = "group4" if first.mode == "1" else "tiff_lzw"
+        first.save(out_dir / name, "TIFF", save_all=True, append_images=rest, compression=compression, dpi=scans[0].dpi)
+    else:
+        # no dates or title: the same record gives the same bytes. Pillow embeds 1-bit pages as
+        # CCITT G4 (no quality setting there) and grey/colour pages as JPEG.
+        extra = {} if first.mode == "1" else {"quality": scans[0].jpeg_quality or OFFICE_JPEG_QUALITY}
+        first.save(
+            out_dir / name, "PDF", save_all=True, append_images=rest, dpi=scans[0].dpi,
+            title=None, author=None, creator=None, producer=None, creationDate=None, modDate=None,
+            **extra,
+        )
+    return [(name, i) for i in range(1, len(scans) + 1)]
+
+
+def synthesize(
+    template: Template,
+    *,
+    count: int,
+    out_dir: Path | str,
+    seed: int = 0,
+    profile: str = "clean",
+    fmt: str | None = None,
+    hand: float = 0.0,
+) -> Iterator[str]:
+    """Write `count` synthetic filled forms and their truth; yields each truth JSON path."""
+    _check_options(profile, fmt, hand, count)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    width = len(str(count))
+    for n in range(1, count + 1):
+        base = f"{seed}:{template.key}:{n}"
+        data = synth_record(template, random.Random(base))
+        scans, writing, marks = render_record(template, data, base, profile=profile, hand=hand)
+        record_fmt = fmt or DEFAULT_FORMAT[profile]
+        if record_fmt == "mixed":
+            record_fmt = random.Random(base + ":format").choice(FORMATS)
+        stem = f"{n:0{width}d}"
+        files = _save(scans, record_fmt, out, stem)
+        truth = {
+            "template": template.id,
+            "version": template.version,
+            "fields": data,
+            "files": list(dict.fromkeys(name for name, _ in files)),
+            "profile": profile,
+            "seed": seed,
+            "pages": [
+                {
+                    "file": name,
+                    "page": page,
+                    "template_page": i + 1,
+                    "rotation": s.rotation,
+                    "skew_deg": s.skew_deg,
+                    "dpi": [s.dpi[0], s.dpi[1]],
+                }
+                for i, ((name, page), s) in enumerate(zip(files, scans, strict=True))
+            ],
+            "writing": writing,
+            "marks": marks,
+        }
+        path = out / f"{stem}.json"
+        path.write_text(json.dumps(truth, ensure_ascii=False, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+        yield str(path)
+
+
+def open_pages(path: Path) -> list[Image.Image]:
+    """The page images of a written file (PNG, JPEG, TIFF; PDF through pdfium), for checks."""
+    if path.suffix.lower() == ".pdf":
+        import pypdfium2 as pdfium
+
+        doc = pdfium.PdfDocument(str(path))
+        try:
+            return [doc[i].render(scale=300 / 72).to_pil() for i in range(len(doc))]
+        finally:
+            doc.close()
+    img = Image.open(path)
+    out = []
+    for i in range(getattr(img, "n_frames", 1)):
+        img.seek(i)
+        out.append(img.copy())
+    return out
