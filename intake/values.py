@@ -115,15 +115,35 @@ def normalize_text(s: str) -> str:
     NFC; full-width digits/letters and the ideographic space folded to ASCII (full-width
     punctuation kept); whitespace runs collapsed to one space and stripped; no space left between
     two CJK characters (ideographs or CJK/full-width punctuation). Spaces between Latin words and
-    between Latin and CJK text are kept. Idempotent.
+    between Latin and CJK text are kept. ASCII punctuation written right after an ideograph
+    (",", ";", ":", "!", "?", and "." when no digit follows) takes its full-width form, as CJK text
+    is printed ("中山路，" not "中山路,"): OCR engines and keyboards give either. Idempotent.
     """
     t = str(s).translate(_FOLD)
     t = unicodedata.normalize("NFC", t)
     t = _WHITESPACE.sub(" ", t)
     t = _SPACE_BETWEEN_CJK.sub("", t)
+    t = _cjk_punctuation(t)
+    t = _SPACE_BETWEEN_CJK.sub("", t)
     t = t.strip(" ")
     # A final NFC: removing a space can bring combining marks together (canonical reordering).
     return unicodedata.normalize("NFC", t)
+
+
+_ASCII_TO_CJK_PUNCT = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？", ".": "。"}
+
+
+def _cjk_punctuation(t: str) -> str:
+    out = list(t)
+    for i, ch in enumerate(out):
+        if ch in _ASCII_TO_CJK_PUNCT and i > 0:
+            prev = out[i - 1] if out[i - 1] != " " or i < 2 else out[i - 2]
+            if not _IDEOGRAPH_RE.match(prev):
+                continue
+            if ch == "." and i + 1 < len(out) and out[i + 1].isdigit():
+                continue
+            out[i] = _ASCII_TO_CJK_PUNCT[ch]
+    return "".join(out)
 
 
 def _has_ideograph(s: str) -> bool:
@@ -147,13 +167,24 @@ def normalize_name(s: str) -> str:
 
 
 def normalize_address(s: str) -> str:
-    """Canonical address: `normalize_text`. "臺" and "台" are kept as written (both are correct).
+    """Canonical address: `normalize_text`, and no spaces at all if it contains a CJK ideograph
+    (Taiwanese addresses have none; OCR puts some between digits). "臺" and "台" are kept as
+    written (both are correct).
 
-    Raises ``address.empty`` for empty text.
+    Raises ``address.empty`` for empty text, and ``address.district`` when it starts with a county
+    or city (after an optional postal code) not followed by one of its districts — "桃園市中靂區"
+    is a misreading of "桃園市中壢區" (see `intake.gazetteer`).
     """
     t = normalize_text(s)
     if not t:
         raise ValueProblem("address.empty", "The address is empty.")
+    if _has_ideograph(t):
+        t = t.replace(" ", "")
+        from intake.gazetteer import district_of
+
+        found = district_of(t.lstrip("0123456789"))
+        if found is not None and found[1] is None:
+            raise ValueProblem("address.district", f"The address names no district of {found[0]} after it; check it.")
     return t
 
 
@@ -569,10 +600,13 @@ def generate_phone(rng: random.Random, kind: str = "mobile") -> str:
     if kind == "landline":
         area, _, gen_lengths = rng.choice(LANDLINE_AREAS)
         n = rng.choice(gen_lengths)
-        # subscriber numbers do not start with 0 or 1
-        return (
-            area + str(rng.randrange(2, 10)) + "".join(str(rng.randrange(10)) for _ in range(n - 1))
-        )
+        longer = [a for a, _, _ in LANDLINE_AREAS if len(a) > len(area) and a.startswith(area)]
+        while True:
+            # subscriber numbers do not start with 0 or 1, nor with digits that would make the
+            # number read as a longer area code ("03" + "7..." is Miaoli's 037)
+            digits = area + str(rng.randrange(2, 10)) + "".join(str(rng.randrange(10)) for _ in range(n - 1))
+            if not any(digits.startswith(a) for a in longer):
+                return digits
     raise ValueError(f"unknown phone kind {kind!r}; expected 'mobile' or 'landline'")
 
 

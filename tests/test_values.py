@@ -142,15 +142,31 @@ def test_normalize_name():
 
 
 def test_normalize_address():
-    assert (
-        normalize_address("臺北市 中正區 重慶南路 1 段 122 號")
-        == "臺北市中正區重慶南路 1 段 122 號"
-    )
+    # no spaces in a Chinese address: OCR puts them between digits ("7 8巷")
+    assert normalize_address("臺北市 中正區 重慶南路 1 段 122 號") == "臺北市中正區重慶南路1段122號"
+    assert normalize_address("新北市中和區小碧潭路7 8巷101號2樓") == "新北市中和區小碧潭路78巷101號2樓"
+    assert normalize_address("Taipei City 100") == "Taipei City 100"
     assert normalize_address("台北市中正區") == "台北市中正區"  # 台 kept as written
     assert normalize_address("臺北市中正區") == "臺北市中正區"
     with pytest.raises(ValueProblem) as e:
         normalize_address("\u3000")
     assert problem_code(e) == "address.empty"
+
+
+def test_address_district_must_belong_to_its_county():
+    assert normalize_address("100臺北市中正區重慶南路一段122號").startswith("100臺北市中正區")
+    assert normalize_address("嘉義縣阿里山鄉中正村") == "嘉義縣阿里山鄉中正村"
+    assert normalize_address("中山北路二段") == "中山北路二段"  # no county: nothing to check
+    for misread in ("桃園市中靂區民族里24鄰", "臺北市大安匾和平東路", "台中市板橋區文化路"):
+        with pytest.raises(ValueProblem) as e:
+            normalize_address(misread)
+        assert problem_code(e) == "address.district"
+
+
+def test_ascii_punctuation_after_chinese_takes_full_width_form():
+    assert normalize_text("社工得知,案主年幼. 多次") == "社工得知，案主年幼。多次"
+    assert normalize_text("中山路2.5號") == "中山路2.5號"  # a decimal point stays
+    assert normalize_text("Hello, world") == "Hello, world"
 
 
 # ------------------------------------------------------------------------------------------
