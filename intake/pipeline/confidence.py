@@ -59,17 +59,25 @@ def _calibration() -> dict:
     return {}
 
 
-def calibrated(field_type: str, engine_conf: float) -> float:
-    """Observed share of right readings at this engine confidence (or the engine's own number)."""
-    table = _calibration().get("types", {}).get(field_type)
+AGREEMENT_FACTOR = {"agree": 1.0, "single": 0.95, "disagree": 0.5}
+
+
+def calibrated(field_type: str, engine_conf: float, agreement: str = "single") -> float:
+    """Observed share of right readings of this type with this agreement at this engine
+    confidence (the engine's own number, discounted, without a calibration file)."""
+    table = _calibration().get("types", {}).get(field_type, {}).get(agreement)
     if not table:
-        return max(0.0, min(1.0, engine_conf / 100.0))
+        return max(0.0, min(1.0, engine_conf / 100.0)) * AGREEMENT_FACTOR[agreement]
     edges, accuracy = table["edges"], table["accuracy"]
     return float(accuracy[min(len(accuracy) - 1, max(0, bisect_right(edges, engine_conf) - 1))])
 
 
-def for_text(field_type: str, engine_conf: float, *, valid: bool, retried: bool) -> float:
-    c = calibrated(field_type, engine_conf)
+def for_text(field_type: str, engine_conf: float, *, valid: bool, agreement: str, retried: bool) -> float:
+    """`agreement`: "agree" (two readings at different scales gave the same value), "single"
+    (one reading: a confident, valid value of a strongly validated type), "disagree"."""
+    c = calibrated(field_type, engine_conf, agreement)
+    if agreement == "disagree":
+        c = min(c, 0.5)
     if retried:
         c *= 0.97
     if not valid:

@@ -8,9 +8,13 @@ import cv2
 import numpy as np
 
 
-def paper_level(grey: np.ndarray) -> float:
-    """Brightness of the paper (a high percentile), robust to dark text."""
-    return float(np.percentile(grey, 95)) if grey.size else 255.0
+def paper_level(grey: np.ndarray, q: float = 95.0) -> float:
+    """Brightness of the paper (a high percentile), robust to dark text. From the histogram:
+    np.percentile sorts, ~20x slower on a page."""
+    if not grey.size:
+        return 255.0
+    hist = np.bincount(grey.ravel(), minlength=256)
+    return float(np.searchsorted(np.cumsum(hist), grey.size * q / 100.0))
 
 
 def ink_threshold(paper: float) -> float:
@@ -26,6 +30,7 @@ class InkBlob:
     mask: np.ndarray  # bool, same shape as the crop: ink that belongs to writing
     area: int  # ink pixels
     bbox: tuple[int, int, int, int] | None  # x0, y0, x1, y1 of the writing, or None if empty
+    removed: np.ndarray | None = None  # bool: ink taken out (specks, stray form lines)
 
 
 def writing(grey: np.ndarray, paper: float, px_per_mm: float, *, min_speck_mm2: float = 0.12) -> InkBlob:
@@ -46,11 +51,12 @@ def writing(grey: np.ndarray, paper: float, px_per_mm: float, *, min_speck_mm2: 
             continue  # a printed border or rule caught in the crop
         keep[i] = True
     clean = keep[labels]
+    removed = (mask > 0) & ~clean
     area = int(clean.sum())
     if area == 0:
-        return InkBlob(clean, 0, None)
+        return InkBlob(clean, 0, None, removed)
     ys, xs = np.nonzero(clean)
-    return InkBlob(clean, area, (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1))
+    return InkBlob(clean, area, (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1), removed)
 
 
 def line_image(grey: np.ndarray, blob: InkBlob, *, target_h: int = 20, pad: int = 10) -> np.ndarray:
@@ -61,8 +67,12 @@ def line_image(grey: np.ndarray, blob: InkBlob, *, target_h: int = 20, pad: int 
     x0, y0 = max(0, x0 - m), max(0, y0 - m)
     x1, y1 = min(grey.shape[1], x1 + m), min(grey.shape[0], y1 + m)
     crop = grey[y0:y1, x0:x1].copy()
-    keep = cv2.dilate(blob.mask[y0:y1, x0:x1].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    crop[~keep] = 255
+    # whiten what was taken out (specks, form lines) with its halo; faint parts of strokes that
+    # fall under the ink threshold stay, so thin handwriting is not broken up
+    if blob.removed is not None and blob.removed.any():
+        gone = cv2.dilate(blob.removed[y0:y1, x0:x1].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        gone &= ~(cv2.dilate(blob.mask[y0:y1, x0:x1].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+        crop[gone] = 255
     # stretch contrast: paper to white, darkest ink to black
     lo = float(crop.min())
     if lo < 250:

@@ -172,9 +172,11 @@ def _open_pdf(raw: bytes):
 
 
 def _open_image(raw: bytes) -> Image.Image:
+    """Open without decoding. Pillow refuses absurd sizes itself (over twice its limit); sizes in
+    between are refused page by page by `_check_pixels`, which knows our limit."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(raw))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PageTooLarge("the image is too large to be a scanned page (decompression bomb)") from exc

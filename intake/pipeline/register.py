@@ -107,8 +107,9 @@ def alignment_score(img: np.ndarray, dpi: float, H: np.ndarray, template: Templa
 
 
 def _ink_level(grey: np.ndarray) -> float:
-    paper = float(np.percentile(grey, 90))
-    return max(60.0, paper * 0.72)
+    from intake.pipeline.ink import paper_level
+
+    return max(60.0, paper_level(grey, 90.0) * 0.72)
 
 
 def _downscale(img: np.ndarray, dpi: float, target: float) -> tuple[np.ndarray, float]:
@@ -119,6 +120,7 @@ def _downscale(img: np.ndarray, dpi: float, target: float) -> tuple[np.ndarray, 
 
 
 # ------------------------------------------------------------------------- QR + marks
+@lru_cache(maxsize=64)
 def _qr_symbol_mm(template: Template, code: PageCode) -> np.ndarray:
     from intake.forms.render import qr_modules
 

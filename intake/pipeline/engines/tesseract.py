@@ -85,9 +85,10 @@ class TesseractEngine:
 
     name = "tesserocr"
 
-    def __init__(self, tessdata: Path | None = None) -> None:
+    def __init__(self, tessdata: Path | None = None, timeout_s: float = 30.0) -> None:
         limit_ocr_threads()
         self.tessdata = find_tessdata(tessdata)
+        self.timeout_ms = int(timeout_s * 1000)
         self._apis: dict[str, object] = {}
 
     def _api(self, lang: str):
@@ -97,12 +98,12 @@ class TesseractEngine:
 
             _check_lang(self.tessdata, lang)
             try:
-                api = tesserocr.PyTessBaseAPI(path=self.tessdata, lang=lang, psm=tesserocr.PSM.SINGLE_LINE)
+                # Tesseract's dictionaries "correct" names and IDs into words: not loaded (these
+                # two can only be set when the model loads).
+                api = tesserocr.PyTessBaseAPI(path=self.tessdata, lang=lang, psm=tesserocr.PSM.SINGLE_LINE,
+                                              variables={"load_system_dawg": "0", "load_freq_dawg": "0"})
             except RuntimeError as exc:
                 raise OcrEngineError(f"Tesseract could not load {lang!r}: {exc}") from exc
-            # Tesseract's dictionaries make it "correct" names and IDs into words; turn them off.
-            api.SetVariable("load_system_dawg", "0")
-            api.SetVariable("load_freq_dawg", "0")
             self._apis[lang] = api
         return api
 
@@ -115,7 +116,8 @@ class TesseractEngine:
         api.SetVariable("tessedit_char_whitelist", whitelist or "")
         api.SetImage(Image.fromarray(image))
         try:
-            api.Recognize()
+            if not api.Recognize(timeout=self.timeout_ms):
+                raise OcrEngineError(f"Tesseract gave up on a field after {self.timeout_ms} ms")
             text = api.GetUTF8Text().strip()
             confs = tuple(float(c) for c in api.AllWordConfidences())
             syms: tuple[Symbol, ...] = ()
@@ -124,7 +126,10 @@ class TesseractEngine:
                 it = api.GetIterator()
                 level = tesserocr.RIL.SYMBOL
                 for r in tesserocr.iterate_level(it, level):
-                    t = r.GetUTF8Text(level)
+                    try:
+                        t = r.GetUTF8Text(level)
+                    except RuntimeError:  # "No text returned": an empty symbol, harmless
+                        continue
                     if t:
                         out.append(Symbol(t, float(r.Confidence(level)), tuple(r.BoundingBox(level))))
                 syms = tuple(out)
@@ -193,5 +198,6 @@ def default_engine() -> TesseractEngine:
     if eng is None:
         from intake.config import get_settings
 
-        eng = _local.engine = TesseractEngine(get_settings().tessdata_dir)
+        s = get_settings()
+        eng = _local.engine = TesseractEngine(s.tessdata_dir, s.ocr_timeout_s)
     return eng

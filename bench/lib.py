@@ -1,0 +1,151 @@
+"""Shared by the benchmark scripts: synthetic sets, reading them, comparing with the truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+CACHE = ROOT / "var" / "bench"
+
+
+def synth_set(template_id: str, profile: str, count: int, seed: int, hand: float = 0.0,
+              fmt: str | None = None, registry=None) -> Path:
+    """A folder of synthetic filled forms, made once and reused (same seed, same bytes)."""
+    from intake.forms.registry import default_registry
+    from intake.forms.synth import synthesize
+
+    reg = registry or default_registry()
+    t = reg.get(template_id)
+    out = CACHE / f"{t.id}-v{t.version}-{t.fingerprint}" / f"{profile}-s{seed}-h{hand:g}-{fmt or 'default'}-n{count}"
+    done = out / ".complete"
+    if not done.exists():
+        out.mkdir(parents=True, exist_ok=True)
+        for _ in synthesize(t, count=count, out_dir=out, seed=seed, profile=profile, fmt=fmt, hand=hand):
+            pass
+        done.touch()
+    return out
+
+
+def truth_files(folder: Path) -> list[tuple[dict[str, Any], list[Path]]]:
+    out = []
+    for j in sorted(folder.glob("*.json")):
+        truth = json.loads(j.read_text(encoding="utf-8"))
+        out.append((truth, [folder / f for f in truth["files"]]))
+    return out
+
+
+_ROW = re.compile(r"^(\w+)\[(\d+)\]\.(\w+)$")
+
+
+def truth_value(truth: dict[str, Any], path: str) -> Any:
+    m = _ROW.match(path)
+    data = truth["fields"]
+    if m:
+        rows = data.get(m.group(1)) or []
+        r = int(m.group(2))
+        return rows[r].get(m.group(3)) if r < len(rows) else None
+    return data.get(path)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, list) or isinstance(b, list):
+        return sorted(a or []) == sorted(b or [])
+    if a in (None, False, "") and b in (None, False, ""):
+        return True
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float(a) == float(b)
+    return a == b
+
+
+@dataclass
+class Outcome:
+    template: str
+    profile: str
+    path: str
+    type: str
+    kind: str  # "typed" | "hand" | "empty" | "mark"
+    correct: bool
+    accepted: bool
+    confidence: float
+    engine_conf: float | None
+    agreement: str | None
+    valid: bool
+    truth: Any
+    value: Any
+
+
+@dataclass
+class RecordResult:
+    template: str
+    profile: str
+    identified: bool  # every page identified as the right form and page
+    pages: int
+    outcomes: list[Outcome]
+    mark_states: list[tuple[str, str]]  # (truth state, read state) per option box
+    seconds: float
+    status: str
+
+
+def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
+    """Read one synthetic record's files and compare every field with the truth."""
+    import time
+
+    from intake.forms.registry import default_registry
+    from intake.pipeline.extract import assemble, read_page
+    from intake.pipeline.load import iter_pages
+
+    truth, files, profile = args
+    reg = default_registry()
+    t = reg.get(truth["template"], truth["version"])
+    t0 = time.perf_counter()
+    pages = []
+    for f in files:
+        pages.extend(read_page(p, reg) for p in iter_pages(Path(f), Path(f).name))
+    seconds = time.perf_counter() - t0
+    instances = [i for i in assemble(pages, reg) if i.template is not None]
+    identified = all(p.form_id == t.id and p.version == t.version for p in pages) and len(instances) == 1 \
+        and [p.template_page for p in pages] == [pg["template_page"] for pg in truth["pages"]]
+    inst = instances[0] if instances else None
+    writing = truth.get("writing", {})
+    outcomes: list[Outcome] = []
+    states: list[tuple[str, str]] = []
+    for slot in t.slots():
+        tv = truth_value(truth, slot.path)
+        ftype = slot.field.type
+        if inst is None:
+            outcomes.append(Outcome(t.id, profile, slot.path, ftype, "typed", False, False, 0.0, None, None, False, tv, None))
+            continue
+        r = inst.fields[slot.path]
+        if ftype in ("checkbox", "choice", "signature"):
+            kind = "mark"
+        elif tv in (None, "", []):
+            kind = "empty"
+        else:
+            kind = writing.get(slot.path, {}).get("style", "typed")
+        value = r.value
+        correct = _same(tv, value)
+        accepted = r.status == "accepted"
+        outcomes.append(Outcome(t.id, profile, slot.path, ftype, kind, correct, accepted, r.confidence,
+                                r.details.get("engine_conf"), r.details.get("agreement"),
+                                not [e for e in r.errors if e not in ("low_confidence", "readings_disagree", "name.rare_surname")],
+                                tv, value))
+        if ftype in ("checkbox", "choice"):
+            marks = truth.get("marks", {}).get(slot.path, {})
+            read_states = r.details.get("states") or {"true": r.details.get("state")}
+            for opt, st in read_states.items():
+                style = marks.get(opt) if ftype == "choice" else marks.get("true")
+                tstate = "empty" if style is None else ("filled" if style == "filled" else "marked")
+                if ftype == "checkbox" and st == "filled" and not slot.field.fill_cancels:
+                    st = "marked"
+                states.append((tstate, st or "empty"))
+    return RecordResult(t.id, profile, identified, len(pages), outcomes, states, seconds,
+                        inst.status if inst else "unidentified")
