@@ -156,6 +156,10 @@ def load_registry(root: Path) -> Registry:
             continue
         reg.templates[key] = template
         reg.files[key] = path
+        if template.reference is not None:
+            from intake.pipeline.register import set_reference_root
+
+            set_reference_root(template, path.parent)
     return reg
 
 

@@ -1,21 +1,27 @@
 """Reading bubbles (``mark_style: bubble``): OMR sheets where a printed circle is filled in.
 
 A bubble is not an empty square: its printed outline and the letter or digit inside it are ink
-too, so a fill ratio with a fixed threshold (as for tick boxes) does not work. Each bubble is
-measured instead by its darkness: 1 - mean grey inside the bubble (its box shrunk by a fifth on
-each side, which keeps the printed outline out) / the paper's brightness around the field. The
-decision is relative, as in OMRChecker:
+too, so a fill ratio against a fixed threshold (as for tick boxes) does not work. Each bubble is
+measured by its darkness, 1 - (mean grey over its box, shrunk by `SHRINK`) / (the paper's
+brightness around the field), and the decision is relative, as in OMRChecker:
 
-1. within a field, the sorted darknesses are searched for the largest jump; a jump of at least
-   `MIN_JUMP` separates the marked bubbles (above it) from the others;
-2. a field without such a jump is all one thing, empty or (rarely) all filled: its bubbles are
-   compared with the page's threshold, found the same way over every bubble of the page (with
-   some looseness, OMRChecker's `get_global_threshold`) when the reader knows the page's other
-   bubble fields (``ctx.template`` and ``ctx.page``), otherwise with `FALLBACK_THRESHOLD`.
+1. within a field, the sorted darknesses are searched for the largest jump between neighbours;
+   a jump of at least `MIN_JUMP` separates the marked bubbles (above it) from the others, if the
+   marked side is dark enough to be ink at all (not a bold printed "B" among thin "C"s);
+2. a field without such a jump is all one thing, almost always unmarked. When the reading
+   context says which template page it is reading (``ctx.template`` and ``ctx.page``, see the
+   module's caller), the page's threshold decides: the largest jump over all bubbles of the page,
+   measured across `PAGE_LOOSENESS` neighbours (OMRChecker's global threshold). Without it, a
+   field is taken as unmarked, with a confidence that falls as its spread nears `MIN_JUMP` (and
+   is too low to accept when all its bubbles are dark: every one filled, or a bold print?), and
+   a single bubble (a yes-only checkbox) is compared with `FALLBACK_THRESHOLD`.
 
-Confidence comes from the margin between the decision threshold and the nearest bubble. Several
-marked bubbles in a single choice give no value, the error ``choice.several_marked`` and the
-marked values in ``details["marked"]``.
+The box is read nearly whole (OMRChecker's templates are drawn for its own reader, which
+averages the whole box; their boxes are often smaller than the printed circle, so the ring
+rarely enters them, while shrinking them further leaves mostly the printed letter).
+Confidence comes from the distance between the decision threshold and the nearest bubble.
+Several marked bubbles in a single choice give no value, the error ``choice.several_marked`` and
+the marked option values in ``details["marked"]``.
 """
 
 from __future__ import annotations
@@ -29,11 +35,12 @@ from intake.pipeline import confidence as conf
 from intake.pipeline.types import FieldReading, FieldStatus
 
 CANON_PX_PER_MM = 200.0 / 25.4  # read.CANON_DPI
-SHRINK = 0.2  # share of the bubble's width and height left out on each side
+SHRINK = 0.05  # share of the bubble box left out on each side (OMRChecker reads the whole box)
 MIN_JUMP = 0.12  # darkness gap that separates marked from unmarked bubbles within a field
 CONFIDENT_JUMP = 0.18  # a gap this wide or wider gives full confidence
 FALLBACK_THRESHOLD = 0.33  # darkness above which a bubble counts as marked, without page statistics
 PAGE_LOOSENESS = 4  # OMRChecker's looseness: jumps are measured over this many sorted values
+UNSURE = 0.6  # confidence of an undecidable field (below conf.MARK_ACCEPT: it goes to review)
 
 
 def _crop(img: np.ndarray, box: tuple[float, float, float, float], px_per_mm: float = CANON_PX_PER_MM,
@@ -54,16 +61,6 @@ def field_boxes(f: Field) -> list[tuple[str, tuple[float, float, float, float]]]
     return [(o.value, o.box) for o in f.options]
 
 
-MODE = "mean"
-PCT = 60.0
-
-
-def _level(inner: np.ndarray) -> float:
-    if MODE == "mean":
-        return float(inner.mean())
-    return float(np.percentile(inner, PCT))
-
-
 def measure(img: np.ndarray, boxes: list[tuple[float, float, float, float]], px_per_mm: float = CANON_PX_PER_MM
             ) -> list[float]:
     """Darkness 0..1 of each bubble (boxes in mm of `img`), against the paper around them."""
@@ -77,8 +74,8 @@ def measure(img: np.ndarray, boxes: list[tuple[float, float, float, float]], px_
     out = []
     for x, y, w, h in boxes:
         inner = _crop(img, (x + SHRINK * w, y + SHRINK * h, (1 - 2 * SHRINK) * w, (1 - 2 * SHRINK) * h), px_per_mm)
-        level = _level(inner) if inner.size else paper
-        out.append(round(max(0.0, min(1.0, 1.0 - level / paper)), 4))
+        mean = float(inner.mean()) if inner.size else paper
+        out.append(round(max(0.0, min(1.0, 1.0 - mean / paper)), 4))
     return out
 
 
@@ -178,9 +175,13 @@ def read_bubble_choice(ctx: Any, slot: Slot) -> FieldReading:
     if how == "uniform":
         spread = max(values.values()) - min(values.values())
         c = conf.for_marks([max(0.0, 1.0 - spread / MIN_JUMP)])
+        if max(values.values()) > FALLBACK_THRESHOLD:
+            c = min(c, UNSURE)  # all dark alike: a bold print, or every bubble filled? a person decides
     else:
-        margin = min(abs(d - thr) for d in values.values())
-        c = conf.for_marks([min(1.0, margin / CONFIDENT_JUMP * 2)])
+        margin = min(abs(d - thr) for d in values.values())  # half a jump at best
+        c = conf.for_marks([min(1.0, 2 * margin / CONFIDENT_JUMP)])
+    if how != "field" and len(values) >= 2 and largest_jump(list(values.values()))[0] >= MIN_JUMP / 2:
+        c = min(c, UNSURE)  # a light mark, or a darker letter? the field says neither clearly
     errors: list[str] = []
     value: Any
     if f.type == "checkbox":
