@@ -90,6 +90,12 @@ class OcrEngineError(IntakeError):
     code = "ocr_engine_failed"
 
 
+class OcrTimeout(OcrEngineError):
+    """Tesseract gave up on one field: that field goes to review, the page is still read."""
+
+    code = "ocr_timeout"
+
+
 class NotFound(IntakeError):
     code = "not_found"
     http_status = 404
@@ -108,3 +114,27 @@ class PermissionDenied(IntakeError):
 class NotAuthenticated(IntakeError):
     code = "not_authenticated"
     http_status = 401
+
+
+class InvalidRequest(IntakeError):
+    """The request itself is malformed (missing files, bad cursor, unknown parameter value)."""
+
+    code = "invalid_request"
+    http_status = 422
+
+
+class TooManyFiles(IntakeError):
+    code = "too_many_files"
+    http_status = 413
+
+
+class StorageError(IntakeError):
+    """A stored file is missing or cannot be written (disk full, shared volume not mounted)."""
+
+    code = "storage_failed"
+    http_status = 503
+
+
+class OriginalMissing(StorageError):
+    code = "original_missing"
+    http_status = 500

@@ -2,7 +2,7 @@
 
 - Taiwan's 22 counties and cities with their 368 townships and districts (the 2014 structure,
   unchanged since), for addresses: "中靂區" is a misreading, "中壢區" a district.
-- Surnames, from Faker's zh_TW table (200 surnames with their shares of Taiwan's population,
+- Surnames (and the few written with two variant characters), from Faker's zh_TW table (200 surnames with their shares of Taiwan's population,
   99% in total), for names: a reading whose first character is not a surname is more likely a
   misreading than a rare surname, so it goes to review (it is never rejected).
 """
@@ -88,6 +88,15 @@ def surnames() -> frozenset[str]:
     from faker.providers.person.zh_TW import Provider
 
     return frozenset(Provider.last_names) | frozenset(COMPOUND_SURNAMES)
+
+
+# Surnames written with either of two characters that both occur in Taiwan (溫/温, 黃/黄, 鍾/鐘,
+# 涂/凃/塗): OCR reads either as the more common one, so a person checks which the form says.
+VARIANT_SURNAMES = frozenset("溫温黃黄鍾鐘涂凃塗")
+
+
+def variant_surname(name: str) -> bool:
+    return name[:1] in VARIANT_SURNAMES
 
 
 def known_surname(name: str) -> bool:

@@ -16,7 +16,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from intake.errors import CorruptFile, EmptyFile, EncryptedFile, PageTooLarge, PageTooSmall, UnsupportedFileType
+from intake.errors import (
+    CorruptFile,
+    EmptyFile,
+    EncryptedFile,
+    PageTooLarge,
+    PageTooSmall,
+    UnsupportedFileType,
+)
 from intake.forms.registry import default_registry, load_registry
 from intake.forms.render import blank_page
 from intake.forms.synth import synthesize

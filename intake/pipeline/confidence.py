@@ -24,16 +24,11 @@ CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
 MARK_ACCEPT = 0.75
 EMPTY_ACCEPT = 0.75
-DEFAULT_TEXT_THRESHOLDS = {
-    "name": 0.93,
-    "text": 0.92,
-    "address": 0.92,
-    "national_id": 0.85,
-    "date": 0.85,
-    "phone": 0.85,
-    "number": 0.90,
-}
 INVALID_CAP = 0.3  # a reading that does not validate is never more than this sure
+# Without a calibration file: accept text only when the engine's lowest word confidence is at
+# least this, and two readings agreed (or one reading of a strongly validated type).
+DEFAULT_ACCEPT_FROM = {"agree": 93.0, "single": 95.0}
+AGREEMENT_FACTOR = {"agree": 1.0, "single": 0.95, "disagree": 0.5}
 
 
 def mark_margin(value: float, threshold: float, *, below: bool, scale: float | None = None) -> float:
@@ -59,23 +54,22 @@ def _calibration() -> dict:
     return {}
 
 
-AGREEMENT_FACTOR = {"agree": 1.0, "single": 0.95, "disagree": 0.5}
+def _table(field_type: str, agreement: str) -> dict | None:
+    return _calibration().get("types", {}).get(field_type, {}).get(agreement)
 
 
-def calibrated(field_type: str, engine_conf: float, agreement: str = "single") -> float:
-    """Observed share of right readings of this type with this agreement at this engine
-    confidence (the engine's own number, discounted, without a calibration file)."""
-    table = _calibration().get("types", {}).get(field_type, {}).get(agreement)
-    if not table:
-        return max(0.0, min(1.0, engine_conf / 100.0)) * AGREEMENT_FACTOR[agreement]
-    edges, accuracy = table["edges"], table["accuracy"]
-    return float(accuracy[min(len(accuracy) - 1, max(0, bisect_right(edges, engine_conf) - 1))])
-
-
-def for_text(field_type: str, engine_conf: float, *, valid: bool, agreement: str, retried: bool) -> float:
-    """`agreement`: "agree" (two readings at different scales gave the same value), "single"
-    (one reading: a confident, valid value of a strongly validated type), "disagree"."""
-    c = calibrated(field_type, engine_conf, agreement)
+def text_confidence(field_type: str, engine_conf: float, *, valid: bool, agreement: str, retried: bool) -> float:
+    """How likely the reading is right: the share of right readings observed on synthetic forms
+    for this type and agreement at this engine confidence (smoothed, so never 1.0); without a
+    calibration, the engine's own number discounted by agreement. `agreement`: "agree" (two
+    readings at different scales gave the same value), "single" (one confident valid reading of a
+    strongly validated type), "disagree"."""
+    table = _table(field_type, agreement) if agreement != "disagree" else None
+    if table:
+        edges, accuracy = table["edges"], table["accuracy"]
+        c = float(accuracy[min(len(accuracy) - 1, max(0, bisect_right(edges, engine_conf) - 1))])
+    else:
+        c = max(0.0, min(1.0, engine_conf / 100.0)) * AGREEMENT_FACTOR[agreement]
     if agreement == "disagree":
         c = min(c, 0.5)
     if retried:
@@ -85,6 +79,17 @@ def for_text(field_type: str, engine_conf: float, *, valid: bool, agreement: str
     return c
 
 
-def text_threshold(field_type: str) -> float:
-    t = _calibration().get("thresholds", {}).get(field_type)
-    return float(t) if t is not None else DEFAULT_TEXT_THRESHOLDS[field_type]
+def accept_cutoff(field_type: str, agreement: str) -> float:
+    """The lowest engine confidence at which a valid reading with this agreement is accepted
+    (infinity when none is)."""
+    table = _table(field_type, agreement)
+    cutoff = table.get("accept_from") if table else DEFAULT_ACCEPT_FROM[agreement]
+    return float("inf") if cutoff is None else float(cutoff)
+
+
+def accept_text(field_type: str, engine_conf: float, *, valid: bool, agreement: str) -> bool:
+    """Accept without review: valid, not contradicted, and at least as confident as the cutoff
+    that kept silent errors within target on the calibration set."""
+    if not valid or agreement == "disagree":
+        return False
+    return engine_conf >= accept_cutoff(field_type, agreement)

@@ -52,7 +52,7 @@ def read_page(page: LoadedPage, registry: Registry | None = None, engine: Any = 
         engine = default_engine()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    loc = locate(page.image, page.dpi, registry)
+    loc = locate(page.image, page.dpi, registry, page.dpi_from_file)
     timings["locate"] = time.perf_counter() - t0
     if isinstance(loc, Failure):
         res = PageResult(page.file, page.index, PageStatus(loc.code), reason=loc.reason, error_code=loc.code,
@@ -98,7 +98,7 @@ class FormInstance:
         return out
 
 
-def _groups(pages: list[PageResult]) -> Iterator[list[PageResult]]:
+def group_pages(pages: list[PageResult]) -> Iterator[list[PageResult]]:
     """Consecutive pages of the same form, in page order; a new instance when the page number
     does not go up or the form changes. Pages that were not identified stand alone."""
     current: list[PageResult] = []
@@ -178,7 +178,7 @@ def build_instance(t: Template, pages: list[PageResult]) -> FormInstance:
 def assemble(pages: list[PageResult], registry: Registry | None = None) -> list[FormInstance]:
     registry = registry or default_registry()
     out = []
-    for group in _groups(pages):
+    for group in group_pages(pages):
         first = group[0]
         if first.form_id is None:
             inst = FormInstance(None, group, status=str(first.status))

@@ -126,7 +126,8 @@ def _to_grey_square(img: Image.Image, dpi: tuple[float, float] | None) -> tuple[
 
 
 def count_pages(data: bytes | Path, settings: Settings | None = None) -> tuple[str, int]:
-    """(kind, number of pages) without decoding any page; raises InputError for bad files."""
+    """(kind, number of pages) without decoding any page; raises InputError for bad files (and
+    PageTooLarge / PageTooSmall for a PNG or JPEG whose one page could never be read)."""
     s = settings or get_settings()
     raw = _read_bytes(data, s)
     kind = sniff(raw[:2048])
@@ -140,6 +141,10 @@ def count_pages(data: bytes | Path, settings: Settings | None = None) -> tuple[s
         with _open_image(raw) as im:
             n = getattr(im, "n_frames", 1)
     else:
+        # one image: if it is over the pixel limit the whole file is refused now (a bomb), from
+        # its header alone
+        with _open_image(raw) as im:
+            _check_pixels(*im.size, s)
         n = 1
     if n == 0:
         raise CorruptFile("the file has no pages")

@@ -69,14 +69,16 @@ _REFERENCE_ROOTS: dict[str, Path] = {}
 
 
 def set_reference_root(template: Template, folder: Path) -> None:
-    """Where a template's reference scans live (its YAML file's folder)."""
-    _REFERENCE_ROOTS[template.key] = folder
+    """Where a template's reference scans live (its YAML file's folder). The registry calls
+    this when it loads a template with a `reference:`; keyed by content, so two registries
+    holding different templates under the same id and version do not mix their scans."""
+    _REFERENCE_ROOTS[template.fingerprint] = folder
 
 
 @lru_cache(maxsize=32)
 def _reference_scan(template: Template, page: int) -> np.ndarray:
     assert template.reference is not None
-    folder = _REFERENCE_ROOTS.get(template.key)
+    folder = _REFERENCE_ROOTS.get(template.fingerprint)
     if folder is None:
         from intake.forms.registry import default_registry
 
@@ -98,8 +100,10 @@ def alignment_score(img: np.ndarray, dpi: float, H: np.ndarray, template: Templa
     S = np.diag([1 / f, 1 / f, 1.0])
     M = _mm_to_px(SCORE_DPI) @ H @ S
     warped = cv2.warpPerspective(small, M, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
-    page_ink = warped < _ink_level(warped)
-    if page_ink.mean() > 0.5:  # a black page matches everything
+    # ink = darker than its surroundings (blurred copies and shaded photos keep their lines)
+    page_ink = cv2.adaptiveThreshold(warped, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 15, 12) > 0
+    page_ink &= warped < 235
+    if page_ink.mean() > 0.35:  # a black or noisy page matches everything
         return 0.0
     near = cv2.dilate(page_ink.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     total = int(ink.sum())
@@ -131,61 +135,127 @@ def _qr_symbol_mm(template: Template, code: PageCode) -> np.ndarray:
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
 
 
-def _find_square(img: np.ndarray, dpi: float, centre: tuple[float, float] | None, region: tuple[int, int, int, int],
-                 corner: tuple[float, float]) -> np.ndarray | None:
-    """Centre (px) of the solid square mark in `region` (x0, y0, x1, y1), nearest `centre` or `corner`."""
-    x0, y0, x1, y1 = (max(0, int(v)) for v in region)
-    x1, y1 = min(x1, img.shape[1]), min(y1, img.shape[0])
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return None
-    roi = img[y0:y1, x0:x1]
-    level = min(_ink_level(roi), 150.0)
-    binary = (roi < level).astype(np.uint8)
-    n, labels, stats, cents = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    side = MARK_SIZE_MM / 25.4 * dpi
-    best, best_d = None, float("inf")
+def mark_candidates(img: np.ndarray, side_px: float) -> np.ndarray:
+    """Centres (px) of solid dark squares about `side_px` wide (0.5x to 1.8x), anywhere on the
+    page. Dark is judged against the neighbourhood (adaptive threshold), so marks in the shade
+    of a phone photo are found too. Returns an (N, 2) array."""
+    f = min(1.0, 14.0 / max(side_px, 1.0))  # work with the mark ~14 px wide
+    small = img if f >= 0.999 else cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    s = side_px * f
+    block = int(s * 4) | 1
+    binary = cv2.adaptiveThreshold(small, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, max(block, 15), 25)
+    n, _, stats, cents = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    out = []
     for i in range(1, n):
         x, y, w, h, area = stats[i]
-        if not (0.35 * side * side <= area <= 2.6 * side * side):
+        if not (0.25 * s * s <= area <= 3.3 * s * s):
             continue
-        if not (0.55 <= w / h <= 1.8) or area < 0.55 * w * h:
+        if not (0.5 * s <= max(w, h) <= 2.2 * s) or not (0.5 <= w / h <= 2.0):
             continue
-        if max(w, h) > 2.0 * side or min(w, h) < 0.5 * side:
+        if area < 0.62 * w * h:  # solid: a square turned 20 degrees still fills 0.66 of its box
             continue
-        cx, cy = cents[i][0] + x0, cents[i][1] + y0
-        ref = centre if centre is not None else corner
-        d = (cx - ref[0]) ** 2 + (cy - ref[1]) ** 2
-        if d < best_d:
-            best, best_d = np.array([cx, cy]), d
-    return best
+        out.append(cents[i] / f)
+    return np.array(out, dtype=np.float64).reshape(-1, 2)
 
 
-def _marks_near(img: np.ndarray, dpi: float, predicted: np.ndarray) -> list[np.ndarray | None]:
-    r = 14.0 / 25.4 * dpi  # search ±14 mm around the prediction
-    return [_find_square(img, dpi, (px, py), (px - r, py - r, px + r, py + r), (px, py)) for px, py in predicted]
+def _fit(src: list[np.ndarray], dst: list[np.ndarray], marks: int = 4) -> np.ndarray | None:
+    """px -> mm. A homography needs points spread over the page (four marks); with fewer marks
+    the QR's clustered corners would let its perspective terms run wild, so: affine."""
+    if marks >= 4 and len(src) >= 4:
+        H, _ = cv2.findHomography(np.float64(src), np.float64(dst), 0)
+        return H
+    if len(src) >= 3 and marks >= 1:
+        A, _ = cv2.estimateAffine2D(np.float64(src), np.float64(dst), method=cv2.LMEDS)
+    else:
+        A, _ = cv2.estimateAffinePartial2D(np.float64(src), np.float64(dst))
+    return None if A is None else np.vstack([A, [0, 0, 1]])
 
 
-def _marks_in_corners(img: np.ndarray, dpi: float) -> list[np.ndarray | None]:
-    """Marks nearest each image corner, clockwise from the image's top-left."""
+def _to_mm(H: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    if len(pts) == 0:
+        return pts
+    return cv2.perspectiveTransform(pts.reshape(-1, 1, 2), H).reshape(-1, 2)
+
+
+MARK_SEARCH_MM = 40.0  # a candidate this far from where a mark should be is not that mark
+
+
+def assign_marks(cands: np.ndarray, marks_mm: np.ndarray, anchor_px: list[np.ndarray], anchor_mm: list[np.ndarray],
+                 H: np.ndarray) -> list[np.ndarray | None]:
+    """Match candidates to the template's marks, refitting the transform after each match so that
+    a perspective (a phone photo) does not push far marks out of reach. Within the search radius
+    of a mark, the candidate furthest out towards its corner wins: the marks are the outermost
+    squares of the page, and text nearer the middle can look square at low resolution."""
+    found: list[np.ndarray | None] = [None] * len(marks_mm)
+    centre = marks_mm.mean(axis=0)
+    free = list(range(len(cands)))
+    while free:
+        at = _to_mm(H, cands[free])
+        best = None
+        for i, m in enumerate(marks_mm):
+            if found[i] is not None:
+                continue
+            d = np.linalg.norm(at - m, axis=1)
+            near = np.nonzero(d <= MARK_SEARCH_MM)[0]
+            if len(near) == 0:
+                continue
+            outward = (m - centre) / np.linalg.norm(m - centre)
+            k = near[int(np.argmax(at[near] @ outward))]
+            if best is None or d[k] < best[0]:
+                best = (float(d[k]), i, free[k])
+        if best is None:
+            break
+        _, i, c = best
+        found[i] = cands[c]
+        free.remove(c)
+        src = anchor_px + [p for p in found if p is not None]
+        dst = anchor_mm + [marks_mm[j] for j, p in enumerate(found) if p is not None]
+        H2 = _fit(src, dst, marks=sum(p is not None for p in found))
+        if H2 is not None:
+            H = H2
+    return found
+
+
+def _refine_centre(img: np.ndarray, c: np.ndarray, side_px: float) -> np.ndarray:
+    """The mark's centroid at full resolution, from a window around a coarse centre."""
+    r = int(side_px)
+    x0, y0 = max(0, int(c[0]) - r), max(0, int(c[1]) - r)
+    win = img[y0:int(c[1]) + r + 1, x0:int(c[0]) + r + 1]
+    if win.size == 0:
+        return c
+    _, binary = cv2.threshold(win, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    n, labels, stats, cents = cv2.connectedComponentsWithStats(binary)
+    if n < 2:
+        return c
+    k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return cents[k] + (x0, y0)
+
+
+def _corner_marks(img: np.ndarray, dpi: float) -> list[np.ndarray | None]:
+    """Without a QR: the square nearest each image corner, clockwise from the image's top-left."""
     h, w = img.shape
-    rw, rh = int(w * 0.25), int(h * 0.2)
-    regions = [(0, 0, rw, rh), (w - rw, 0, w, rh), (w - rw, h - rh, w, h), (0, h - rh, rw, h)]
-    corners = [(0, 0), (w, 0), (w, h), (0, h)]
-    return [_find_square(img, dpi, None, reg, c) for reg, c in zip(regions, corners, strict=True)]
+    cands = mark_candidates(img, MARK_SIZE_MM / 25.4 * dpi)
+    corners = np.array([(0, 0), (w, 0), (w, h), (0, h)], dtype=np.float64)
+    out: list[np.ndarray | None] = []
+    for c in corners:
+        if len(cands) == 0:
+            out.append(None)
+            continue
+        d = np.linalg.norm(cands - c, axis=1)
+        k = int(np.argmin(d))
+        near = d[k] < 0.3 * min(w, h)
+        out.append(_refine_centre(img, cands[k], MARK_SIZE_MM / 25.4 * dpi) if near else None)
+    return out
 
 
 def _homography(src: list[np.ndarray], dst: list[np.ndarray]) -> np.ndarray | None:
-    if len(src) < 4:
-        if len(src) == 3:
-            A = cv2.getAffineTransform(np.float32(src), np.float32(dst))
-            return np.vstack([A, [0, 0, 1]])
+    if len(src) < 3:
         return None
-    H, _ = cv2.findHomography(np.float64(src), np.float64(dst), 0)
-    return H
+    return _fit(src, dst, marks=len(src))
 
 
 def _residual_mm(H: np.ndarray, src: list[np.ndarray], dst: list[np.ndarray]) -> float:
-    pts = cv2.perspectiveTransform(np.float64(src).reshape(-1, 1, 2), H).reshape(-1, 2)
+    pts = _to_mm(H, np.float64(src))
     return float(np.max(np.linalg.norm(pts - np.float64(dst), axis=1)))
 
 
@@ -196,24 +266,26 @@ def register_with_qr(img: np.ndarray, dpi: float, found: FoundCode, template: Te
     A, _ = cv2.estimateAffinePartial2D(found.corners, qr_mm)  # px -> mm, similarity
     if A is None:
         return Failure("unregistered", "the QR code was found but its position could not be used")
-    A3 = np.vstack([A, [0, 0, 1]])
+    H0 = np.vstack([A, [0, 0, 1]])
+    px_per_mm = 1.0 / np.sqrt(abs(np.linalg.det(A[:, :2])))
+    side_px = MARK_SIZE_MM * px_per_mm
     marks_mm = np.array(mark_centres(*template.page_size_mm))
-    predicted = cv2.perspectiveTransform(marks_mm.reshape(-1, 1, 2), np.linalg.inv(A3)).reshape(-1, 2)
-    marks = _marks_near(img, dpi, predicted)
+    cands = mark_candidates(img, side_px)
+    marks = assign_marks(cands, marks_mm, list(found.corners), list(qr_mm), H0)
+    marks = [None if m is None else _refine_centre(img, m, side_px) for m in marks]
     src = [m for m in marks if m is not None]
     dst = [marks_mm[i] for i, m in enumerate(marks) if m is not None]
     method = "marks+qr"
-    if len(src) < 3:
-        # not enough marks: the QR alone gives a similarity transform; usable only if it scores well
-        H, method = A3, "qr"
+    if len(src) < 2:
+        H, method = H0, "qr"
     else:
         src_all = src + list(found.corners)
         dst_all = dst + list(qr_mm)
-        H = _homography(src_all, dst_all)
+        H = _fit(src_all, dst_all, marks=len(src))
         if H is None:
             return Failure("unregistered", "the registration marks could not be used")
-        if _residual_mm(H, src_all, dst_all) > 3.0:  # a mark or the QR was found in the wrong place
-            H = _homography(src, dst)
+        if len(src) == 4 and _residual_mm(H, src_all, dst_all) > 3.0:  # the QR disagrees: trust the marks
+            H = _fit(src, dst, marks=4)
             method = "marks"
     missing = 4 - len(src)
     loc = Located(template.id, template.version, code.page - 1, code.pages, H, method)
@@ -225,7 +297,7 @@ def register_with_qr(img: np.ndarray, dpi: float, found: FoundCode, template: Te
 
 def register_marks_only(img: np.ndarray, dpi: float, candidates: list[Template]) -> Located | None:
     """Marks found, QR unreadable: try each candidate page in each orientation the marks allow."""
-    marks = _marks_in_corners(img, dpi)
+    marks = _corner_marks(img, dpi)
     if sum(m is not None for m in marks) < 4:
         return None
     h, w = img.shape
@@ -250,27 +322,36 @@ def register_marks_only(img: np.ndarray, dpi: float, candidates: list[Template])
 
 # ------------------------------------------------------------------------- features
 FEATURE_DPI = 100.0
+# ORB first (fast); SIFT when ORB finds no consistent alignment: repeated patterns such as OMR
+# bubble grids give ORB's binary descriptors too many look-alike matches.
+DETECTORS = ("orb", "sift")
+
+
+def _detector(kind: str):
+    if kind == "orb":
+        return cv2.ORB_create(nfeatures=4000), cv2.NORM_HAMMING
+    return cv2.SIFT_create(nfeatures=4000), cv2.NORM_L2
 
 
 @lru_cache(maxsize=64)
-def _reference_features(template: Template, page: int):
+def _reference_features(template: Template, page: int, kind: str = "orb"):
     ref = reference_image(template, page, FEATURE_DPI)
-    orb = cv2.ORB_create(nfeatures=3000)
-    kp, des = orb.detectAndCompute(ref, None)
+    det, _ = _detector(kind)
+    kp, des = det.detectAndCompute(ref, None)
     return np.float32([k.pt for k in kp]), des
 
 
-def register_by_features(img: np.ndarray, dpi: float, template: Template, page: int) -> Located | Failure:
-    ref_pts, ref_des = _reference_features(template, page)
+def _match_features(small: np.ndarray, f: float, template: Template, page: int, kind: str
+                    ) -> tuple[np.ndarray, int, int] | Failure:
+    """(homography img px -> mm, inliers, matches) with ORB or SIFT, or why not."""
+    ref_pts, ref_des = _reference_features(template, page, kind)
     if ref_des is None or len(ref_pts) < MIN_FEATURE_INLIERS:
         return Failure("unregistered", "the template's reference image has too few features to match")
-    small, f = _downscale(img, dpi, FEATURE_DPI)
-    orb = cv2.ORB_create(nfeatures=4000)
-    kp, des = orb.detectAndCompute(small, None)
+    det, norm = _detector(kind)
+    kp, des = det.detectAndCompute(small, None)
     if des is None or len(kp) < MIN_FEATURE_INLIERS:
         return Failure("unidentified", "the page has too little printed structure to match a form")
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    pairs = matcher.knnMatch(des, ref_des, k=2)
+    pairs = cv2.BFMatcher(norm).knnMatch(des, ref_des, k=2)
     good = [m for m_n in pairs if len(m_n) == 2 for m, n in [m_n] if m.distance < 0.8 * n.distance]
     if len(good) < MIN_FEATURE_INLIERS:
         return Failure("unidentified", f"only {len(good)} image features match the form")
@@ -280,26 +361,47 @@ def register_by_features(img: np.ndarray, dpi: float, template: Template, page: 
     if H is None or inliers is None:
         return Failure("unregistered", "no consistent alignment between the page and the form was found")
     n_in = int(inliers.sum())
-    if n_in < MIN_FEATURE_INLIERS or n_in / len(good) < MIN_INLIER_RATIO:
+    min_ratio = MIN_INLIER_RATIO if kind == "orb" else 0.15
+    if n_in < MIN_FEATURE_INLIERS or n_in / len(good) < min_ratio:
         return Failure("unregistered", f"only {n_in} of {len(good)} matching features agree on an alignment")
-    if not _plausible(H, dpi):
-        return Failure("unregistered", "the alignment found would distort the page implausibly")
-    loc = Located(template.id, template.version, page, len(template.pages), H, f"features ({n_in} inliers)")
-    loc.alignment = alignment_score(img, dpi, H, template, page)
-    return loc
+    return H, n_in, len(good)
 
 
-def _plausible(H: np.ndarray, dpi: float) -> bool:
-    """The transform's scale is near the expected mm per px, without a strong shear or flip."""
+def register_by_features(img: np.ndarray, dpi: float, template: Template, page: int,
+                         dpi_known: bool = True) -> Located | Failure:
+    small, f = _downscale(img, dpi, FEATURE_DPI)
+    failure: Failure | None = None
+    for kind in DETECTORS:
+        res = _match_features(small, f, template, page, kind)
+        if isinstance(res, Failure):
+            failure = failure if failure is not None and res.code == "unidentified" else res
+            continue
+        H, n_in, _ = res
+        if not _plausible(H, dpi, dpi_known):
+            failure = Failure("unregistered", "the alignment found would distort the page implausibly")
+            continue
+        loc = Located(template.id, template.version, page, len(template.pages), H, f"features:{kind} ({n_in} inliers)")
+        loc.alignment = alignment_score(img, dpi, H, template, page)
+        if loc.alignment >= MIN_ALIGNMENT or kind == DETECTORS[-1]:
+            return loc
+    assert failure is not None
+    return failure
+
+
+def _plausible(H: np.ndarray, dpi: float, dpi_known: bool = True) -> bool:
+    """No flip, little perspective, and a scale near the expected mm per px. When the resolution
+    was only guessed (a photo whose page fills part of the frame) the scale may be far off."""
     A = H[:2, :2] / H[2, 2]
     det = np.linalg.det(A)
-    expected = (25.4 / dpi) ** 2
-    return det > 0 and 0.25 < det / expected < 4.0 and abs(H[2, 0]) + abs(H[2, 1]) < 0.01
+    ratio = det / (25.4 / dpi) ** 2
+    lo, hi = (0.25, 4.0) if dpi_known else (1 / 64, 64.0)
+    return det > 0 and lo < ratio < hi and abs(H[2, 0]) + abs(H[2, 1]) < 0.01
 
 
 # ------------------------------------------------------------------------- orchestration
-def locate(img: np.ndarray, dpi: float, registry: Registry) -> Located | Failure:
-    """Identify the page's form and page and register it; or say why not."""
+def locate(img: np.ndarray, dpi: float, registry: Registry, dpi_known: bool = True) -> Located | Failure:
+    """Identify the page's form and page and register it; or say why not. `dpi_known`: the
+    resolution came from the file, not from a guess."""
     codes = find_codes(img, dpi)
     ours = [c for c in codes if c.code is not None]
     if ours:
@@ -313,7 +415,7 @@ def locate(img: np.ndarray, dpi: float, registry: Registry) -> Located | Failure
             return Failure("unidentified", f"the QR code names page {code.page}/{code.pages}, which {template.key} does not have")
         loc = register_with_qr(img, dpi, ours[0], template)
         if isinstance(loc, Located) and loc.alignment < MIN_ALIGNMENT:
-            feat = register_by_features(img, dpi, template, code.page - 1)
+            feat = register_by_features(img, dpi, template, code.page - 1, dpi_known)
             if isinstance(feat, Located) and feat.alignment > loc.alignment:
                 loc = feat
         return _judge(loc)
@@ -326,7 +428,7 @@ def locate(img: np.ndarray, dpi: float, registry: Registry) -> Located | Failure
         if t.marks and loc is not None:
             continue  # our own forms were tried with their marks
         for p in range(len(t.pages)):
-            res = register_by_features(img, dpi, t, p)
+            res = register_by_features(img, dpi, t, p, dpi_known)
             if isinstance(res, Located) and (not isinstance(best, Located) or res.alignment > best.alignment):
                 best = res
             elif best is None:

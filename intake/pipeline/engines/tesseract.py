@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from intake.config import limit_ocr_threads
-from intake.errors import OcrEngineError
+from intake.errors import OcrEngineError, OcrTimeout
 
 TESSDATA_CANDIDATES = (
     "/usr/share/tesseract-ocr/5/tessdata",
@@ -117,7 +117,7 @@ class TesseractEngine:
         api.SetImage(Image.fromarray(image))
         try:
             if not api.Recognize(timeout=self.timeout_ms):
-                raise OcrEngineError(f"Tesseract gave up on a field after {self.timeout_ms} ms")
+                raise OcrTimeout(f"Tesseract gave up on a field after {self.timeout_ms} ms")
             text = api.GetUTF8Text().strip()
             confs = tuple(float(c) for c in api.AllWordConfidences())
             syms: tuple[Symbol, ...] = ()
@@ -138,7 +138,8 @@ class TesseractEngine:
         return OcrResult(text, confs, syms)
 
     def osd(self, image: np.ndarray) -> tuple[int, float] | None:
-        """(rotation to apply clockwise to make the page upright in degrees, confidence), or None."""
+        """(degrees the page is turned clockwise from upright — undo with a counter-clockwise
+        turn —, Tesseract's orientation confidence), or None."""
         api = self._api("osd")
         api.SetPageSegMode(PSM_OSD_ONLY)
         api.SetImage(Image.fromarray(image))
@@ -178,7 +179,7 @@ class CliEngine:
             data = pytesseract.image_to_data(Image.fromarray(image), lang=lang, config=config,
                                              output_type=pytesseract.Output.DICT, timeout=self.timeout_s)
         except RuntimeError as exc:  # pytesseract's timeout
-            raise OcrEngineError(f"Tesseract took longer than {self.timeout_s:.0f} s") from exc
+            raise OcrTimeout(f"Tesseract took longer than {self.timeout_s:.0f} s") from exc
         except pytesseract.TesseractError as exc:
             raise OcrEngineError(f"Tesseract failed: {exc}") from exc
         words = [(w, float(c)) for w, c in zip(data["text"], data["conf"], strict=True) if str(w).strip() and float(c) >= 0]
