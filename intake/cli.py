@@ -205,26 +205,98 @@ def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
 ) -> None:
-    """Run the API and web pages (with an in-process worker when no broker is configured)."""
+    """Run the API and web pages (with an in-process worker when no broker is configured).
+
+    On SQLite (the embedded default) the schema is brought up to date first; with no users at
+    all, a user `admin` is created and its random password printed here, once."""
     import uvicorn
 
     from intake.api import create_app
+    from intake.auth.service import ensure_first_admin
+    from intake.config import get_settings
+    from intake.db.session import get_db, upgrade
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    settings = get_settings()
+    if (settings.database_url or "").startswith("sqlite"):
+        upgrade(settings)
+    with get_db(settings).session() as session:
+        password = ensure_first_admin(session)
+    if password:
+        typer.echo(f"created user 'admin' with password: {password}  (shown once; change it)")
+    if not settings.broker_url:
+        typer.echo("no INTAKE_BROKER_URL: pages are processed in this process", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 @app.command("worker")
 def worker(
     concurrency: Annotated[int, typer.Option("--concurrency", "-c")] = 1,
+    beat: Annotated[bool, typer.Option("--beat", help="also run the periodic sweeper (on one worker only)")] = False,
 ) -> None:
     """Run a Celery worker (needs INTAKE_BROKER_URL)."""
     from intake.config import get_settings
 
-    if not get_settings().broker_url:
+    settings = get_settings()
+    if not settings.broker_url:
         _fail("INTAKE_BROKER_URL is not set; without a broker, `intake serve` processes in-process")
     from workers.app import celery_app
 
-    celery_app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--beat" if False else "-E"])
+    argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-E"]
+    if beat:
+        argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
+    celery_app.worker_main(argv)
+
+
+# ---------------------------------------------------------------- db / users
+db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply the Alembic migrations to the configured database."""
+    from intake.config import get_settings
+    from intake.db.session import current_revision, upgrade
+
+    settings = get_settings()
+    upgrade(settings, revision)
+    typer.echo(f"database at revision {current_revision(settings)}")
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: Annotated[str, typer.Option("--role", help="clerk | supervisor | admin")] = "clerk",
+) -> None:
+    """Add a user; the password comes from INTAKE_NEW_PASSWORD or a prompt."""
+    import os
+
+    from intake.auth.service import create_user
+    from intake.config import get_settings
+    from intake.db.session import get_db
+
+    password = os.environ.get("INTAKE_NEW_PASSWORD") or typer.prompt(
+        f"password for {name}", hide_input=True, confirmation_prompt=True)
+    with get_db(get_settings()).session() as session:
+        user = create_user(session, name, password, role)
+        typer.echo(f"user {user.name} ({user.role}) created, id {user.id}")
+
+
+@users_app.command("token")
+def users_token(
+    name: str,
+    scope: Annotated[list[str], typer.Option("--scope", help="records:read, batches:write, ...")] = ["records:read"],  # noqa: B006
+) -> None:
+    """Create an API token for a downstream system and print it (shown once)."""
+    from intake.auth.service import create_token
+    from intake.config import get_settings
+    from intake.db.session import get_db
+
+    with get_db(get_settings()).session() as session:
+        _, secret = create_token(session, name, scope, created_by=None)
+    typer.echo(secret)
 
 
 def main() -> None:

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     task_time_limit_s: int = Field(300, gt=0)
     visibility_timeout_s: int = Field(3600, gt=0)
     stuck_after_s: int = Field(900, gt=0)  # the sweeper re-enqueues pages idle longer than this
+    sweep_interval_s: int = Field(60, gt=0)  # how often the sweeper runs (Celery beat)
+    max_page_attempts: int = Field(3, gt=0)  # a page that keeps killing or timing out a worker fails
+    task_retry_max: int = Field(5, ge=0)  # retries of a task after a transient error (DB, broker)
+
+    # Web sessions
+    session_max_age_s: int = Field(12 * 3600, gt=0)
 
     @model_validator(mode="after")
     def _derive_and_refuse_unsafe(self) -> Settings:

@@ -1,0 +1,258 @@
+"""Assembling a batch's read pages into form instances and records.
+
+Pages are assembled in upload order (file order, then page order) by the pipeline's `assemble`,
+one *segment* at a time: a run of consecutive final pages between certain boundaries (before a
+page that is a form's first page or not a known form, after a form's last page or an unknown
+page). A segment next to a page still being read is *unsettled* and waits (that page may continue
+the form); a form whose pages are all there is settled at once, so records appear while the rest
+of the batch is still being read. Only segments with a page read since the last assembly are
+redone, so assembling after every page costs little.
+
+Idempotent: an instance is keyed by ``"<batch id>:<first page id>"``; running again with the
+same pages finds the same instance and record, and a record's revision changes only when its
+content (status, data, errors, fields, pages) changes. An instance whose pages now belong to
+another one (after a re-run) has its record marked ``superseded`` (a change, so a new revision).
+Assemblies of one batch are serialised by locking the batch row. Lock order everywhere: batch
+row, then page rows (by id), then the revision counter, then the event counter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, defer
+
+from intake.batches.processing import registry_for, stored_result
+from intake.batches.progress import add_events
+from intake.config import Settings, get_settings
+from intake.db.models import (
+    FINAL_PAGE_STATES,
+    Batch,
+    BatchFile,
+    BatchState,
+    Page,
+    PageState,
+    Record,
+    RecordField,
+    RecordState,
+    utcnow,
+)
+from intake.db.models import FormInstance as InstanceRow
+from intake.db.session import get_db, next_values
+from intake.errors import TemplateError
+from intake.pipeline.extract import FormInstance, assemble
+from intake.pipeline.types import jsonable
+from intake.storage import crop_key
+
+log = logging.getLogger(__name__)
+
+
+def _starts_clean(p: Page) -> bool:
+    return p.status == PageState.CANCELLED or p.template_id is None or p.template_page == 1
+
+
+def _ends_clean(p: Page) -> bool:
+    return (p.status == PageState.CANCELLED or p.template_id is None
+            or (p.template_page is not None and p.pages_in_form is not None
+                and p.template_page >= p.pages_in_form))
+
+
+def settled_segments(pages: list[Page]) -> list[list[Page]]:
+    """Segments (see module docstring) that are settled and must be assembled: those holding a
+    page read since the last assembly, and those sharing an instance with such a segment (a page
+    that was the middle of a form may now split it)."""
+    segments = _settled(pages)
+    chosen = [any(p.needs_assembly for p in seg) for seg in segments]
+    while True:
+        instances = {p.instance_id for seg, c in zip(segments, chosen, strict=True) if c for p in seg} - {None}
+        more = [not c and any(p.instance_id in instances for p in seg) for seg, c in zip(segments, chosen, strict=True)]
+        if not any(more):
+            return [seg for seg, c in zip(segments, chosen, strict=True) if c]
+        chosen = [c or m for c, m in zip(chosen, more, strict=True)]
+
+
+def _settled(pages: list[Page]) -> list[list[Page]]:
+    out: list[list[Page]] = []
+    final = [p.status in FINAL_PAGE_STATES for p in pages]
+    i, n = 0, len(pages)
+    while i < n:
+        if not final[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and final[j + 1] and not (_ends_clean(pages[j]) or _starts_clean(pages[j + 1])):
+            j += 1
+        seg = pages[i : j + 1]
+        left_open = i > 0 and not final[i - 1] and not _starts_clean(pages[i])
+        right_open = j + 1 < n and not final[j + 1] and not _ends_clean(pages[j])
+        if not (left_open or right_open):
+            out.append(seg)
+        i = j + 1
+    return out
+
+
+@dataclass
+class _Plan:
+    key: str
+    inst: FormInstance
+    pages: list[Page]
+    row: InstanceRow | None
+    record: Record | None
+    content: dict[str, Any]
+    digest: str
+
+    @property
+    def changed(self) -> bool:
+        r = self.record
+        return r is None or r.content_hash != self.digest or r.status == RecordState.SUPERSEDED
+
+
+def _content(inst: FormInstance, pages: list[Page]) -> tuple[dict[str, Any], str]:
+    assert inst.template is not None
+    fields = {path: {k: v for k, v in r.to_dict().items() if k != "details"} for path, r in inst.fields.items()}
+    content = jsonable({"template": inst.template.id, "version": inst.template.version, "status": inst.status,
+                        "data": inst.data, "errors": inst.errors, "pages": [p.id for p in pages],
+                        "fields": fields})
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    return content, digest
+
+
+def _plan_segment(s: Session, batch: Batch, seg: list[Page], files: dict[int, BatchFile],
+                  settings: Settings) -> list[_Plan] | None:
+    results = [stored_result(p, files[p.file_id].filename) for p in seg if p.status != PageState.CANCELLED]
+    by_result = {id(r): p for r, p in zip(results, [p for p in seg if p.status != PageState.CANCELLED], strict=True)}
+    try:
+        instances = assemble(results, registry_for(settings))
+    except TemplateError as exc:
+        log.error("batch %s: assembly of pages %s failed: %s", batch.id, [p.id for p in seg], exc.code)
+        return None
+    plans = []
+    for inst in instances:
+        pages = [by_result[id(r)] for r in inst.pages]
+        if inst.template is None:
+            continue
+        key = f"{batch.id}:{pages[0].id}"
+        row = s.scalar(select(InstanceRow).where(InstanceRow.key == key))
+        record = s.scalar(select(Record).where(Record.instance_id == row.id)) if row else None
+        content, digest = _content(inst, pages)
+        plans.append(_Plan(key, inst, pages, row, record, content, digest))
+    return plans
+
+
+def _write_fields(s: Session, plan: _Plan, record: Record, files: dict[int, BatchFile]) -> dict[str, Any]:
+    """Upsert the record's fields with provenance; returns the data with corrections applied."""
+    existing = {f.path: f for f in s.scalars(select(RecordField).where(RecordField.record_id == record.id))}
+    by_template_page = {p.template_page: p for p in plan.pages}
+    data = dict(plan.inst.data)
+    for path, r in plan.inst.fields.items():
+        page = by_template_page.get(r.page + 1)
+        kept = set((page.result or {}).get("crops", [])) if page is not None else set()
+        f = existing.pop(path, None)
+        if f is None:
+            f = RecordField(record_id=record.id, path=path)
+            s.add(f)
+        machine = jsonable(r.value)
+        if f.corrected_at is not None:
+            f.original_value = machine
+            if path in data:
+                data[path] = f.value
+        else:
+            f.value = machine
+        f.type, f.text, f.confidence, f.status = r.type, r.text, float(r.confidence), str(r.status)
+        f.errors, f.template_page, f.box, f.engine = list(r.errors), r.page, list(r.box), r.engine
+        f.page_id = page.id if page is not None else None
+        f.crop_key = (crop_key(files[page.file_id].sha256, page.index, path)
+                      if page is not None and path in kept else None)
+    for gone in existing.values():
+        s.delete(gone)
+    return data
+
+
+def _apply(s: Session, batch: Batch, plans: list[_Plan], stale: list[InstanceRow],
+           files: dict[int, BatchFile]) -> int:
+    stale_records = [r for r in (s.scalar(select(Record).where(Record.instance_id == row.id)) for row in stale)
+                     if r is not None and r.status != RecordState.SUPERSEDED]
+    changed = [p for p in plans if p.changed]
+    revisions = iter(next_values(s, "revision", len(changed) + len(stale_records)))
+    now = utcnow()
+    for plan in plans:
+        inst, t = plan.inst, plan.inst.template
+        assert t is not None
+        row = plan.row or InstanceRow(key=plan.key, batch_id=batch.id, template_id=t.id, template_version=t.version)
+        row.template_id, row.template_version, row.status = t.id, t.version, inst.status
+        row.errors, row.page_ids = jsonable(inst.errors), [p.id for p in plan.pages]
+        if plan.row is None:
+            s.add(row)
+            s.flush()
+        for p in plan.pages:
+            p.instance_id = row.id
+        if not plan.changed:
+            continue
+        rec = plan.record
+        if rec is None:
+            rec = Record(instance_id=row.id, batch_id=batch.id, created_at=now)
+        rec.template_id, rec.template_version, rec.status = t.id, t.version, inst.status
+        rec.errors, rec.content_hash = jsonable(inst.errors), plan.digest
+        rec.revision, rec.updated_at = next(revisions), now
+        if plan.record is None:
+            rec.data = {}
+            s.add(rec)
+            s.flush()
+        rec.data = jsonable(_write_fields(s, plan, rec, files))
+    for row in stale:
+        row.page_ids = []
+    for rec in stale_records:
+        rec.status, rec.revision, rec.updated_at = RecordState.SUPERSEDED, next(revisions), now
+        rec.content_hash = "superseded"
+    return len(changed) + len(stale_records)
+
+
+def assemble_batch(batch_id: int, *, settings: Settings | None = None) -> dict[str, Any]:
+    """Assemble what can be assembled now (see module docstring); mark the batch done when all
+    its pages are final and assembled. Returns counts for logs and tests."""
+    settings = settings or get_settings()
+    with get_db(settings).session() as s:
+        batch = s.get(Batch, batch_id, with_for_update=True)
+        if batch is None:
+            return {"batch": batch_id, "gone": True}
+        pages = list(s.scalars(select(Page).options(defer(Page.result))
+                               .where(Page.batch_id == batch_id).order_by(Page.position)))
+        segments = settled_segments(pages)
+        files = {f.id: f for f in s.scalars(select(BatchFile).where(BatchFile.batch_id == batch_id))}
+        plans: list[_Plan] = []
+        touched: list[Page] = []
+        for seg in segments:
+            seg_plans = _plan_segment(s, batch, seg, files, settings)
+            if seg_plans is None:
+                continue
+            plans.extend(seg_plans)
+            touched.extend(seg)
+        new_keys = {p.key for p in plans}
+        old_ids = {p.instance_id for p in touched if p.instance_id is not None}
+        stale = [row for row in s.scalars(select(InstanceRow).where(InstanceRow.id.in_(old_ids)))
+                 if row.key not in new_keys] if old_ids else []
+        for p in touched:
+            p.instance_id = None  # set again by _apply for the pages of a template instance
+        changed = _apply(s, batch, plans, stale, files)
+        for p in touched:
+            p.needs_assembly = False
+            if p.instance_id is not None:
+                p.stage = "assembled"
+        s.flush()
+        left = s.scalar(select(func.count()).select_from(Page).where(
+            Page.batch_id == batch_id,
+            or_(Page.status.not_in([str(x) for x in FINAL_PAGE_STATES]), Page.needs_assembly.is_(True))))
+        if batch.started_at is None:  # set here, under the batch lock, not by every page claim
+            batch.started_at = min((p.started_at for p in pages if p.started_at), default=None)
+        done = False
+        if not left and batch.status == BatchState.PROCESSING:
+            batch.status, batch.finished_at, done = BatchState.DONE, utcnow(), True
+        add_events(s, touched)
+    log.info("batch %s assembled: %d segment(s), %d record change(s)%s", batch_id, len(segments), changed,
+             ", batch done" if done else "")
+    return {"batch": batch_id, "segments": len(segments), "records_changed": changed, "done": done}

@@ -1,0 +1,151 @@
+"""Batch endpoints: upload, list, read, follow (Server-Sent Events), cancel, re-run a page."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from sqlalchemy.orm import Session
+
+from intake.auth.audit import audit
+from intake.auth.deps import app_settings, db_session, require_scope
+from intake.auth.service import Principal
+from intake.batches import service
+from intake.batches.progress import batch_progress
+from intake.batches.schemas import BatchList, BatchOut, PageOut
+from intake.config import Settings
+from intake.db.models import BatchState, Page
+from intake.db.session import get_db
+from intake.errors import InvalidRequest, NotFound
+from intake.storage import get_storage
+
+router = APIRouter(tags=["batches"])
+DbSession = Annotated[Session, Depends(db_session)]
+AppSettings = Annotated[Settings, Depends(app_settings)]
+Uploader = Annotated[Principal, Depends(require_scope("batches:write"))]
+Reader = Annotated[Principal, Depends(require_scope("batches:read"))]
+SSE_POLL_S = 0.5
+
+
+def _read_uploads(files: list[UploadFile], settings: Settings) -> Iterator[tuple[str, bytes]]:
+    for f in files:
+        f.file.seek(0)
+        yield f.filename or "", f.file.read(settings.max_upload_bytes + 1)
+
+
+@router.post("/batches", status_code=202, response_model=BatchOut,
+             responses={413: {"description": "a file or the upload is too large"},
+                        415: {"description": "no file is a scan (judged by content)"},
+                        422: {"description": "no file could be accepted, or no files"}})
+def upload_batch(files: Annotated[list[UploadFile], File(description="scans: PDF, TIFF, PNG, JPEG")],
+                 principal: Uploader, settings: AppSettings, session: DbSession) -> BatchOut:
+    """Upload scans as one batch. Each file is accepted, linked to an identical earlier upload, or
+    refused with a named reason; accepted pages are queued at once. 202: follow `url` or `/events`."""
+    if not files:
+        raise InvalidRequest("send at least one file in the 'files' field")
+    batch_id = service.create_batch(_read_uploads(files, settings), principal, settings)
+    batch = service.get_batch_for(session, batch_id, principal)
+    return service.batch_view(session, batch)
+
+
+@router.get("/batches", response_model=BatchList)
+def list_batches(principal: Reader, session: DbSession,
+                 limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                 before: Annotated[int | None, Query(description="a batch id: list older batches")] = None
+                 ) -> BatchList:
+    """Batches, newest first: your own, or all of them for supervisors and admins."""
+    batches = service.list_batches(session, principal, limit, before)
+    items = [service.summary(session, b) for b in batches]
+    return BatchList(items=items, next=str(batches[-1].id) if len(batches) == limit else None)
+
+
+@router.get("/batches/{batch_id}", response_model=BatchOut)
+def get_batch(batch_id: int, principal: Reader, session: DbSession) -> BatchOut:
+    """The batch with every file and page: status, template, record link, error; and progress."""
+    batch = service.get_batch_for(session, batch_id, principal)
+    out = service.batch_view(session, batch)
+    audit(session, principal.actor, "batch.read", "batch", batch_id)
+    session.commit()
+    return out
+
+
+@router.post("/batches/{batch_id}/cancel", response_model=BatchOut)
+def cancel_batch(batch_id: int, principal: Uploader, settings: AppSettings, session: DbSession) -> BatchOut:
+    """Stop the batch: pages not yet read are cancelled; records already made are kept."""
+    service.cancel_batch(batch_id, principal, settings)
+    return service.batch_view(session, service.get_batch_for(session, batch_id, principal))
+
+
+@router.post("/pages/{page_id}/rerun", status_code=202, response_model=PageOut)
+def rerun_page(page_id: int, principal: Uploader, settings: AppSettings, session: DbSession) -> PageOut:
+    """Read a page again (e.g. after a template fix); its record is updated, never duplicated."""
+    service.rerun_page(page_id, principal, settings)
+    page = session.get(Page, page_id)
+    assert page is not None
+    batch = service.get_batch_for(session, page.batch_id, principal)
+    return next(p for p in service.batch_view(session, batch).pages if p.id == page_id)
+
+
+@router.get("/pages/{page_id}/preview", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}, "description": "the page as read"}})
+def page_preview(page_id: int, principal: Reader, settings: AppSettings, session: DbSession) -> Response:
+    page = session.get(Page, page_id)
+    if page is None:
+        raise NotFound(f"there is no page {page_id}")
+    service.get_batch_for(session, page.batch_id, principal)
+    if not page.preview_key:
+        raise NotFound("this page has no preview (it was not decoded)")
+    data = get_storage(settings).get(page.preview_key)
+    audit(session, principal.actor, "page.preview", "page", page_id)
+    session.commit()
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/batches/{batch_id}/events", response_class=EventSourceResponse,
+            responses={200: {"description": "`page` events (one page's new state, data: PageOut) and "
+                                            "`progress` events ({done, total, eta_seconds, status}); ids "
+                                            "resume with Last-Event-ID. Ends when the batch is done."}})
+async def batch_events(batch_id: int, request: Request, principal: Reader,
+                       last_event_id: Annotated[str | None, Header()] = None) -> AsyncIterator[ServerSentEvent]:
+    """Follow a batch as it is processed (Server-Sent Events)."""
+    settings: Settings = request.app.state.settings
+    db = get_db(settings)
+    try:
+        after = int(last_event_id) if last_event_id else 0
+    except ValueError:
+        raise InvalidRequest("Last-Event-ID must be an event id this stream sent") from None
+
+    def check() -> None:
+        with db.session() as s:
+            service.get_batch_for(s, batch_id, principal)
+            audit(s, principal.actor, "batch.watch", "batch", batch_id)
+
+    def poll(after: int):  # noqa: ANN202
+        with db.read_session() as s:
+            batch = service.get_batch_for(s, batch_id, principal)
+            status = batch.status  # read before the events: "done" implies all its events are visible
+            final = status != BatchState.PROCESSING
+            events = service.page_events_since(s, batch_id, after, limit=10**9 if final else 500)
+            progress = service.progress_out(batch_progress(s, batch))
+        return status, events, progress
+
+    await anyio.to_thread.run_sync(check)
+    first = True
+    while True:
+        status, events, progress = await anyio.to_thread.run_sync(poll, after)
+        for seq, page in events:
+            after = seq
+            yield ServerSentEvent(event="page", id=str(seq), data=page.model_dump(mode="json"))
+        final = status != BatchState.PROCESSING
+        if events or first or final:
+            yield ServerSentEvent(event="progress", id=str(after),
+                                  data={**progress.model_dump(mode="json"), "status": status, "final": final})
+        first = False
+        if final:
+            return
+        if await request.is_disconnected():
+            return
+        await anyio.sleep(SSE_POLL_S)

@@ -1,0 +1,157 @@
+"""Creating a batch from uploaded files.
+
+Each file is judged on its own, by content (never by name), before anything is decoded: a file
+that is empty, not a scan, too large, has too many pages, is encrypted, damaged, or is an image
+whose header claims more pixels than a page can have (a decompression bomb) is *refused* with the
+pipeline's named code and message; the other files of the same upload are accepted all the same.
+Problems only visible when a page is decoded (a truncated image) are marked on that page later.
+
+Accepted bytes are stored unmodified under their SHA-256 *before* the transaction that creates the
+rows commits, so a committed page always has its original. A file whose bytes were already
+accepted (earlier in this upload, or in any batch not cancelled) is a *duplicate*: it is linked to
+the first upload's file, its pages and records, and not processed again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from intake import dispatch
+from intake.auth.audit import audit
+from intake.auth.service import Principal
+from intake.batches.progress import add_events
+from intake.config import Settings
+from intake.db.models import (
+    Batch,
+    BatchFile,
+    BatchState,
+    FileState,
+    Original,
+    Page,
+    PageState,
+    utcnow,
+)
+from intake.db.session import get_db
+from intake.errors import FileTooLarge, InputError, TooManyFiles
+from intake.pipeline.load import count_pages
+from intake.storage import get_storage, sha256_hex
+
+
+@dataclass
+class Judged:
+    position: int
+    filename: str
+    size: int
+    sha256: str
+    kind: str | None = None
+    pages: int = 0
+    error: InputError | None = None
+    storage_key: str | None = None
+
+
+def judge(position: int, filename: str, data: bytes, settings: Settings) -> Judged:
+    """Accept or refuse one file by its content."""
+    j = Judged(position, (filename or f"file-{position + 1}")[:255], len(data), sha256_hex(data))
+    try:
+        if len(data) > settings.max_upload_bytes:
+            raise FileTooLarge(f"the file is {len(data) / 2**20:.0f} MB; the limit is "
+                               f"{settings.max_upload_bytes / 2**20:.0f} MB")
+        j.kind, j.pages = count_pages(data, settings)
+    except InputError as exc:
+        j.error, j.kind, j.pages = exc, None, 0
+    return j
+
+
+def _first_accepted(session: Session, sha: str) -> BatchFile | None:
+    return session.scalars(
+        select(BatchFile).join(Batch, Batch.id == BatchFile.batch_id)
+        .where(BatchFile.sha256 == sha, BatchFile.status == FileState.ACCEPTED,
+               Batch.status != BatchState.CANCELLED)
+        .order_by(BatchFile.id).limit(1)
+    ).first()
+
+
+def _write(session: Session, judged: list[Judged], principal: Principal, settings: Settings) -> Batch:
+    batch = Batch(status=BatchState.PROCESSING, files_count=len(judged),
+                  created_by_user_id=principal.id if principal.kind == "user" else None,
+                  created_by_token_id=principal.id if principal.kind == "token" else None)
+    session.add(batch)
+    session.flush()
+    pages: list[Page] = []
+    position = 0
+    for j in judged:
+        row = BatchFile(batch_id=batch.id, position=j.position, filename=j.filename, size=j.size,
+                        sha256=j.sha256, kind=j.kind, pages=j.pages)
+        if j.error is not None:
+            row.status, row.error_code, row.error_message = FileState.REFUSED, j.error.code, j.error.message
+            session.add(row)
+            continue
+        first = _first_accepted(session, j.sha256)
+        session.add(row)
+        if first is not None:
+            row.status, row.duplicate_of_id = FileState.DUPLICATE, first.id
+            session.flush()
+            continue
+        row.status = FileState.ACCEPTED
+        if session.get(Original, j.sha256) is None:
+            session.add(Original(sha256=j.sha256, size=j.size, kind=j.kind, pages=j.pages,
+                                 storage_key=j.storage_key))
+        session.flush()
+        now = utcnow()
+        for index in range(1, j.pages + 1):
+            page = Page(batch_id=batch.id, file_id=row.id, position=position, index=index,
+                        status=PageState.QUEUED, stage="queued", enqueued_at=now, updated_at=now)
+            position += 1
+            session.add(page)
+            pages.append(page)
+    batch.pages_count = len(pages)
+    if not pages:
+        batch.status, batch.finished_at = BatchState.DONE, utcnow()
+    session.flush()
+    audit(session, principal.actor, "batch.create", "batch", batch.id, files=len(judged), pages=len(pages),
+          refused=sum(1 for j in judged if j.error is not None))
+    add_events(session, pages)
+    for page in pages:
+        dispatch.enqueue_page(page.id, settings=settings, session=session)
+    return batch
+
+
+def create_batch(uploads: Iterable[tuple[str, bytes]], principal: Principal, settings: Settings) -> int:
+    """Judge and store every upload, create the batch and its pages, enqueue them after commit.
+
+    `uploads` yields (file name, bytes) and is consumed one file at a time. Raises the first file's
+    `InputError` when no file at all could be accepted (nothing is created then), and
+    `TooManyFiles` over the per-batch limit.
+    """
+    storage = get_storage(settings)
+    judged: list[Judged] = []
+    for position, (name, data) in enumerate(uploads):
+        if position >= settings.max_files_per_batch:
+            raise TooManyFiles(f"an upload may hold at most {settings.max_files_per_batch} files; split it")
+        j = judge(position, name, data, settings)
+        if j.error is None:
+            _, j.storage_key = storage.put_original(data)
+        judged.append(j)
+    if not judged:
+        raise InputError("the upload holds no files", code="invalid_request")
+    if all(j.error is not None for j in judged):
+        first = judged[0].error
+        assert first is not None
+        if len(judged) == 1:
+            raise type(first)(f"{judged[0].filename}: {first.message}", code=first.code)
+        names = "; ".join(f"{j.filename}: {j.error.message}" for j in judged if j.error)
+        raise type(first)(f"no file could be accepted — {names}", code=first.code)
+    db = get_db(settings)
+    for attempt in range(3):  # a concurrent upload of the same bytes: retry and link to it
+        try:
+            with db.session() as session:
+                return _write(session, judged, principal, settings).id
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,347 @@
+"""The database: SQLAlchemy 2 typed models. The database is the source of truth; the broker only
+carries ids.
+
+Constraint names follow one naming convention so Alembic migrations are stable on SQLite and
+PostgreSQL. Times are stored as UTC and always read back timezone-aware.
+
+Tables: users, api_tokens, audit_log (who did what to which object, never field values),
+counters (the revision and event sequences, see `intake.db.session.next_values`), originals
+(one row per distinct uploaded file, by SHA-256), batches, batch_files (one row per uploaded file,
+accepted, refused or a duplicate linked to the first upload), pages (one per page, with its
+processing state), page_events (typed progress records, one per state change), form_instances
+(pages assembled into one form), records (the versioned data of an instance) and record_fields
+(each value with its provenance, and room for a supervisor's correction).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite returns naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime; use intake.db.models.utcnow()")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+        Any: JSONType,
+    }
+
+
+class Role(StrEnum):
+    CLERK = "clerk"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class PageState(StrEnum):
+    """Where a page is. The last five are final: nothing runs for the page until it is re-run."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    READ = "read"
+    UNIDENTIFIED = "unidentified"
+    UNREGISTERED = "unregistered"
+    UNREADABLE = "unreadable_file"
+    FAILED = "failed"  # processing itself failed permanently (error_code says why)
+    CANCELLED = "cancelled"
+
+
+FINAL_PAGE_STATES = frozenset(
+    {PageState.READ, PageState.UNIDENTIFIED, PageState.UNREGISTERED, PageState.UNREADABLE,
+     PageState.FAILED, PageState.CANCELLED}
+)
+
+
+class BatchState(StrEnum):
+    PROCESSING = "processing"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class FileState(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"  # same bytes as an earlier upload: linked to it, not processed again
+    REFUSED = "refused"
+
+
+class RecordState(StrEnum):
+    ACCEPTED = "accepted"
+    NEEDS_REVIEW = "needs_review"
+    SUPERSEDED = "superseded"  # its pages now belong to another record (after a re-run)
+
+
+def _in(column: str, enum: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(str(v)) for v in enum)})"
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", Role), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A token for a downstream system. Only the SHA-256 of the secret is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16))  # shown to admins to tell tokens apart
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Who read or changed what. `detail` holds ids, codes and counts only, never field values."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # "user:3", "token:5", "system"
+    action: Mapped[str] = mapped_column(String(64))  # "record.read", "batch.create", ...
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Counter(Base):
+    """Named monotonically increasing sequences whose order is commit order (row-locked)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Original(Base):
+    """One distinct uploaded file, stored unmodified under its SHA-256."""
+
+    __tablename__ = "originals"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(8))  # pdf, tiff, png, jpeg
+    pages: Mapped[int]
+    storage_key: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Batch(Base):
+    __tablename__ = "batches"
+    __table_args__ = (CheckConstraint(_in("status", BatchState), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default=BatchState.PROCESSING, index=True)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_by_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    files_count: Mapped[int] = mapped_column(default=0)
+    pages_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]  # when the first of its pages started processing
+    finished_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class BatchFile(Base):
+    __tablename__ = "batch_files"
+    __table_args__ = (
+        UniqueConstraint("batch_id", "position"),
+        CheckConstraint(_in("status", FileState), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]  # 0-based order in the upload
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str | None] = mapped_column(String(8))
+    pages: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("batch_files.id"))
+
+
+class Page(Base):
+    """One page of an accepted file, and where its processing stands (a typed progress record)."""
+
+    __tablename__ = "pages"
+    __table_args__ = (
+        UniqueConstraint("batch_id", "position"),
+        CheckConstraint(_in("status", PageState), name="status"),
+        Index("ix_pages_status_updated_at", "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("batch_files.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]  # 0-based order in the batch: file order, then page order
+    index: Mapped[int]  # 1-based page number in its file
+    status: Mapped[str] = mapped_column(String(16), default=PageState.QUEUED)
+    stage: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    template_id: Mapped[str | None] = mapped_column(String(64))
+    template_version: Mapped[int | None]
+    template_page: Mapped[int | None]
+    pages_in_form: Mapped[int | None]
+    alignment: Mapped[float | None] = mapped_column(Float)
+    result: Mapped[dict[str, Any] | None]  # PageResult.to_dict() of the last completed run
+    preview_key: Mapped[str | None] = mapped_column(String(255))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("form_instances.id", ondelete="SET NULL"))
+    needs_assembly: Mapped[bool] = mapped_column(Boolean, default=False)
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    enqueued_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PageEvent(Base):
+    """A typed progress record: a page's state changed. `seq` orders events in commit order."""
+
+    __tablename__ = "page_events"
+    __table_args__ = (Index("ix_page_events_batch_id_seq", "batch_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(default=0)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(128))
+
+
+class FormInstance(Base):
+    """Consecutive pages of one form. `key` makes assembly idempotent: batch id and first page id."""
+
+    __tablename__ = "form_instances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+    template_id: Mapped[str] = mapped_column(String(64))
+    template_version: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    errors: Mapped[list[Any]] = mapped_column(default=list)
+    page_ids: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Record(Base):
+    """The data read from one form instance. Every change gets a new, larger `revision`."""
+
+    __tablename__ = "records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("form_instances.id"), unique=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+    template_id: Mapped[str] = mapped_column(String(64), index=True)
+    template_version: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    errors: Mapped[list[Any]] = mapped_column(default=list)
+    revision: Mapped[int] = mapped_column(BigInteger, unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecordField(Base):
+    """One value of a record with its provenance, and a supervisor's correction if any."""
+
+    __tablename__ = "record_fields"
+    __table_args__ = (UniqueConstraint("record_id", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(16))
+    value: Mapped[Any | None]
+    text: Mapped[str | None] = mapped_column(Text)  # what the engine read, before normalising
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    status: Mapped[str] = mapped_column(String(16))
+    errors: Mapped[list[Any]] = mapped_column(default=list)
+    page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id", ondelete="SET NULL"))
+    template_page: Mapped[int] = mapped_column(Integer, default=0)  # 0-based page of the template
+    box: Mapped[list[Any]] = mapped_column(default=list)  # mm on the template page
+    engine: Mapped[str] = mapped_column(String(64), default="")
+    crop_key: Mapped[str | None] = mapped_column(String(255))
+    # Corrections (review station): the machine's value is kept in original_value.
+    original_value: Mapped[Any | None]
+    corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    corrected_at: Mapped[datetime | None]

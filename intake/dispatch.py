@@ -1,0 +1,254 @@
+"""The one seam between the domain and the work queue: `enqueue_page`, `enqueue_assembly`.
+
+Work is named by task name and carries one id (JSON). Where it runs depends on the settings:
+
+- ``INTAKE_BROKER_URL`` set: `CeleryDispatcher` sends a Celery chain per page
+  (``intake.process_page`` then ``intake.assemble_after_page``) by name, so `intake` never
+  imports `workers`; `celery_config` is the single source of the Celery settings both use.
+- no broker (embedded defaults): `ThreadDispatcher` runs the same job functions
+  (`intake.batches.jobs`) on one background thread inside `intake serve`.
+- `intake process` installs an `InlineDispatcher` and drains it itself, synchronously.
+
+Given a ``session``, the enqueue functions defer sending until that session's transaction has
+committed (and drop it on rollback), so a worker never looks for a row that is not there yet.
+A failed send is logged (ids only) and not raised: the page stays ``queued`` in the database and
+the sweeper re-enqueues it.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from intake.config import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+PROCESS_PAGE = "intake.process_page"
+ASSEMBLE_AFTER_PAGE = "intake.assemble_after_page"
+ASSEMBLE_BATCH = "intake.assemble_batch"
+SWEEP = "intake.sweep"
+QUEUE = "intake"  # pages: seconds each
+QUICK_QUEUE = "intake.quick"  # assembly and the sweeper: milliseconds each, taken first
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings for producers (the API) and workers alike.
+
+    Two queues, consumed in strict order (``queue_order_strategy: priority``): assembly and the
+    sweeper go to `QUICK_QUEUE` so that a record appears as soon as its pages are read instead of
+    waiting behind every page queued after them."""
+    from kombu import Queue
+
+    hard = settings.task_time_limit_s
+    return {
+        "broker_url": settings.broker_url,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout_s,
+                                     "queue_order_strategy": "priority"},
+        "task_queues": [Queue(QUICK_QUEUE, routing_key=QUICK_QUEUE), Queue(QUEUE, routing_key=QUEUE)],
+        "task_routes": {name: {"queue": QUICK_QUEUE, "routing_key": QUICK_QUEUE}
+                        for name in (ASSEMBLE_AFTER_PAGE, ASSEMBLE_BATCH, SWEEP)},
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_time_limit": hard,
+        "task_soft_time_limit": max(1, hard - max(2, hard // 10)),
+        "task_default_queue": QUEUE,
+        "worker_prefetch_multiplier": 1,
+        "worker_hijack_root_logger": False,
+        "enable_utc": True,
+        "timezone": "UTC",
+    }
+
+
+class Dispatcher(Protocol):
+    def page(self, page_id: int) -> None: ...
+
+    def assembly(self, batch_id: int) -> None: ...
+
+
+class CeleryDispatcher:
+    """Sends work to Celery workers through the broker, by task name."""
+
+    def __init__(self, settings: Settings) -> None:
+        from celery import Celery
+
+        self.app = Celery("intake-producer", set_as_current=False)
+        self.app.conf.update(celery_config(settings))
+
+    def page(self, page_id: int) -> None:
+        from celery import chain
+
+        chain(
+            self.app.signature(PROCESS_PAGE, args=[page_id], immutable=True),
+            self.app.signature(ASSEMBLE_AFTER_PAGE, args=[page_id], immutable=True),
+        ).apply_async()
+
+    def assembly(self, batch_id: int) -> None:
+        self.app.send_task(ASSEMBLE_BATCH, args=[batch_id])
+
+
+def _run_job(kind: str, obj_id: int, settings: Settings) -> None:
+    from intake.batches import jobs
+
+    if kind == "page":
+        jobs.run_page_chain(obj_id, settings=settings, worker="in-process")
+    else:
+        jobs.with_retries(jobs.run_assembly, obj_id, settings=settings)
+
+
+class ThreadDispatcher:
+    """One background thread running jobs in order (embedded `intake serve`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._queue: queue.Queue[tuple[str, int] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.busy = False
+
+    def _ensure_started(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="intake-worker", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self.busy = True
+            try:
+                _run_job(item[0], item[1], self.settings)
+            except Exception as exc:  # noqa: BLE001 - keep the worker thread alive; sweeper retries
+                log.error("in-process job %s %s failed: %s", item[0], item[1], type(exc).__name__)
+            finally:
+                self.busy = False
+                self._queue.task_done()
+
+    def page(self, page_id: int) -> None:
+        self._ensure_started()
+        self._queue.put(("page", page_id))
+
+    def assembly(self, batch_id: int) -> None:
+        self._ensure_started()
+        self._queue.put(("assembly", batch_id))
+
+    def idle(self) -> bool:
+        return self._queue.unfinished_tasks == 0
+
+    def wait_idle(self, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.idle():
+                return True
+            time.sleep(0.05)
+        return self.idle()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join(timeout)
+
+
+class InlineDispatcher:
+    """Collects work; the caller runs it with `run_next` (used by `intake process`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pending: collections.deque[tuple[str, int]] = collections.deque()
+
+    def page(self, page_id: int) -> None:
+        self.pending.append(("page", page_id))
+
+    def assembly(self, batch_id: int) -> None:
+        self.pending.append(("assembly", batch_id))
+
+    def run_next(self) -> tuple[str, int] | None:
+        if not self.pending:
+            return None
+        item = self.pending.popleft()
+        _run_job(item[0], item[1], self.settings)
+        return item
+
+
+_dispatchers: dict[str, Dispatcher] = {}
+_lock = threading.Lock()
+
+
+def _key(settings: Settings) -> str:
+    return settings.broker_url or f"local:{settings.database_url}"
+
+
+def install(settings: Settings, dispatcher: Dispatcher | None) -> None:
+    """Use `dispatcher` for these settings (None: back to the default)."""
+    with _lock:
+        if dispatcher is None:
+            _dispatchers.pop(_key(settings), None)
+        else:
+            _dispatchers[_key(settings)] = dispatcher
+
+
+def dispatcher_for(settings: Settings | None = None) -> Dispatcher:
+    s = settings or get_settings()
+    with _lock:
+        d = _dispatchers.get(_key(s))
+        if d is None:
+            d = _dispatchers[_key(s)] = CeleryDispatcher(s) if s.broker_url else ThreadDispatcher(s)
+        return d
+
+
+_AFTER_COMMIT = "intake_after_commit"
+
+
+def _send(fn: Callable[[], None], what: str) -> None:
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - the row is committed; the sweeper re-enqueues it
+        log.warning("could not enqueue %s (%s); the sweeper will retry", what, type(exc).__name__)
+
+
+def _enqueue(fn: Callable[[], None], what: str, session: Session | None) -> None:
+    if session is None:
+        _send(fn, what)
+    else:
+        session.info.setdefault(_AFTER_COMMIT, []).append((fn, what))
+
+
+def enqueue_page(page_id: int, *, settings: Settings | None = None, session: Session | None = None) -> None:
+    """Process page `page_id` (then assemble its batch) after `session` commits."""
+    d = dispatcher_for(settings)
+    _enqueue(lambda: d.page(page_id), f"page {page_id}", session)
+
+
+def enqueue_assembly(batch_id: int, *, settings: Settings | None = None, session: Session | None = None) -> None:
+    """Assemble batch `batch_id`'s read pages into records after `session` commits."""
+    d = dispatcher_for(settings)
+    _enqueue(lambda: d.assembly(batch_id), f"assembly of batch {batch_id}", session)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    for fn, what in session.info.pop(_AFTER_COMMIT, []):
+        _send(fn, what)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)

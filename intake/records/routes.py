@@ -1,0 +1,55 @@
+"""Record endpoints: the change feed, one record with provenance, a field's crop."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.orm import Session
+
+from intake.auth.audit import audit
+from intake.auth.deps import app_settings, db_session, require_scope
+from intake.auth.service import Principal
+from intake.config import Settings
+from intake.records import service
+from intake.records.schemas import Feed, RecordOut
+from intake.storage import get_storage
+
+router = APIRouter(tags=["records"])
+DbSession = Annotated[Session, Depends(db_session)]
+Reader = Annotated[Principal, Depends(require_scope("records:read"))]
+
+
+@router.get("/records", response_model=Feed)
+def record_feed(principal: Reader, session: DbSession,
+                after: Annotated[str | None, Query(description="the `next` of the previous answer")] = None,
+                limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                status: Annotated[str | None, Query(pattern="^(accepted|needs_review|superseded)$")] = None,
+                template: Annotated[str | None, Query(max_length=64)] = None) -> Feed:
+    """The change feed: records in the order they last changed. Store `next` and ask again with
+    `?after=<next>`: you miss nothing and see a record again only when it has a newer revision."""
+    items, nxt = service.feed(session, after, limit, status, template)
+    audit(session, principal.actor, "record.feed", "record", count=len(items), ids=[r.id for r in items])
+    session.commit()
+    return Feed(items=[service.item_out(r) for r in items], next=nxt)
+
+
+@router.get("/records/{record_id}", response_model=RecordOut)
+def get_record(record_id: int, principal: Reader, session: DbSession) -> RecordOut:
+    """One record with every field's value, provenance (page, box, confidence, engine text) and
+    correction, and its revision."""
+    out = service.record_out(session, service.get_record(session, record_id))
+    audit(session, principal.actor, "record.read", "record", record_id)
+    session.commit()
+    return out
+
+
+@router.get("/records/{record_id}/fields/{path}/crop", response_class=Response,
+            responses={200: {"content": {"image/png": {}}, "description": "the field as cut from the page"}})
+def field_crop(record_id: int, path: str, principal: Reader, session: DbSession,
+               settings: Annotated[Settings, Depends(app_settings)]) -> Response:
+    key = service.field_crop_key(session, record_id, path)
+    data = get_storage(settings).get(key)
+    audit(session, principal.actor, "field.crop", "record", record_id)
+    session.commit()
+    return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})

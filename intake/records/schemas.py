@@ -1,0 +1,66 @@
+"""What the record endpoints return."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RecordItem(BaseModel):
+    id: int
+    revision: int = Field(description="grows with every change; the feed is ordered by it")
+    status: str = Field(description="accepted, needs_review or superseded")
+    template: str
+    template_version: int
+    batch_id: int
+    created_at: datetime
+    updated_at: datetime
+    data: dict[str, Any] = Field(description="valid against GET /templates/{id}/versions/{n}/schema "
+                                             "when accepted")
+    errors: list[dict[str, Any]]
+    url: str
+
+
+class Feed(BaseModel):
+    items: list[RecordItem]
+    next: str = Field(description="opaque cursor: ask again with ?after=<next> for later changes")
+
+
+class RecordPage(BaseModel):
+    page_id: int
+    batch_id: int
+    file: str
+    index: int
+    template_page: int | None
+
+
+class Provenance(BaseModel):
+    page_id: int | None
+    template_page: int = Field(description="1-based page of the template")
+    box: list[float] = Field(description="x, y, width, height in mm on the template page")
+    confidence: float
+    engine: str
+    text: str | None = Field(description="what the engine read, before normalising")
+    crop_url: str | None
+
+
+class Correction(BaseModel):
+    original_value: Any = Field(description="the value as read by the machine")
+    corrected_by: int | None
+    corrected_at: datetime
+
+
+class FieldOut(BaseModel):
+    value: Any
+    type: str
+    status: str
+    errors: list[str]
+    provenance: Provenance
+    correction: Correction | None = None
+
+
+class RecordOut(RecordItem):
+    pages: list[RecordPage]
+    fields: dict[str, FieldOut]

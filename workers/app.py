@@ -1,0 +1,53 @@
+"""The Celery app, configured from `intake.config.Settings` through `intake.dispatch.celery_config`
+(the one place both producers and workers take their Celery settings from):
+
+JSON messages carrying ids only; ``task_acks_late`` with ``task_reject_on_worker_lost`` (a task
+whose worker process dies is delivered again, and the tasks are idempotent); hard and soft time
+limits from ``INTAKE_TASK_TIME_LIMIT_S``; the Redis ``visibility_timeout`` from
+``INTAKE_VISIBILITY_TIMEOUT_S`` (the settings refuse one not longer than the time limit, or Redis
+would hand a running task to a second worker); prefetch of one task per process; and a beat
+schedule running the sweeper every ``INTAKE_SWEEP_INTERVAL_S`` (run beat with ``intake worker
+--beat`` on one worker, or ``celery -A workers.app beat``).
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from intake.config import get_settings, limit_ocr_threads
+from intake.dispatch import SWEEP, celery_config
+
+
+def make_celery() -> Celery:
+    settings = get_settings()
+    app = Celery("intake", include=["workers.tasks"])
+    app.conf.update(celery_config(settings))
+    app.conf.beat_schedule = {
+        "sweep-stuck-work": {"task": SWEEP, "schedule": float(settings.sweep_interval_s),
+                             "options": {"expires": float(settings.sweep_interval_s)}},
+    }
+    return app
+
+
+@worker_process_init.connect
+def _warm_up(**_: object) -> None:
+    """In each pool process: drop database connections inherited from the parent (never share
+    a connection across processes), use one OpenCV thread (parallelism comes from the processes;
+    more threads only fight over the cores), load the templates and start Tesseract."""
+    import cv2
+
+    from intake.batches.processing import registry_for
+    from intake.db import session
+    from intake.pipeline.engines.tesseract import default_engine
+
+    for db in list(session._dbs.values()):
+        db.engine.dispose(close=False)
+    cv2.setNumThreads(1)
+
+    registry_for(get_settings())
+    default_engine()
+
+
+limit_ocr_threads()
+celery_app = make_celery()

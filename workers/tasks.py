@@ -1,0 +1,68 @@
+"""Thin tasks: one id in, a call to `intake.batches.jobs`, nothing else.
+
+Transient errors (database, broker, storage unavailable) are retried automatically with
+exponential backoff and jitter, up to ``INTAKE_TASK_RETRY_MAX`` times; when retries run out, the
+page is recorded ``failed`` (if the database lets us) and otherwise the sweeper picks it up later.
+A soft time limit records the page as ``failed`` with code ``timeout``. Every other outcome is
+decided and recorded by the service.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from intake.batches import jobs
+from intake.config import get_settings
+from intake.dispatch import ASSEMBLE_AFTER_PAGE, ASSEMBLE_BATCH, PROCESS_PAGE, SWEEP
+from workers.app import celery_app
+
+log = logging.getLogger(__name__)
+_settings = get_settings()
+RETRY = {
+    "autoretry_for": jobs.TRANSIENT_ERRORS,
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": _settings.task_retry_max,
+}
+
+
+class PageTask(Task):
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """Retries ran out on a transient error: say so on the page, if the database answers."""
+        if not args:
+            return
+        try:
+            jobs.processing.record_page_failure(
+                int(args[0]), "transient_error",
+                "the database or storage was unavailable too long while reading this page; re-run it")
+        except Exception as err:  # noqa: BLE001 - the sweeper will re-enqueue the page
+            log.warning("page %s: could not record the failure (%s)", args[0], type(err).__name__)
+
+
+@celery_app.task(name=PROCESS_PAGE, bind=True, base=PageTask, **RETRY)
+def process_page(self: Task, page_id: int) -> str:
+    try:
+        return jobs.run_page(page_id, worker=self.request.hostname, delivery_id=self.request.id)
+    except SoftTimeLimitExceeded:
+        jobs.record_timeout(page_id, worker=self.request.hostname)
+        return "timeout"
+
+
+@celery_app.task(name=ASSEMBLE_AFTER_PAGE, **RETRY)
+def assemble_after_page(page_id: int) -> dict[str, Any] | None:
+    return jobs.run_assembly_for_page(page_id)
+
+
+@celery_app.task(name=ASSEMBLE_BATCH, **RETRY)
+def assemble_batch(batch_id: int) -> dict[str, Any]:
+    return jobs.run_assembly(batch_id)
+
+
+@celery_app.task(name=SWEEP, **RETRY)
+def sweep() -> dict[str, int]:
+    return jobs.run_sweep()
