@@ -136,7 +136,7 @@ def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
         accepted = r.status == "accepted"
         outcomes.append(Outcome(t.id, profile, slot.path, ftype, kind, correct, accepted, r.confidence,
                                 r.details.get("engine_conf"), r.details.get("agreement"),
-                                not [e for e in r.errors if e not in ("low_confidence", "readings_disagree", "name.rare_surname", "name.variant_surname")],
+                                not [e for e in r.errors if e not in ("low_confidence", "readings_disagree")],
                                 tv, value))
         if ftype in ("checkbox", "choice"):
             marks = truth.get("marks", {}).get(slot.path, {})

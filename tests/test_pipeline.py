@@ -306,3 +306,24 @@ def test_cli_extract_json_and_exit_codes(clean_cp: Path, tmp_path: Path) -> None
     bad = subprocess.run([sys.executable, "-m", "intake.cli", "extract", str(empty)], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0
     assert bad.stderr.strip().endswith("empty_file: the file is empty (0 bytes)")
+
+
+def test_digit_loops_tell_apart_digits_a_checksum_cannot() -> None:
+    """3↔8, 0↔5, 1↔6 differ by 5 and keep a Taiwan ID checksum valid; their loops differ."""
+    from PIL import ImageDraw, ImageFont
+
+    from intake.pipeline.ink import DIGIT_HOLES, digit_shape_agrees, holes
+
+    px_per_mm = 200 / 25.4
+    font = ImageFont.truetype("/usr/share/fonts/truetype/arphic/uming.ttc", 40, index=2)
+    for digit, loops in DIGIT_HOLES.items():
+        img = Image.new("L", (60, 60), 255)
+        ImageDraw.Draw(img).text((15, 5), digit, fill=0, font=font)
+        mask = np.asarray(img) < 128
+        assert holes(mask, px_per_mm) == loops, digit
+    img = Image.new("L", (60, 60), 255)
+    ImageDraw.Draw(img).text((15, 5), "8", fill=0, font=font)
+    mask = np.asarray(img) < 128
+    assert digit_shape_agrees("8", mask, px_per_mm)
+    assert not digit_shape_agrees("3", mask, px_per_mm)
+    assert digit_shape_agrees("A", mask, px_per_mm)  # letters are not checked

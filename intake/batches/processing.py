@@ -24,8 +24,6 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -45,7 +43,7 @@ from intake.db.models import (
 )
 from intake.db.session import get_db
 from intake.errors import InputError, OcrEngineError, OriginalMissing, TemplateError
-from intake.forms.registry import Registry, load_registry
+from intake.forms.registry import Registry, registry_at
 from intake.pipeline.extract import read_page
 from intake.pipeline.load import load_page
 from intake.pipeline.types import PageResult, PageStatus
@@ -55,13 +53,8 @@ log = logging.getLogger(__name__)
 PREVIEW_LONG_SIDE = 1600
 
 
-@lru_cache(maxsize=4)
-def _registry(root: str) -> Registry:
-    return load_registry(Path(root))
-
-
 def registry_for(settings: Settings) -> Registry:
-    return _registry(str(settings.templates_dir.resolve()))
+    return registry_at(settings.templates_dir)
 
 
 @dataclass

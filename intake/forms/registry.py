@@ -168,8 +168,13 @@ def _cached(root: str) -> Registry:
     return load_registry(Path(root))
 
 
+def registry_at(root: Path) -> Registry:
+    """The registry of a templates folder, loaded once per process."""
+    return _cached(str(root.resolve()))
+
+
 def default_registry() -> Registry:
     """The registry of the configured templates folder, loaded once per process."""
     from intake.config import get_settings
 
-    return _cached(str(get_settings().templates_dir.resolve()))
+    return registry_at(get_settings().templates_dir)

@@ -112,3 +112,24 @@ def find_square(grey: np.ndarray, px_per_mm: float, size_mm: float) -> tuple[int
     if r is None or c is None:
         return None
     return c[0], r[0], c[1] + 1, r[1] + 1
+
+
+# Enclosed holes of printed digits; the pairs a checksum cannot tell apart (3/8, 0/5, 4/9, 1/6
+# differ by 5) mostly differ here. 4 and 7 vary by font and are not checked.
+DIGIT_HOLES = {"0": 1, "1": 0, "2": 0, "3": 0, "5": 0, "6": 1, "8": 2, "9": 1}
+
+
+def holes(mask: np.ndarray, px_per_mm: float, min_mm2: float = 0.05) -> int:
+    """Enclosed white regions in a character's ink (the loops of 0, 6, 8, 9)."""
+    m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((2, 2), np.uint8))
+    contours, hierarchy = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return 0
+    min_area = min_mm2 * px_per_mm * px_per_mm
+    return sum(1 for c, h in zip(contours, hierarchy[0], strict=True) if h[3] != -1 and cv2.contourArea(c) >= min_area)
+
+
+def digit_shape_agrees(char: str, mask: np.ndarray, px_per_mm: float) -> bool:
+    """Whether a digit read by OCR has the number of loops that digit has (True if unchecked)."""
+    want = DIGIT_HOLES.get(char)
+    return want is None or holes(mask, px_per_mm) == want

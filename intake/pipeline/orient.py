@@ -24,6 +24,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from intake.errors import OcrEngineError
+
 WORK_DPI = 100.0  # resolution of the skew search
 MAX_SKEW = 45.0
 MIN_OSD_CONF = 1.5  # Tesseract's orientation confidence below which the answer is a guess
@@ -85,7 +87,7 @@ def estimate_orientation(grey: np.ndarray, dpi: float, engine: Any) -> tuple[int
         img = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
     try:
         res = engine.osd(img)
-    except Exception:  # noqa: BLE001 - Tesseract refuses pages with too few characters
+    except (RuntimeError, OcrEngineError):  # Tesseract refuses pages with too few characters
         return None
     if res is None:
         return None

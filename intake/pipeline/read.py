@@ -21,7 +21,14 @@ from intake.errors import OcrTimeout
 from intake.forms.model import Field, Slot, Template
 from intake.pipeline import confidence as conf
 from intake.pipeline.engines.tesseract import PSM_SINGLE_CHAR, PSM_SINGLE_LINE, OcrResult
-from intake.pipeline.ink import InkBlob, find_square, line_image, paper_level, writing
+from intake.pipeline.ink import (
+    InkBlob,
+    digit_shape_agrees,
+    find_square,
+    line_image,
+    paper_level,
+    writing,
+)
 from intake.pipeline.types import FieldReading, FieldStatus
 from intake.values import normalize
 
@@ -215,6 +222,7 @@ class Reading:
     conf: float  # lowest word (or cell) confidence over the lines, 0..100
     value: Any = None
     problems: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # reasons to look although the value is valid
 
 
 def _read_comb(ctx: PageContext, cells: list[tuple[np.ndarray, InkBlob]], setting: OcrSetting,
@@ -255,7 +263,10 @@ def _read_comb(ctx: PageContext, cells: list[tuple[np.ndarray, InkBlob]], settin
                           setting, psm=PSM_SINGLE_CHAR)
             chars[k] = single.text[:1] if single.text else "?"
             confs[k] = single.min_conf if single.text else 0.0
-    return Reading("".join(c or "" for c in chars), min(confs))
+    text = "".join(c or "" for c in chars)
+    # a digit whose loops do not match (3 read as 8): the checksum cannot see a change by 5
+    shapes_ok = all(digit_shape_agrees(c or "", blob.mask, PX_PER_MM) for c, (_, blob) in zip(chars, filled, strict=True))
+    return Reading(text, min(confs), flags=[] if shapes_ok else ["digit_shape"])
 
 
 def _line_boxes(slot: Slot) -> list[tuple[float, float, float, float]]:
@@ -354,7 +365,7 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
     errors = list(chosen.problems)
     valid = not errors
     if valid:
-        errors += _soft_flags(f, chosen.value)
+        errors += [f"{f.type}.{x}" for x in chosen.flags] + _soft_flags(f, chosen.value)
     c = conf.text_confidence(f.type, chosen.conf, valid=valid, agreement=chosen_agreement, retried=len(attempts) > 1)
     ok = not errors and conf.accept_text(f.type, chosen.conf, valid=valid, agreement=chosen_agreement)
     if not errors and not ok:
