@@ -8,14 +8,12 @@
 - Embedded defaults (no ``INTAKE_BROKER_URL``): at startup the app re-enqueues pages left
   unfinished by a previous run, and processes pages on one background thread
   (`intake.dispatch.ThreadDispatcher`), stopped at shutdown. With a broker, Celery workers do it.
-- Web pages hook: if a package ``intake.web`` exists and has ``install(app)``, it is called last,
-  so the web pages (Jinja2, session cookie from ``/api/v1/auth/login``) mount on this same app.
+- The clerk's web pages (`intake.web`: sign in, upload, batch list, live batch page) are mounted
+  last on this same app, at the site root, with the same session cookie.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +31,7 @@ from intake.config import Settings, get_settings
 from intake.errors import IntakeError
 from intake.records.routes import router as records_router
 from intake.templates_api import router as templates_router
+from intake.web import install as _install_web
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -115,8 +114,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    if importlib.util.find_spec("intake.web") is not None:
-        web = importlib.import_module("intake.web")
-        if hasattr(web, "install"):
-            web.install(app)
+    _install_web(app)
     return app

@@ -1,0 +1,362 @@
+"""The clerk pages, rendered on the server through the service layer (Jinja2).
+
+Every page works without JavaScript: sign-in, sign-out, upload (a plain multipart form), the batch
+list, the batch page (a snapshot; it reloads itself while the batch is processing), re-run and
+cancel (forms, cancel behind a confirmation page). The scripts in ``static/`` then enhance them
+against the JSON API on the same origin with the same session cookie: uploads with progress and
+drag and drop (``POST /api/v1/batches``), live page updates (``GET /api/v1/batches/{id}/events``,
+Server-Sent Events with Last-Event-ID resume), re-run and cancel without a reload.
+
+Errors of the service layer become HTML pages here (the API's handlers answer JSON): not signed in
+-> redirect to the sign-in page; 403, 404, 409 -> a page that says what is wrong, in plain words.
+Forms that change something carry a CSRF token bound to the session cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Coroutine, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from intake.auth.audit import audit
+from intake.auth.service import (
+    SESSION_COOKIE,
+    Principal,
+    authenticate,
+    session_cookie_value,
+    session_principal,
+)
+from intake.batches import service
+from intake.batches.processing import registry_for
+from intake.config import Settings
+from intake.db.models import BatchFile, FormInstance, Page, Record, RecordField, User
+from intake.db.session import get_db
+from intake.errors import IntakeError, InvalidRequest, NotAuthenticated, NotFound, PermissionDenied
+from intake.web import labels
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+STATIC_DIR = Path(__file__).with_name("static")
+API = "/api/v1"
+PAGE_SIZE = 50
+
+# Pages hold names of files and statuses: not cached, not framed, scripts and styles from here only.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def _static_versions() -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:10] for p in STATIC_DIR.iterdir() if p.is_file()}
+
+
+_VERSIONS = _static_versions()
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+templates.env.globals.update(
+    static=lambda name: f"/static/{name}?v={_VERSIONS.get(name, '0')}",
+    labels=labels,
+    API=API,
+)
+templates.env.filters["size"] = labels.human_size
+templates.env.filters["utc"] = lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if isinstance(d, datetime) else ""
+templates.env.filters["iso"] = lambda d: d.isoformat() if isinstance(d, datetime) else ""
+
+
+# ---------------------------------------------------------------- errors as pages
+class PageRoute(APIRoute):
+    """A route whose errors are HTML pages (or a redirect to sign in), with security headers."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except NotAuthenticated:
+                response = RedirectResponse(login_url(request), status_code=303)
+            except IntakeError as exc:
+                response = error_page(request, exc.http_status, exc.code, exc.message)
+            except RequestValidationError:
+                response = error_page(request, 404, "not_found", "there is no such page")
+            except StarletteHTTPException as exc:
+                response = error_page(request, exc.status_code, "http_error", str(exc.detail))
+            for key, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(key, value)
+            return response
+
+        return run
+
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def login_url(request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":
+        target = "/batches"  # a form posted after the session ended: start again from the list
+    return "/login" if target in ("/", "/batches") else f"/login?next={quote(target, safe='/')}"
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site (no scheme, no other host) may be a redirect target."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or "\n" in target:
+        return "/batches"
+    return target
+
+
+def error_page(request: Request, status: int, code: str, message: str) -> Response:
+    principal = _maybe_principal(request)
+    zh, en = labels.REASONS.get(code, ("發生錯誤。", "Something went wrong."))
+    if status == 404:
+        zh, en = "找不到這個頁面，或您沒有權限查看。", "There is no such page, or it is not yours to see."
+    return render(request, "error.html", principal, status_code=status,
+                  title="錯誤 Error", error={"status": status, "zh": zh, "en": en, "detail": labels.sentence(message)})
+
+
+# ---------------------------------------------------------------- session helpers
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def signed_in(request: Request) -> Principal:
+    """The signed-in user (session cookie only; API tokens are for systems, not these pages)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise NotAuthenticated("sign in first")
+    settings = _settings(request)
+    with get_db(settings).read_session() as s:
+        return session_principal(s, cookie, settings)
+
+
+def _maybe_principal(request: Request) -> Principal | None:
+    try:
+        return signed_in(request)
+    except IntakeError:
+        return None
+
+
+def csrf_token(request: Request) -> str:
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    key = _settings(request).secret_key.encode()
+    return hmac.new(key, b"intake.web.csrf:" + cookie.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def check_csrf(request: Request, token: str) -> None:
+    if not hmac.compare_digest(token or "", csrf_token(request)):
+        raise PermissionDenied("the form has expired; go back, reload the page and try again")
+
+
+def needs(principal: Principal, scope: str) -> None:
+    if not principal.can(scope):
+        raise PermissionDenied(f"this needs the {scope!r} permission, which your role does not have")
+
+
+def render(request: Request, template: str, principal: Principal | None, *, status_code: int = 200,
+           **context: Any) -> Response:
+    if template == "upload.html":
+        context["client_json"] = _json(labels.upload_labels())
+    context |= {"user": principal, "csrf": csrf_token(request) if principal else "", "path": request.url.path}
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def _forms(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Template titles and page counts by "id@version" (for the Form column)."""
+    reg = registry_for(settings)
+    return {f"{t.id}@{t.version}": {"id": t.id, "version": t.version, "zh": t.title.zh or "", "en": t.title.en or "",
+                                     "pages": len(t.pages)} for t in reg.all()}
+
+
+# ---------------------------------------------------------------- sign in and out
+@router.get("/")
+def home(request: Request) -> Response:
+    return RedirectResponse("/batches" if _maybe_principal(request) else "/login", status_code=303)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Response:  # noqa: A002 - the query name
+    principal = _maybe_principal(request)
+    if principal is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "login.html", None, title="登入 Sign in", next=safe_next(next), name="", error=None)
+
+
+@router.post("/login")
+def login(request: Request, name: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+          next: Annotated[str, Form()] = "/batches") -> Response:  # noqa: A002
+    settings = _settings(request)
+    target = safe_next(next)
+    if not name.strip() or not password:
+        return render(request, "login.html", None, status_code=422, title="登入 Sign in", next=target, name=name,
+                      error=("請輸入帳號和密碼。", "Enter your user name and password."))
+    try:
+        with get_db(settings).session() as s:
+            user = authenticate(s, name.strip()[:64], password[:1024])
+            audit(s, f"user:{user.id}", "user.login", "user", user.id)
+            cookie = session_cookie_value(user, settings)
+    except NotAuthenticated:
+        return render(request, "login.html", None, status_code=401, title="登入 Sign in", next=target, name=name,
+                      error=("帳號或密碼錯誤。", "The user name or password is wrong."))
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(SESSION_COOKIE, cookie, max_age=settings.session_max_age_s, httponly=True, samesite="lax",
+                        secure=settings.env == "production", path="/")
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# ---------------------------------------------------------------- batches
+@router.get("/batches")
+def batch_list(request: Request, before: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    principal = signed_in(request)
+    needs(principal, "batches:read")
+    with get_db(_settings(request)).read_session() as s:
+        batches = service.list_batches(s, principal, PAGE_SIZE, before)
+        items = [service.summary(s, b) for b in batches]
+        owners = {b.id: b.created_by_user_id for b in batches}
+        ids = {u for u in owners.values() if u is not None}
+        names = dict(s.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
+    rows = [{"batch": b, "owner": names.get(owners[b.id]) or ("API" if owners[b.id] is None else "")}
+            for b in items]
+    older = items[-1].id if len(items) == PAGE_SIZE else None
+    return render(request, "batches.html", principal, title="批次 Batches", rows=rows, older=older, before=before,
+                  show_owner=principal.can("batches:read_all"))
+
+
+@router.get("/upload")
+def upload_page(request: Request) -> Response:
+    principal = signed_in(request)
+    needs(principal, "batches:write")
+    return render(request, "upload.html", principal, title="上傳 Upload", error=None, limits=_settings(request))
+
+
+def _json(data: Any) -> str:
+    """JSON for a <script type="application/json"> block ("<" escaped so it cannot close the tag)."""
+    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+
+
+def _uploads(files: list[UploadFile], limit: int) -> Iterator[tuple[str, bytes]]:
+    for f in files:
+        f.file.seek(0)
+        yield f.filename or "", f.file.read(limit + 1)
+
+
+@router.post("/upload")
+def upload(request: Request, files: Annotated[list[UploadFile], File()] = [],  # noqa: B006 - FastAPI default
+           csrf: Annotated[str, Form()] = "") -> Response:
+    """The form's own upload (without JavaScript); the page's script posts to the API instead."""
+    principal = signed_in(request)
+    needs(principal, "batches:write")
+    check_csrf(request, csrf)
+    settings = _settings(request)
+    chosen = [f for f in files if f.filename]
+    try:
+        if not chosen:
+            raise InvalidRequest("choose at least one file")
+        batch_id = service.create_batch(_uploads(chosen, settings.max_upload_bytes), principal, settings)
+    except IntakeError as exc:
+        if isinstance(exc, PermissionDenied | NotAuthenticated):
+            raise
+        zh = labels.REASONS.get(exc.code, ("沒有檔案可以接受。", ""))[0]
+        return render(request, "upload.html", principal, status_code=exc.http_status, title="上傳 Upload",
+                      limits=settings, error={"zh": zh, "en": labels.sentence(exc.message), "code": exc.code})
+    return RedirectResponse(f"/batches/{batch_id}", status_code=303)
+
+
+@router.get("/batches/{batch_id}")
+def batch_page(request: Request, batch_id: int) -> Response:
+    principal = signed_in(request)
+    needs(principal, "batches:read")
+    settings = _settings(request)
+    with get_db(settings).session() as s:
+        batch = service.get_batch_for(s, batch_id, principal)
+        view = service.batch_view(s, batch)
+        owner = s.get(User, batch.created_by_user_id).name if batch.created_by_user_id else "API"
+        audit(s, principal.actor, "batch.read", "batch", batch_id)
+    forms = _forms(settings)
+    client = labels.client_labels() | {"forms": forms}
+    return render(request, "batch.html", principal, title=f"批次 Batch {batch_id}", b=view, owner=owner,
+                  forms=forms, eta=labels.eta_text(view.progress.eta_seconds, view.progress.done, view.progress.total),
+                  files_noted=[f for f in view.files if f.status != "accepted"],
+                  can_write=principal.can("batches:write"), client_json=_json(client))
+
+
+@router.get("/batches/{batch_id}/cancel")
+def cancel_confirm(request: Request, batch_id: int) -> Response:
+    principal = signed_in(request)
+    needs(principal, "batches:write")
+    with get_db(_settings(request)).read_session() as s:
+        view = service.summary(s, service.get_batch_for(s, batch_id, principal))
+    return render(request, "cancel.html", principal, title=f"取消批次 Cancel batch {batch_id}", b=view)
+
+
+@router.post("/batches/{batch_id}/cancel")
+def cancel(request: Request, batch_id: int, csrf: Annotated[str, Form()] = "") -> Response:
+    principal = signed_in(request)
+    needs(principal, "batches:write")
+    check_csrf(request, csrf)
+    service.cancel_batch(batch_id, principal, _settings(request))
+    return RedirectResponse(f"/batches/{batch_id}", status_code=303)
+
+
+@router.post("/pages/{page_id}/rerun")
+def rerun(request: Request, page_id: int, csrf: Annotated[str, Form()] = "") -> Response:
+    principal = signed_in(request)
+    needs(principal, "batches:write")
+    check_csrf(request, csrf)
+    settings = _settings(request)
+    service.rerun_page(page_id, principal, settings)
+    with get_db(settings).read_session() as s:
+        batch_id = s.scalar(select(Page.batch_id).where(Page.id == page_id))
+    return RedirectResponse(f"/batches/{batch_id}#page-{page_id}", status_code=303)
+
+
+# ---------------------------------------------------------------- records
+@router.get("/records/{record_id}")
+def record_page(request: Request, record_id: int) -> Response:
+    """A record's summary for whoever may see its batch: form, status, pages and how many fields
+    need review — never the values (supervisors read those in the review station or the API)."""
+    principal = signed_in(request)
+    needs(principal, "batches:read")
+    settings = _settings(request)
+    with get_db(settings).session() as s:
+        rec = s.get(Record, record_id)
+        if rec is None:
+            raise NotFound(f"there is no record {record_id}")
+        service.get_batch_for(s, rec.batch_id, principal)
+        counts = dict(s.execute(select(RecordField.status, func.count()).where(RecordField.record_id == rec.id)
+                                .group_by(RecordField.status)).all())
+        inst = s.get(FormInstance, rec.instance_id)
+        page_ids = list(inst.page_ids) if inst else []
+        pages = list(s.scalars(select(Page).where(Page.id.in_(page_ids)))) if page_ids else []
+        files = {f.id: f for f in s.scalars(select(BatchFile).where(BatchFile.id.in_({p.file_id for p in pages})))}
+        by_id = {p.id: p for p in service.pages_out(s, pages, files)}
+        rows = [by_id[pid] for pid in page_ids if pid in by_id]
+        summary = {"id": rec.id, "status": rec.status, "template": rec.template_id, "version": rec.template_version,
+                   "revision": rec.revision, "batch_id": rec.batch_id, "updated_at": rec.updated_at,
+                   "errors": len(rec.errors or [])}
+        audit(s, principal.actor, "record.summary", "record", record_id)
+    forms = _forms(settings)
+    return render(request, "record.html", principal, title=f"紀錄 Record {record_id}", r=summary, counts=counts,
+                  pages=rows, form=forms.get(f"{summary['template']}@{summary['version']}"),
+                  can_read_records=principal.can("records:read"))
