@@ -114,7 +114,7 @@ class TesseractEngine:
         api = self._api(lang)
         api.SetPageSegMode(psm)
         api.SetVariable("tessedit_char_whitelist", whitelist or "")
-        api.SetImage(Image.fromarray(image))
+        _set_image(api, image)
         try:
             if not api.Recognize(timeout=self.timeout_ms):
                 raise OcrTimeout(f"Tesseract gave up on a field after {self.timeout_ms} ms")
@@ -155,6 +155,18 @@ class TesseractEngine:
         for api in self._apis.values():
             api.End()
         self._apis.clear()
+
+
+def _set_image(api, image: np.ndarray) -> None:
+    """Hand an 8-bit grey image to Tesseract as raw bytes: tesserocr's `SetImage(PIL image)` writes a
+    BMP in memory first, which cost about a tenth of the time of a field's recognition. 96 dpi is
+    what that BMP declared, so results are the same as before."""
+    if image.dtype != np.uint8 or image.ndim != 2:
+        api.SetImage(Image.fromarray(image))
+        return
+    h, w = image.shape
+    api.SetImageBytes(np.ascontiguousarray(image).tobytes(), w, h, 1, w)
+    api.SetSourceResolution(96)
 
 
 class CliEngine:
