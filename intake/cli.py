@@ -244,7 +244,26 @@ def worker(
     argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-E"]
     if beat:
         argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
-    celery_app.worker_main(argv)
+    raise typer.Exit(celery_app.start(argv) or 0)
+
+
+@app.command("beat")
+def beat() -> None:
+    """Run Celery beat alone: the periodic sweeper (needs INTAKE_BROKER_URL).
+
+    Run exactly one, or `worker --beat` on one worker instead, never both.
+    The schedule file is kept in INTAKE_DATA_DIR."""
+    from intake.config import get_settings
+
+    settings = get_settings()
+    if not settings.broker_url:
+        _fail("INTAKE_BROKER_URL is not set; beat schedules the sweeper for Celery workers, "
+              "and without a broker `intake serve` processes in-process")
+    from workers.app import celery_app
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    code = celery_app.start(["beat", "--loglevel=INFO", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"])
+    raise typer.Exit(code or 0)
 
 
 # ---------------------------------------------------------------- db / users
