@@ -590,3 +590,23 @@ def test_pipeline_agrees_with_omrchecker(name: str, expected: dict, tmp_path: Pa
           + (f" ({agree / total:.1%})" if total else ""))
     assert set(MUST_READ[name]) <= set(read)
     assert agree / total >= MIN_AGREEMENT
+
+
+@needs_quexf
+@pytest.mark.parametrize("quarter_turns", [1, 2, 3])
+def test_a_form_without_our_marks_scanned_turned_is_read_upright(quexf_dir: Path, tmp_path: Path,
+                                                                 quarter_turns: int) -> None:
+    """No QR and no marks: the feature match finds the turn (0/90/180/270) with the position."""
+    reg = _registry(quexf_dir)
+    files = _filled_pages(tmp_path, 1.0, (0, 0), seed=3)
+    for f in files:
+        grey = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
+        cv2.imwrite(str(f), np.ascontiguousarray(np.rot90(grey, quarter_turns)))
+    pages, forms = _read(reg, files)
+    assert [(p.status, p.template_page) for p in pages] == [(PageStatus.READ, 1), (PageStatus.READ, 2)]
+    assert {p.rotation for p in pages} == {(360 - 90 * quarter_turns) % 360}
+    assert all(p.method.startswith("features") and p.alignment >= 0.9 for p in pages)
+    (form,) = forms
+    for name, chosen in CHOSEN.items():
+        if name not in CANCELLED:
+            assert form.fields[name].value == f"v{chosen}", name
