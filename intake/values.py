@@ -185,7 +185,14 @@ def normalize_address(s: str) -> str:
         found = district_of(t.lstrip("0123456789"))
         if found is not None and found[1] is None:
             raise ValueProblem("address.district", f"The address names no district of {found[0]} after it; check it.")
+        odd = sorted({ch for ch in t if ch in _NOT_IN_ADDRESSES})
+        if odd:  # "三段" misread as "=段"
+            raise ValueProblem("address.characters", f"An address has no {' '.join(odd)}; check it.")
     return t
+
+
+# ASCII symbols that Taiwanese addresses never contain ("-" and "()" they do: 之, 號之1, (大樓)).
+_NOT_IN_ADDRESSES = frozenset("=+*#@$%^&_|\\/<>~`!?;:\"'[]{}")
 
 
 # --------------------------------------------------------------------------------------------

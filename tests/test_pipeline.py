@@ -327,3 +327,25 @@ def test_digit_loops_tell_apart_digits_a_checksum_cannot() -> None:
     assert digit_shape_agrees("8", mask, px_per_mm)
     assert not digit_shape_agrees("3", mask, px_per_mm)
     assert digit_shape_agrees("A", mask, px_per_mm)  # letters are not checked
+
+
+def test_digits_on_a_line_are_checked_by_their_loops() -> None:
+    from PIL import ImageDraw, ImageFont
+
+    from intake.pipeline.ink import line_digits_agree
+
+    px_per_mm = 200 / 25.4
+    font = ImageFont.truetype("/usr/share/fonts/truetype/arphic/uming.ttc", 40, index=2)
+
+    def line(text: str) -> np.ndarray:
+        img = Image.new("L", (30 + 28 * len(text), 64), 255)
+        ImageDraw.Draw(img).text((10, 8), text, fill=0, font=font)
+        return np.asarray(img) < 160
+
+    written = line("0912-345-638")
+    assert line_digits_agree("0912-345-638", written, px_per_mm)
+    assert not line_digits_agree("0912-345-688", written, px_per_mm)  # 3 read as 8
+    assert not line_digits_agree("5912-345-638", written, px_per_mm)  # 0 read as 5
+    assert line_digits_agree("0912-345-63", written, px_per_mm)  # pieces do not match: not judged
+    assert not line_digits_agree("8", line("3"), px_per_mm)
+    assert line_digits_agree("3", line("3"), px_per_mm)

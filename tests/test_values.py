@@ -151,6 +151,10 @@ def test_normalize_address():
     with pytest.raises(ValueProblem) as e:
         normalize_address("\u3000")
     assert problem_code(e) == "address.empty"
+    assert normalize_address("臺北市信義區松仁路100號3樓之1(大樓)") == "臺北市信義區松仁路100號3樓之1(大樓)"
+    with pytest.raises(ValueProblem) as e:
+        normalize_address("桃園市楊梅區新興路=段254巷157號3樓")  # 三 read as =
+    assert problem_code(e) == "address.characters"
 
 
 def test_address_district_must_belong_to_its_county():

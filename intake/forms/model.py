@@ -107,6 +107,9 @@ class Field(Strict):
     cells: int | None = PField(None, ge=2, le=40)  # printed comb of character cells
     lines: int = PField(1, ge=1, le=30)  # ruled writing lines inside the box
     max_length: int | None = PField(None, ge=1)
+    # The values usually written here (e.g. a relation: 本人, 配偶, 長子): a reading outside the list
+    # is kept but goes to review (`<type>.unexpected_value`), so a misread like 本入 is not accepted.
+    expected: list[str] = []
     # checkbox / choice
     multiple: bool = False
     options: list[Option] = []
@@ -143,6 +146,8 @@ class Field(Strict):
             raise ValueError(f"cells are only allowed on text-like fields, not on {t}")
         if self.cells and self.lines > 1:
             raise ValueError("a field has either cells or several lines, not both")
+        if self.expected and t not in ("text", "name"):
+            raise ValueError(f"expected values are only allowed on a text or name field, not on {t}")
         if self.multiple and t != "choice":
             raise ValueError("multiple is only allowed on a choice")
         if self.fill_cancels and t not in MARK_TYPES:

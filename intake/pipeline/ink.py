@@ -133,3 +133,31 @@ def digit_shape_agrees(char: str, mask: np.ndarray, px_per_mm: float) -> bool:
     """Whether a digit read by OCR has the number of loops that digit has (True if unchecked)."""
     want = DIGIT_HOLES.get(char)
     return want is None or holes(mask, px_per_mm) == want
+
+
+def line_digits_agree(text: str, mask: np.ndarray, px_per_mm: float) -> bool:
+    """Whether the digits read on one line have the loops of the characters written there, when
+    the line's ink splits into exactly one piece per character read (True when it does not, or
+    nothing could be checked). A 3 read as 8 in a number no validator can question is caught here."""
+    chars = [c for c in text if not c.isspace()]
+    if not any(c in DIGIT_HOLES for c in chars):
+        return True
+    m = mask.astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    min_area = 0.05 * px_per_mm * px_per_mm
+    parts = sorted((stats[i][0], stats[i][0] + stats[i][2], i) for i in range(1, n) if stats[i][4] >= min_area)
+    groups: list[list[int]] = []  # pieces that overlap in x belong to one character (a broken stroke)
+    right = -1
+    for x0, x1, i in parts:
+        if groups and x0 < right - 0.3 * (x1 - x0):
+            groups[-1].append(i)
+            right = max(right, x1)
+        else:
+            groups.append([i])
+            right = x1
+    if len(groups) != len(chars):
+        return True
+    for c, g in zip(chars, groups, strict=True):
+        if c in DIGIT_HOLES and holes(np.isin(labels, g), px_per_mm) != DIGIT_HOLES[c]:
+            return False
+    return True

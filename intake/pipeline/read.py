@@ -25,6 +25,7 @@ from intake.pipeline.ink import (
     InkBlob,
     digit_shape_agrees,
     find_square,
+    line_digits_agree,
     line_image,
     paper_level,
     writing,
@@ -210,6 +211,8 @@ def _cells(ctx: PageContext, slot: Slot) -> list[tuple[np.ndarray, InkBlob]]:
 FIRST, SECOND = (20, 10), (16, 4)
 # Types whose validators (checksums, formats) catch most misreadings: a confident valid first
 # reading is not read again.
+# Digits on a line whose loops are checked against what was read (comb fields check every cell).
+LOOP_CHECKED = frozenset({"number", "phone"})
 STRONG_TYPES = frozenset({"date", "phone", "number"})  # not IDs: 1 in 10 misreads passes a checksum
 STRONG_SKIP_CONF = 90.0
 # bench/accuracy --calibrate sets this to see both readings at every confidence
@@ -311,6 +314,8 @@ def _soft_flags(f: Field, value: Any) -> list[str]:
     """Reasons for a person to look although the value is valid."""
     from intake.gazetteer import known_surname, variant_surname
 
+    if f.expected and value not in f.expected:
+        return [f"{f.type}.unexpected_value"]
     if f.type == "name" and isinstance(value, str) and "\u4e00" <= value[:1] <= "\u9fff":
         if not known_surname(value):
             return ["name.rare_surname"]
@@ -364,6 +369,9 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
     assert chosen is not None
     errors = list(chosen.problems)
     valid = not errors
+    if valid and f.type in LOOP_CHECKED and len(units) == 1 and not f.cells:
+        if not line_digits_agree(chosen.text, units[0][1].mask, PX_PER_MM):
+            chosen.flags.append("digit_shape")
     if valid:
         errors += [f"{f.type}.{x}" for x in chosen.flags] + _soft_flags(f, chosen.value)
     c = conf.text_confidence(f.type, chosen.conf, valid=valid, agreement=chosen_agreement, retried=len(attempts) > 1)
