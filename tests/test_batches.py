@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 import tracemalloc
 import zlib
@@ -444,6 +445,10 @@ def test_intake_process_reads_a_folder_with_a_progress_bar(settings: Settings, b
     assert process_paths([folder], settings, Console(file=out, width=120)) == 0
     text = out.getvalue()
     assert "2 page(s) (2 read), 1 record(s)" in text and str(tmp_path / "intake.db") in text
+    # a line per record: form, status, accepted fields and why the rest need a person (a blank
+    # form: its required fields are missing), never a value
+    row = next(line for line in text.splitlines() if line.startswith("1 "))
+    assert "needs_review" in row and "required" in row and re.search(r"\d+ / \d+", row), row
     (folder / "notes.png").write_text("just some words")
     out = io.StringIO()
     assert process_paths([folder / "notes.png"], settings, Console(file=out, width=120)) == 2

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,7 +23,7 @@ from sqlalchemy.engine import make_url
 from intake import dispatch
 from intake.auth.service import SYSTEM
 from intake.config import Settings, get_settings
-from intake.db.models import Batch, BatchFile, FileState, Page, Record
+from intake.db.models import Batch, BatchFile, FileState, Page, Record, RecordField
 from intake.db.session import get_db, upgrade
 from intake.errors import IntakeError
 
@@ -99,6 +100,34 @@ def _run(runner: dispatch.InlineDispatcher, batch_id: int, settings: Settings, c
                 bar.advance(task)
 
 
+def _records_table(batch_id: int, settings: Settings, console: Console) -> None:
+    """One line per record: form, status, fields accepted, and why the others need a person.
+    Codes and counts only, never values: this may be a real case on a shared screen."""
+    with get_db(settings).read_session() as s:
+        records = list(s.scalars(select(Record).where(Record.batch_id == batch_id).order_by(Record.id)))
+        fields = list(s.execute(select(RecordField.record_id, RecordField.status, RecordField.errors)
+                                .join(Record, Record.id == RecordField.record_id).where(Record.batch_id == batch_id)))
+    if not records:
+        return
+    accepted: Counter[int] = Counter()
+    total: Counter[int] = Counter()
+    reasons: dict[int, Counter[str]] = {r.id: Counter() for r in records}
+    for record_id, status, errors in fields:
+        total[record_id] += 1
+        if status == "accepted":
+            accepted[record_id] += 1
+        reasons[record_id].update(str(e) for e in errors or [])
+    table = Table(box=None, pad_edge=False)
+    for name, wrap in (("record", False), ("form", False), ("status", False), ("accepted", False), ("to review, why", True)):
+        table.add_column(name, no_wrap=not wrap)
+    for r in records:
+        why = ", ".join(f"{code} {n}" for code, n in reasons[r.id].most_common(4))
+        more = len(reasons[r.id]) - 4
+        table.add_row(str(r.id), f"{r.template_id} v{r.template_version}", r.status,
+                      f"{accepted[r.id]} / {total[r.id]}", why + (f", +{more} more" if more > 0 else ""))
+    console.print(table)
+
+
 def _summary(batch_id: int, settings: Settings, console: Console) -> int:
     with get_db(settings).read_session() as s:
         batch = s.get(Batch, batch_id)
@@ -116,6 +145,7 @@ def _summary(batch_id: int, settings: Settings, console: Console) -> int:
             console.print(f"[yellow]duplicate[/yellow] {f.filename}: already uploaded; linked, not read again")
     for name, index, status, code in problems:
         console.print(f"[yellow]{status}[/yellow] {name} page {index}" + (f": {code}" if code else ""))
+    _records_table(batch_id, settings, console)
     console.print(f"batch {batch_id}: {len(files)} file(s), {sum(pages.values())} page(s) "
                   f"({', '.join(f'{n} {k}' for k, n in sorted(pages.items())) or 'none'}), "
                   f"{sum(records.values())} record(s) "
