@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import re
+
 from functools import lru_cache
 
 COUNTIES: dict[str, tuple[str, ...]] = {
@@ -103,3 +105,23 @@ def known_surname(name: str) -> bool:
     """Whether a Chinese name starts with a known surname (compound ones first)."""
     s = surnames()
     return name[:2] in s or name[:1] in s
+
+
+_PRECINCT = re.compile(r"(\S{2,3}?[縣市])政府警察局(\S{1,4}?)分局")
+_NUMBERED = re.compile(r"第[一二三四五六七八九十]+")
+
+
+def unknown_precincts(text: str) -> list[str]:
+    """Police precincts named in `text` ("桃園市政府警察局中壢分局") whose name is neither one of
+    that county's districts (with or without 區/鄉/鎮/市) nor numbered (第一分局): "中靂分局" is a
+    misreading of "中壢分局". Real precincts named otherwise (中正第一分局) are listed too, so a
+    person looks; none is ever wrongly passed."""
+    out = []
+    for m in _PRECINCT.finditer(_canon(text)):
+        county, name = m.group(1), m.group(2)
+        districts = COUNTIES.get(county)
+        if districts is None or _NUMBERED.fullmatch(name):
+            continue
+        if not any(name in (_canon(d), _canon(d)[:-1]) for d in districts):
+            out.append(m.group(0))
+    return out

@@ -729,3 +729,15 @@ def test_validate(field_type, value, codes):
 @given(st.dates(min_value=date(1912, 1, 1), max_value=date(2100, 12, 31)))
 def test_validate_accepts_iso_in_range(d):
     assert validate("date", d.isoformat()) == []
+
+
+def test_police_precincts_are_districts_of_their_city():
+    from intake.gazetteer import unknown_precincts
+
+    assert unknown_precincts("桃園市政府警察局中壢分局忠義派出所") == []
+    assert unknown_precincts("臺南市政府警察局東區分局") == []
+    assert unknown_precincts("台南市政府警察局第一分局") == []  # numbered precincts
+    assert unknown_precincts("新竹縣政府警察局竹北分局") == []  # 竹北市, named without 市
+    assert unknown_precincts("桃園市政府警察局中靂分局忠義派出所") == ["桃園市政府警察局中靂分局"]  # 壢 misread
+    assert unknown_precincts("臺南市政府警察局束區分局") == ["臺南市政府警察局束區分局"]  # 東 misread
+    assert unknown_precincts("臺中市政府社會局") == []

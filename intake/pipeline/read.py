@@ -312,10 +312,12 @@ def _normalised(ftype: str, r: Reading) -> Reading:
 
 def _soft_flags(f: Field, value: Any) -> list[str]:
     """Reasons for a person to look although the value is valid."""
-    from intake.gazetteer import known_surname, variant_surname
+    from intake.gazetteer import known_surname, unknown_precincts, variant_surname
 
     if f.expected and value not in f.expected:
         return [f"{f.type}.unexpected_value"]
+    if f.type == "text" and isinstance(value, str) and "警察局" in value and unknown_precincts(value):
+        return ["text.unknown_precinct"]
     if f.type == "name" and isinstance(value, str) and "\u4e00" <= value[:1] <= "\u9fff":
         if not known_surname(value):
             return ["name.rare_surname"]
