@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import re
-
 from functools import lru_cache
 
 COUNTIES: dict[str, tuple[str, ...]] = {
