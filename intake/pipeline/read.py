@@ -209,10 +209,10 @@ def _cells(ctx: PageContext, slot: Slot) -> list[tuple[np.ndarray, InkBlob]]:
 # the scale, so two readings that agree are far more often right than one confident reading.
 # (ink height px, white border px); measured on synthetic crops, see bench/accuracy.
 FIRST, SECOND = (20, 10), (16, 4)
-# Types whose validators (checksums, formats) catch most misreadings: a confident valid first
-# reading is not read again.
 # Digits on a line whose loops are checked against what was read (comb fields check every cell).
 LOOP_CHECKED = frozenset({"number", "phone"})
+# Types whose validators (checksums, formats) catch most misreadings: a confident valid first
+# reading is not read again.
 STRONG_TYPES = frozenset({"date", "phone", "number"})  # not IDs: 1 in 10 misreads passes a checksum
 STRONG_SKIP_CONF = 90.0
 # bench/accuracy --calibrate sets this to see both readings at every confidence
