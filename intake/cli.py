@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from intake.config import limit_ocr_threads
+from intake.config import Settings, limit_ocr_threads
 from intake.errors import IntakeError
 
 limit_ocr_threads()
@@ -243,7 +243,7 @@ def worker(
 
     argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-E"]
     if beat:
-        argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
+        argv += ["--beat", f"--schedule={_beat_schedule(settings)}"]
     raise typer.Exit(celery_app.start(argv) or 0)
 
 
@@ -261,9 +261,14 @@ def beat() -> None:
               "and without a broker `intake serve` processes in-process")
     from workers.app import celery_app
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    code = celery_app.start(["beat", "--loglevel=INFO", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"])
+    code = celery_app.start(["beat", "--loglevel=INFO", f"--schedule={_beat_schedule(settings)}"])
     raise typer.Exit(code or 0)
+
+
+def _beat_schedule(settings: Settings) -> Path:
+    """Where Celery beat keeps its schedule (in INTAKE_DATA_DIR, created if missing)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings.data_dir / "celerybeat-schedule"
 
 
 # ---------------------------------------------------------------- db / users

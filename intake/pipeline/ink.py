@@ -157,7 +157,5 @@ def line_digits_agree(text: str, mask: np.ndarray, px_per_mm: float) -> bool:
             right = x1
     if len(groups) != len(chars):
         return True
-    for c, g in zip(chars, groups, strict=True):
-        if c in DIGIT_HOLES and holes(np.isin(labels, g), px_per_mm) != DIGIT_HOLES[c]:
-            return False
-    return True
+    return all(digit_shape_agrees(c, np.isin(labels, g), px_per_mm)
+               for c, g in zip(chars, groups, strict=True) if c in DIGIT_HOLES)

@@ -163,14 +163,16 @@ def count_pages(data: bytes | Path, settings: Settings | None = None) -> tuple[s
     return kind, n
 
 
+def _check_size(size: int, s: Settings) -> None:
+    if size > s.max_upload_bytes:
+        raise FileTooLarge(f"the file is {size / 2**20:.0f} MB; the limit is {s.max_upload_bytes / 2**20:.0f} MB")
+
+
 def _read_bytes(data: bytes | Path, s: Settings) -> bytes:
     if isinstance(data, Path):
-        size = data.stat().st_size
-        if size > s.max_upload_bytes:
-            raise FileTooLarge(f"the file is {size / 2**20:.0f} MB; the limit is {s.max_upload_bytes / 2**20:.0f} MB")
+        _check_size(data.stat().st_size, s)
         return data.read_bytes()
-    if len(data) > s.max_upload_bytes:
-        raise FileTooLarge(f"the file is {len(data) / 2**20:.0f} MB; the limit is {s.max_upload_bytes / 2**20:.0f} MB")
+    _check_size(len(data), s)
     return data
 
 
@@ -214,9 +216,7 @@ def iter_pages(data: bytes | Path, name: str, settings: Settings | None = None) 
 
 
 def _is_pdf_file(path: Path, s: Settings) -> bool:
-    size = path.stat().st_size
-    if size > s.max_upload_bytes:
-        raise FileTooLarge(f"the file is {size / 2**20:.0f} MB; the limit is {s.max_upload_bytes / 2**20:.0f} MB")
+    _check_size(path.stat().st_size, s)
     with path.open("rb") as f:
         return sniff(f.read(2048)) == "pdf"
 
