@@ -349,3 +349,35 @@ def test_digits_on_a_line_are_checked_by_their_loops() -> None:
     assert line_digits_agree("0912-345-63", written, px_per_mm)  # pieces do not match: not judged
     assert not line_digits_agree("8", line("3"), px_per_mm)
     assert line_digits_agree("3", line("3"), px_per_mm)
+
+
+# ------------------------------------------------------------------------- lines of writing
+def _line(text: str, font_file: str, size: int = 40) -> np.ndarray:
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.truetype(font_file, size, index=2)  # the TW subfont
+    w = int(font.getlength(text)) + 20
+    img = Image.new("L", (w, size + 20), 255)
+    ImageDraw.Draw(img).text((10, 8), text, font=font, fill=0)
+    return np.asarray(img)
+
+
+def test_a_border_in_the_crop_is_taken_out_but_an_upright_stroke_stays() -> None:
+    """怕's 忄 is a thin stroke nearly as tall as the line; a form border crossing the crop is
+    as thin but runs in from its edge. Taking out the stroke made both engines read 害'白."""
+    from intake.pipeline.ink import paper_level, writing
+
+    line = _line("緊張害怕", "/usr/share/fonts/truetype/arphic/uming.ttc", size=48)
+    rows = np.nonzero((line < 128).any(axis=1))[0]
+    line = line[rows[0] - 5:rows[-1] + 6]  # a crop as tight as a ruled line's, as on the forms
+    line = cv2.copyMakeBorder(line, 0, 0, 0, 30, cv2.BORDER_CONSTANT, value=255)
+    line[:, -12:-9] = 0  # a printed border, top to bottom
+    px_per_mm = 16.0  # this font's strokes are thicker than the forms' at 200 dpi: scale "thin" with them
+    blob = writing(line, paper_level(line), px_per_mm)
+    assert blob.removed is not None
+    assert blob.removed[:, -12:-9].all()  # the border is gone
+    # the upright stroke of 忄 (thin, nearly as tall as the crop) is still part of the writing
+    _, _, stats, _ = cv2.connectedComponentsWithStats(blob.mask.astype(np.uint8), connectivity=8)
+    h = line.shape[0]
+    assert any(bh >= 0.8 * h and bw <= 0.7 * px_per_mm for _, _, bw, bh, _ in stats[1:])
+    assert blob.bbox is not None and blob.bbox[2] < line.shape[1] - 15

@@ -47,8 +47,12 @@ def writing(grey: np.ndarray, paper: float, px_per_mm: float, *, min_speck_mm2: 
         x, y, bw, bh, area = stats[i]
         if area < min_area:
             continue  # speck
-        if (bw >= 0.6 * w and bh <= thin) or (bh >= 0.8 * h and bw <= thin and h > 3 * px_per_mm):
-            continue  # a printed border or rule caught in the crop
+        if bw >= 0.6 * w and bh <= thin:
+            continue  # a printed rule caught in the crop
+        # a printed border runs into the crop from outside it; the upright stroke of a
+        # character (the 忄 of 怕) is as tall but stays inside
+        if bh >= 0.8 * h and bw <= thin and h > 3 * px_per_mm and (y <= 0 or y + bh >= h):
+            continue
         keep[i] = True
     clean = keep[labels]
     removed = (mask > 0) & ~clean
