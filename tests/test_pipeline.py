@@ -381,3 +381,61 @@ def test_a_border_in_the_crop_is_taken_out_but_an_upright_stroke_stays() -> None
     h = line.shape[0]
     assert any(bh >= 0.8 * h and bw <= 0.7 * px_per_mm for _, _, bw, bh, _ in stats[1:])
     assert blob.bbox is not None and blob.bbox[2] < line.shape[1] - 15
+
+
+# ------------------------------------------------------------------------- the second engine
+@pytest.mark.parametrize("font_file", ["/usr/share/fonts/truetype/arphic/uming.ttc",
+                                       "/usr/share/fonts/truetype/arphic/ukai.ttc"])
+def test_second_engine_reads_traditional_chinese_lines(font_file: str) -> None:
+    from intake.pipeline.engines.ppocr import PPOCREngine
+
+    eng = PPOCREngine()
+    for text in ("陳淑芬", "臺北市大安區和平東路二段106號之3", "113年5月3日", "0912-345-678"):
+        r = eng.read_line(_line(text, font_file))
+        assert r.text == text
+        assert 0.9 < r.score <= 1.0
+    blank = eng.read_line(np.full((48, 240), 255, np.uint8))
+    assert blank.text == "" or blank.score < 0.5
+
+
+def _text_readings(inst) -> list:
+    return [r for r in inst.fields.values() if r.type in ("name", "address", "text", "national_id", "date", "phone", "number")
+            and r.value is not None]
+
+
+def test_accepted_text_was_read_alike_by_both_engines(clean_cp: Path) -> None:
+    """An accepted value of a type without a strong validator was read the same by Tesseract and
+    PP-OCR; a date, phone or number may also be accepted on one confident valid reading."""
+    from intake.values import normalize
+
+    truth = _truth(clean_cp, 2)
+    [inst] = _read([clean_cp / f for f in truth["files"]])
+    checked = 0
+    for r in _text_readings(inst):
+        kinds = [a["engine"] for a in r.details["attempts"]]
+        assert kinds[0] == "tesseract"
+        if r.status != FieldStatus.ACCEPTED:
+            continue
+        if r.details["agreement"] == "single":
+            assert r.type in ("date", "phone", "number") and r.details["engine_conf"] >= 90
+            continue
+        assert r.details["agreement"] in ("agree", "agree_second") and r.engine.startswith("ppocr+tesseract")
+        [pp] = [a for a in r.details["attempts"] if a["engine"] == "ppocr"]
+        assert normalize(r.type, pp["text"])[0] == r.value
+        checked += 1
+    assert checked >= 8  # names, addresses, IDs, free text on two pages
+
+
+def test_handwriting_the_engines_read_differently_goes_to_review(tmp_path: Path) -> None:
+    t = default_registry().get("child_protection")
+    list(synthesize(t, count=2, out_dir=tmp_path, seed=5, profile="fax", fmt="png", hand=1.0))
+    disagreements = 0
+    for n in (1, 2):
+        truth = _truth(tmp_path, n)
+        [inst] = _read([tmp_path / f for f in truth["files"]])
+        for r in _text_readings(inst):
+            if r.details.get("agreement") == "disagree":
+                disagreements += 1
+                assert r.status == FieldStatus.NEEDS_REVIEW and r.errors
+                assert r.confidence <= 0.5
+    assert disagreements >= 1, "no handwritten field was read differently: the test shows nothing"

@@ -1,13 +1,14 @@
 """Confidence and routing: how likely a reading is right, and whether a person must look.
 
 A wrong value that is accepted is the worst outcome (nobody looks at it again), so every signal
-that can only lower confidence is used: the engine's lowest word confidence (a far better error
-predictor than the mean, see OCR-NOTES.md), the validators (checksums, date and phone formats),
-whether a retry with other settings was needed, and for marks the distance of the measured fill
-from the decision thresholds.
+that can only lower confidence is used: whether two engines that work differently (Tesseract and
+PP-OCR) read the same value, the lower of their confidences (Tesseract's lowest word confidence,
+a far better error predictor than the mean, see OCR-NOTES.md; PP-OCR's line score x 100), the
+validators (checksums, date and phone formats), whether a retry with other settings was needed,
+and for marks the distance of the measured fill from the decision thresholds.
 
 Text confidences are calibrated per field type: `calibration.json` (written by
-`bench/accuracy --calibrate`) maps the engine's lowest word confidence to the share of readings
+`bench/accuracy --calibrate`) maps that engine confidence to the share of readings
 that were right on synthetic forms, and the acceptance threshold per type is the lowest
 confidence at which the silent error rate stayed within target. Without a calibration file the
 engine confidence is used as is, with conservative thresholds.
@@ -25,10 +26,10 @@ CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 MARK_ACCEPT = 0.75
 EMPTY_ACCEPT = 0.75
 INVALID_CAP = 0.3  # a reading that does not validate is never more than this sure
-# Without a calibration file: accept text only when the engine's lowest word confidence is at
-# least this, and two readings agreed (or one reading of a strongly validated type).
-DEFAULT_ACCEPT_FROM = {"agree": 93.0, "single": 95.0}
-AGREEMENT_FACTOR = {"agree": 1.0, "single": 0.95, "disagree": 0.5}
+# Without a calibration file: accept text only when the engine confidence is at least this, and
+# the two engines agreed (or one reading of a strongly validated type).
+DEFAULT_ACCEPT_FROM = {"agree": 93.0, "agree_second": 95.0, "single": 95.0}
+AGREEMENT_FACTOR = {"agree": 1.0, "agree_second": 0.9, "single": 0.95, "disagree": 0.5}
 
 
 def mark_margin(value: float, threshold: float, *, below: bool, scale: float | None = None) -> float:
@@ -61,9 +62,10 @@ def _table(field_type: str, agreement: str) -> dict | None:
 def text_confidence(field_type: str, engine_conf: float, *, valid: bool, agreement: str, retried: bool) -> float:
     """How likely the reading is right: the share of right readings observed on synthetic forms
     for this type and agreement at this engine confidence (smoothed, so never 1.0); without a
-    calibration, the engine's own number discounted by agreement. `agreement`: "agree" (two
-    readings at different scales gave the same value), "single" (one confident valid reading of a
-    strongly validated type), "disagree"."""
+    calibration, the engine's own number discounted by agreement. `agreement`: "agree" (Tesseract
+    and PP-OCR gave the same value), "agree_second" (PP-OCR and Tesseract's second reading did,
+    after its first reading gave another value or none that validates), "single" (one confident
+    valid Tesseract reading of a strongly validated type), "disagree"."""
     table = _table(field_type, agreement) if agreement != "disagree" else None
     if table:
         edges, accuracy = table["edges"], table["accuracy"]
