@@ -414,6 +414,7 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
         if not a.problems:
             break
     assert first is not None
+    retried = len(attempts) > 1  # the first setting's reading did not validate
     chosen, agreement, engine = first, "single", f"tesseract:{first_setting.lang}"
     strong = f.type in STRONG_TYPES and not first.problems and first.conf >= STRONG_SKIP_CONF
     if not strong:
@@ -441,7 +442,6 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
             agreement = "disagree"
             if not p.problems or first.problems:  # the engine that is right far more often
                 chosen, engine = p, "ppocr"
-    assert chosen is not None
     errors = list(chosen.problems)
     valid = not errors
     if valid and f.type in LOOP_CHECKED and len(units) == 1 and not f.cells:
@@ -449,7 +449,6 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
             chosen.flags.append("digit_shape")
     if valid:
         errors += [f"{f.type}.{x}" for x in chosen.flags] + _soft_flags(f, chosen.value)
-    retried = sum(x["engine"] == "tesseract" and "scale" not in x for x in attempts) > 1
     c = conf.text_confidence(f.type, chosen.conf, valid=valid, agreement=agreement, retried=retried)
     ok = not errors and conf.accept_text(f.type, chosen.conf, valid=valid, agreement=agreement)
     if not errors and not ok:
