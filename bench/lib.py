@@ -81,6 +81,20 @@ class Outcome:
     valid: bool
     truth: Any
     value: Any
+    # whether each engine's own reading (normalised) was right, where that engine read the field
+    tesseract_right: bool | None = None
+    ppocr_right: bool | None = None
+
+
+def _engines_right(ftype: str, attempts: list[dict[str, Any]], truth: Any) -> tuple[bool | None, bool | None]:
+    """Whether Tesseract's first reading and PP-OCR's reading were right on their own."""
+    from intake.values import normalize
+
+    def right(engine: str) -> bool | None:
+        a = next((a for a in attempts if a.get("engine") == engine), None)
+        return None if a is None else _same(truth, normalize(ftype, a["text"])[0])
+
+    return right("tesseract"), right("ppocr")
 
 
 @dataclass
@@ -137,7 +151,7 @@ def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
         outcomes.append(Outcome(t.id, profile, slot.path, ftype, kind, correct, accepted, r.confidence,
                                 r.details.get("engine_conf"), r.details.get("agreement"),
                                 not [e for e in r.errors if e not in ("low_confidence", "readings_disagree")],
-                                tv, value))
+                                tv, value, *_engines_right(ftype, r.details.get("attempts") or [], tv)))
         if ftype in ("checkbox", "choice"):
             marks = truth.get("marks", {}).get(slot.path, {})
             read_states = r.details.get("states") or {"true": r.details.get("state")}
