@@ -85,7 +85,8 @@ class CorruptFile(InputError):
 
 
 class OcrEngineError(IntakeError):
-    """Tesseract failed in a way that is not about the page (missing language data, crash)."""
+    """An OCR engine (Tesseract, PP-OCR) failed in a way that is not about the page (missing
+    language data, a crash)."""
 
     code = "ocr_engine_failed"
 

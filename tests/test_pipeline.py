@@ -398,6 +398,15 @@ def test_second_engine_reads_traditional_chinese_lines(font_file: str) -> None:
     assert blank.text == "" or blank.score < 0.5
 
 
+def test_second_engine_failures_are_engine_errors_not_crashes() -> None:
+    from intake.errors import OcrEngineError
+    from intake.pipeline.engines.ppocr import PPOCREngine
+
+    with pytest.raises(OcrEngineError, match="PP-OCR") as exc:
+        PPOCREngine().read_line(np.zeros((48, 0), np.uint8))
+    assert exc.value.code == "ocr_engine_failed"
+
+
 def _text_readings(inst) -> list:
     return [r for r in inst.fields.values() if r.type in ("name", "address", "text", "national_id", "date", "phone", "number")
             and r.value is not None]

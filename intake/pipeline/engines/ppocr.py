@@ -56,10 +56,16 @@ class PPOCREngine:
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
 
     def read_line(self, image: np.ndarray) -> LineResult:
-        """Read one line of writing (grey or BGR uint8, dark on light)."""
-        if image.ndim == 2:
-            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-        out = self._ocr(image, use_det=False, use_cls=False, use_rec=True)
+        """Read one line of writing (grey or BGR uint8, dark on light). A failure inside the
+        recogniser is an `OcrEngineError`, handled like Tesseract's (not the scan's fault)."""
+        if image.size == 0:
+            raise OcrEngineError(f"PP-OCR was given an empty image ({image.shape[1]}x{image.shape[0]})")
+        try:
+            if image.ndim == 2:
+                image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+            out = self._ocr(image, use_det=False, use_cls=False, use_rec=True)
+        except Exception as exc:  # onnxruntime's and RapidOCR's own error types
+            raise OcrEngineError(f"PP-OCR failed: {type(exc).__name__}: {exc}") from exc
         texts = [t for t in (out.txts or ()) if t]
         if not texts:
             return LineResult("", 0.0)
