@@ -448,3 +448,52 @@ def test_handwriting_the_engines_read_differently_goes_to_review(tmp_path: Path)
                 assert r.status == FieldStatus.NEEDS_REVIEW and r.errors
                 assert r.confidence <= 0.5
     assert disagreements >= 1, "no handwritten field was read differently: the test shows nothing"
+
+
+# ------------------------------------------------------------------------- marks
+def _page_with_square(t, slot, offset_mm: tuple[float, float], edges: str = "tblr") -> np.ndarray:
+    """A blank canonical page with the checkbox's printed square drawn `offset_mm` off its
+    template box (a registration that is a little off), only the given edges."""
+    from intake.pipeline.read import PX_PER_MM
+
+    w_mm, h_mm = t.page_size_mm
+    page = np.full((round(h_mm * PX_PER_MM), round(w_mm * PX_PER_MM)), 245, np.uint8)
+    x, y, w, h = slot.box
+    x0, y0 = round((x + offset_mm[0]) * PX_PER_MM), round((y + offset_mm[1]) * PX_PER_MM)
+    x1, y1 = round((x + offset_mm[0] + w) * PX_PER_MM), round((y + offset_mm[1] + h) * PX_PER_MM)
+    lw = 3
+    if "t" in edges:
+        page[y0:y0 + lw, x0:x1] = 40
+    if "b" in edges:
+        page[y1 - lw:y1, x0:x1] = 40
+    if "l" in edges:
+        page[y0:y1, x0:x0 + lw] = 40
+    if "r" in edges:
+        page[y0:y1, x1 - lw:x1] = 40
+    return page
+
+
+def test_an_empty_box_registered_a_little_off_is_read_empty() -> None:
+    from intake.pipeline.ink import paper_level
+    from intake.pipeline.read import PageContext, read_checkbox
+
+    t = default_registry().get("vulnerable_family")
+    [slot] = [s for s in t.slots() if s.path == "family_consent"]
+    page = _page_with_square(t, slot, (0.3, -0.8))
+    r = read_checkbox(PageContext(page, paper_level(page), None, template=t, page=slot.page), slot)
+    assert r.value is False and r.details["state"] == "empty" and r.status == FieldStatus.ACCEPTED
+
+
+def test_a_box_whose_square_cannot_be_found_goes_to_review() -> None:
+    """Registered 1.5 mm off (a phone photo in the seed-2 holdout): the square's top edge is
+    outside the search, its bottom edge runs through where the inside should be, and that was
+    accepted as a mark at confidence 1.0. Without the square the reading is not trusted."""
+    from intake.pipeline.ink import paper_level
+    from intake.pipeline.read import PageContext, read_checkbox
+
+    t = default_registry().get("vulnerable_family")
+    [slot] = [s for s in t.slots() if s.path == "family_consent"]
+    page = _page_with_square(t, slot, (0.3, -1.5))
+    r = read_checkbox(PageContext(page, paper_level(page), None, template=t, page=slot.page), slot)
+    assert r.status == FieldStatus.NEEDS_REVIEW
+    assert r.confidence < 0.75
