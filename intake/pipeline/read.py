@@ -152,11 +152,13 @@ def mark_state(fill: float, fill_cancels: bool) -> tuple[str, float]:
 
 def _mark(ctx: PageContext, box: tuple[float, float, float, float], fill_cancels: bool) -> tuple[float, str, float]:
     """(fill, state, margin) of one box. A box whose printed square was not found is measured
-    where the registration puts it, which is only trusted for a box filled past its border."""
+    where the registration puts it. That is trusted when the inside is clean (a scan that
+    lost the square's faint sides, as on queXF's blank form) or filled past the border (where the
+    border cannot show); ink in between may be the square's own edge, and a person looks."""
     fill, found = measure_mark(ctx, box)
     state, margin = mark_state(fill, fill_cancels)
-    if not found and not (state == "filled" or fill >= FILLED_MIN_FILL):
-        margin = 0.0  # a person looks
+    if not found and MARK_MIN_FILL / 3 <= fill < FILLED_MIN_FILL:
+        margin = 0.0
     return fill, state, margin
 
 
