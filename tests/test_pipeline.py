@@ -495,5 +495,5 @@ def test_a_box_whose_square_cannot_be_found_goes_to_review() -> None:
     [slot] = [s for s in t.slots() if s.path == "family_consent"]
     page = _page_with_square(t, slot, (0.3, -1.5))
     r = read_checkbox(PageContext(page, paper_level(page), None, template=t, page=slot.page), slot)
-    assert r.status == FieldStatus.NEEDS_REVIEW
+    assert r.status == FieldStatus.NEEDS_REVIEW and r.errors == ["mark.square_not_found"]
     assert r.confidence < 0.75

@@ -113,8 +113,8 @@ def _crop(ctx: PageContext, box: tuple[float, float, float, float], shrink_mm: f
 # ------------------------------------------------------------------------- marks
 # How far around a checkbox's template box its printed square is looked for. A wider search
 # (2 mm) found squares on pages registered 1.5 mm off but took neighbouring ink for edges on fax
-# scans (3 marks accepted wrong on the seed-2 holdout instead of 0); a square not found is sent
-# to review instead (see `_mark`).
+# scans (3 marks accepted wrong on the seed-2 holdout instead of 0); a box whose square is not
+# found and that has ink inside is sent to review instead (see `_mark`).
 MARK_SEARCH_MM = 1.2
 
 
@@ -150,23 +150,24 @@ def mark_state(fill: float, fill_cancels: bool) -> tuple[str, float]:
     return "marked", conf.mark_margin(fill, MARK_MIN_FILL, below=False)
 
 
-def _mark(ctx: PageContext, box: tuple[float, float, float, float], fill_cancels: bool) -> tuple[float, str, float]:
-    """(fill, state, margin) of one box. A box whose printed square was not found is measured
-    where the registration puts it. That is trusted when the inside is clean (a scan that
-    lost the square's faint sides, as on queXF's blank form) or filled past the border (where the
-    border cannot show); ink in between may be the square's own edge, and a person looks."""
+def _mark(ctx: PageContext, box: tuple[float, float, float, float], fill_cancels: bool
+          ) -> tuple[float, str, float, bool]:
+    """(fill, state, margin, doubtful) of one box. A box whose printed square was not found is
+    measured where the registration puts it. That is trusted when the inside is clean (a scan
+    that lost the square's faint sides, as on queXF's blank form) or filled past the border
+    (where the border cannot show); ink in between may be the square's own edge: doubtful, a
+    person looks."""
     fill, found = measure_mark(ctx, box)
     state, margin = mark_state(fill, fill_cancels)
-    if not found and MARK_MIN_FILL / 3 <= fill < FILLED_MIN_FILL:
-        margin = 0.0
-    return fill, state, margin
+    doubtful = not found and MARK_MIN_FILL / 3 <= fill < FILLED_MIN_FILL
+    return fill, state, 0.0 if doubtful else margin, doubtful
 
 
 def read_checkbox(ctx: PageContext, slot: Slot) -> FieldReading:
     f = slot.field
-    fill, state, margin = _mark(ctx, slot.box, f.fill_cancels)
+    fill, state, margin, doubtful = _mark(ctx, slot.box, f.fill_cancels)
     value = state == "marked"
-    errors = []
+    errors = ["mark.square_not_found"] if doubtful else []
     if state == "filled":
         errors.append("mark.cancelled")  # a cancelled mark with nothing else: a person decides
     c = conf.for_marks([margin])
@@ -180,13 +181,15 @@ def read_choice(ctx: PageContext, slot: Slot) -> FieldReading:
     fills: dict[str, float] = {}
     states: dict[str, str] = {}
     margins = []
+    doubts = []
     for o in f.options:
-        fill, state, margin = _mark(ctx, o.box, f.fill_cancels)
+        fill, state, margin, doubtful = _mark(ctx, o.box, f.fill_cancels)
         fills[o.value], states[o.value] = round(fill, 4), state
         margins.append(margin)
+        doubts.append(doubtful)
     marked = [v for v, s in states.items() if s == "marked"]
     cancelled = [v for v, s in states.items() if s == "filled"]
-    errors: list[str] = []
+    errors: list[str] = ["mark.square_not_found"] if any(doubts) else []
     if f.multiple:
         value: Any = marked
         if cancelled and not marked:
