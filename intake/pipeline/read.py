@@ -256,7 +256,6 @@ class Reading:
     conf: float  # lowest word (or cell) confidence over the lines, 0..100
     value: Any = None
     problems: list[str] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)  # reasons to look although the value is valid
 
 
 def _filled_cells(cells: list[tuple[np.ndarray, InkBlob]]) -> list[tuple[np.ndarray, InkBlob]]:
@@ -286,13 +285,17 @@ def _comb_strip(filled: list[tuple[np.ndarray, InkBlob]], ink_h: int, pad: int, 
     return strip, glyphs, spans
 
 
-def _comb_flags(text: str, filled: list[tuple[np.ndarray, InkBlob]]) -> list[str]:
-    """A digit whose loops do not match its cell's writing (3 read as 8): a checksum cannot see
-    a change by 5."""
-    if len(text) != len(filled):
-        return ["digit_shape"]
-    ok = all(digit_shape_agrees(c, blob.mask, PX_PER_MM) for c, (_, blob) in zip(text, filled, strict=True))
-    return [] if ok else ["digit_shape"]
+def _digits_match_ink(f: Field, units: list[tuple[np.ndarray, InkBlob]], text: str) -> bool:
+    """Whether every digit read has the loops of what is written there (3 read as 8, 0 as 5:
+    a checksum cannot see a change by 5): cell by cell in a comb, piece by piece on the line
+    of a number or phone."""
+    if f.cells:
+        filled = _filled_cells(units)
+        return len(text) == len(filled) and all(
+            digit_shape_agrees(c, blob.mask, PX_PER_MM) for c, (_, blob) in zip(text, filled, strict=True))
+    if f.type in LOOP_CHECKED and len(units) == 1:
+        return line_digits_agree(text, units[0][1].mask, PX_PER_MM)
+    return True
 
 
 def _read_comb(ctx: PageContext, cells: list[tuple[np.ndarray, InkBlob]], setting: OcrSetting,
@@ -324,7 +327,7 @@ def _read_comb(ctx: PageContext, cells: list[tuple[np.ndarray, InkBlob]], settin
             chars[k] = single.text[:1] if single.text else "?"
             confs[k] = single.min_conf if single.text else 0.0
     text = "".join(c or "" for c in chars)
-    return Reading(text, min(confs), flags=_comb_flags(text, filled))
+    return Reading(text, min(confs))
 
 
 def _line_boxes(slot: Slot) -> list[tuple[float, float, float, float]]:
@@ -370,7 +373,7 @@ def _read_ppocr(ctx: PageContext, units: list[tuple[np.ndarray, InkBlob]], comb:
         strip, _, _ = _comb_strip(filled, INK_HEIGHT, PAD, PPOCR_COMB_GAP)
         r = eng.read_line(strip)
         text = "".join(r.text.split())
-        return Reading(text, 100.0 * r.score, flags=_comb_flags(text, filled))
+        return Reading(text, 100.0 * r.score)
     texts, scores = [], []
     for crop, blob in units:
         r = eng.read_line(line_image(crop, blob, target_h=INK_HEIGHT, pad=PAD))
@@ -465,16 +468,13 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
                 chosen, engine = p, "ppocr"
     errors = list(chosen.problems)
     valid = not errors
-    if agreement == "agree":
-        # The loops guard one engine's digit swaps that a checksum cannot see (3/8, 0/5, 1/6);
-        # two engines that read the same digits the first time are the stronger evidence: on
-        # the seed-2 and seed-7 sets all 185 such IDs whose loops disagreed were right.
-        chosen.flags = [x for x in chosen.flags if x != "digit_shape"]
-    elif valid and f.type in LOOP_CHECKED and len(units) == 1 and not f.cells:
-        if not line_digits_agree(chosen.text, units[0][1].mask, PX_PER_MM):
-            chosen.flags.append("digit_shape")
+    # The loops guard one engine's digit swaps that a checksum cannot see (3/8, 0/5, 1/6); two
+    # engines that read the same digits the first time are the stronger evidence: on the seed-2
+    # and seed-7 sets all 185 such IDs whose loops disagreed were right.
+    if valid and agreement != "agree" and not _digits_match_ink(f, units, chosen.text):
+        errors.append(f"{f.type}.digit_shape")
     if valid:
-        errors += [f"{f.type}.{x}" for x in chosen.flags] + _soft_flags(f, chosen.value)
+        errors += _soft_flags(f, chosen.value)
     c = conf.text_confidence(f.type, chosen.conf, valid=valid, agreement=agreement, retried=retried)
     ok = not errors and conf.accept_text(f.type, chosen.conf, valid=valid, agreement=agreement)
     if not errors and not ok:
