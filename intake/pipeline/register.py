@@ -25,6 +25,7 @@ from intake.forms.layout import MARK_SIZE_MM, PageCode, mark_centres, qr_box
 from intake.forms.model import Template
 from intake.forms.registry import Registry
 from intake.pipeline.qr import FoundCode, find_codes
+from intake.pipeline.scale import downscaled
 from intake.pipeline.types import Located
 
 SCORE_DPI = 100.0
@@ -120,7 +121,7 @@ def _downscale(img: np.ndarray, dpi: float, target: float) -> tuple[np.ndarray, 
     f = min(1.0, target / dpi)
     if f >= 0.999:
         return img, 1.0
-    return cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA), f
+    return downscaled(img, f), f
 
 
 # ------------------------------------------------------------------------- QR + marks
@@ -140,7 +141,7 @@ def mark_candidates(img: np.ndarray, side_px: float) -> np.ndarray:
     page. Dark is judged against the neighbourhood (adaptive threshold), so marks in the shade
     of a phone photo are found too. Returns an (N, 2) array."""
     f = min(1.0, 14.0 / max(side_px, 1.0))  # work with the mark ~14 px wide
-    small = img if f >= 0.999 else cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    small = downscaled(img, f, derive=True)
     s = side_px * f
     block = int(s * 4) | 1
     binary = cv2.adaptiveThreshold(small, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, max(block, 15), 25)
@@ -158,13 +159,24 @@ def mark_candidates(img: np.ndarray, side_px: float) -> np.ndarray:
     return np.array(out, dtype=np.float64).reshape(-1, 2)
 
 
+# An affine fit is trusted to extrapolate only from points that span this much of the page's
+# extent (mm) both across and down.
+AFFINE_SPAN_MM = 100.0
+
+
 def _fit(src: list[np.ndarray], dst: list[np.ndarray], marks: int = 4) -> np.ndarray | None:
     """px -> mm. A homography needs points spread over the page (four marks); with fewer marks
-    the QR's clustered corners would let its perspective terms run wild, so: affine."""
+    the QR's clustered corners would let its perspective terms run wild, so: affine. And an
+    affine fit to points along one edge (the QR and the two top marks) guesses its shear and
+    vertical scale from a 25 mm band: 260 mm further down that put the bottom marks more than
+    40 mm from where they were looked for (an office scan in the seed-3 set, 2 marks "missing"
+    and its bottom checkboxes read 1.5 mm off). Until the points span the page both ways: a
+    similarity (rotation, one scale, shift)."""
     if marks >= 4 and len(src) >= 4:
         H, _ = cv2.findHomography(np.float64(src), np.float64(dst), 0)
         return H
-    if len(src) >= 3 and marks >= 1:
+    span = np.ptp(np.float64(dst), axis=0) if len(dst) else np.zeros(2)
+    if len(src) >= 3 and marks >= 1 and min(span) >= AFFINE_SPAN_MM:
         A, _ = cv2.estimateAffine2D(np.float64(src), np.float64(dst), method=cv2.LMEDS)
     else:
         A, _ = cv2.estimateAffinePartial2D(np.float64(src), np.float64(dst))
