@@ -84,17 +84,19 @@ class Outcome:
     # whether each engine's own reading (normalised) was right, where that engine read the field
     tesseract_right: bool | None = None
     ppocr_right: bool | None = None
+    ppocr_tiny_right: bool | None = None
 
 
-def _engines_right(ftype: str, attempts: list[dict[str, Any]], truth: Any) -> tuple[bool | None, bool | None]:
-    """Whether Tesseract's first reading and PP-OCR's reading were right on their own."""
+def _engines_right(ftype: str, attempts: list[dict[str, Any]], truth: Any
+                   ) -> tuple[bool | None, bool | None, bool | None]:
+    """Whether Tesseract's first reading and PP-OCR's (small, tiny) readings were right on their own."""
     from intake.values import normalize
 
     def right(engine: str) -> bool | None:
         a = next((a for a in attempts if a.get("engine") == engine), None)
         return None if a is None else _same(truth, normalize(ftype, a["text"])[0])
 
-    return right("tesseract"), right("ppocr")
+    return right("tesseract"), right("ppocr"), right("ppocr_tiny")
 
 
 @dataclass

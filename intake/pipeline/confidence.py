@@ -28,8 +28,8 @@ EMPTY_ACCEPT = 0.75
 INVALID_CAP = 0.3  # a reading that does not validate is never more than this sure
 # Without a calibration file: accept text only when the engine confidence is at least this, and
 # the two engines agreed (or one reading of a strongly validated type).
-DEFAULT_ACCEPT_FROM = {"agree": 93.0, "agree_second": 95.0, "single": 95.0}
-AGREEMENT_FACTOR = {"agree": 1.0, "agree_second": 0.9, "single": 0.95, "disagree": 0.5}
+DEFAULT_ACCEPT_FROM = {"agree": 93.0, "agree_tiny": 93.0, "agree_second": 95.0, "single": 95.0}
+AGREEMENT_FACTOR = {"agree": 1.0, "agree_tiny": 1.0, "agree_second": 0.9, "single": 0.95, "disagree": 0.5}
 
 
 def mark_margin(value: float, threshold: float, *, below: bool, scale: float | None = None) -> float:
@@ -56,14 +56,17 @@ def _calibration() -> dict:
 
 
 def _table(field_type: str, agreement: str) -> dict | None:
-    return _calibration().get("types", {}).get(field_type, {}).get(agreement)
+    # a first-time agreement with either PP-OCR recogniser is calibrated as one class
+    key = "agree" if agreement == "agree_tiny" else agreement
+    return _calibration().get("types", {}).get(field_type, {}).get(key)
 
 
 def text_confidence(field_type: str, engine_conf: float, *, valid: bool, agreement: str, retried: bool) -> float:
     """How likely the reading is right: the share of right readings observed on synthetic forms
     for this type and agreement at this engine confidence (smoothed, so never 1.0); without a
-    calibration, the engine's own number discounted by agreement. `agreement`: "agree" (Tesseract
-    and PP-OCR gave the same value), "agree_second" (PP-OCR and Tesseract's second reading did,
+    calibration, the engine's own number discounted by agreement. `agreement`: "agree_tiny"
+    (Tesseract and PP-OCR's tiny recogniser gave the same value), "agree" (Tesseract and PP-OCR's
+    small recogniser did, after the tiny one gave another value), "agree_second" (PP-OCR and Tesseract's second reading did,
     after its first reading gave another value or none that validates), "single" (one confident
     valid Tesseract reading of a strongly validated type), "disagree"."""
     table = _table(field_type, agreement) if agreement != "disagree" else None

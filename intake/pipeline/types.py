@@ -34,7 +34,8 @@ class FieldReading:
     errors: list[str] = field(default_factory=list)  # codes: "required", "national_id.checksum", ...
     page: int = 0  # template page index (0-based)
     box: tuple[float, float, float, float] = (0, 0, 0, 0)  # mm on the template page
-    engine: str = ""  # "ppocr+tesseract:chi_tra" (both agreed), "ppocr", "tesseract:eng", "marks", "ink"
+    engine: str = ""  # "ppocr_tiny+tesseract:chi_tra" / "ppocr+tesseract:chi_tra" (two engines agreed),
+    # "ppocr", "tesseract:eng" (one reading kept), "marks", "ink"
     details: dict[str, Any] = field(default_factory=dict)  # per-option fill ratios, raw confidences
 
     def to_dict(self) -> dict[str, Any]:

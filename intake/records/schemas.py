@@ -41,9 +41,11 @@ class Provenance(BaseModel):
     template_page: int = Field(description="1-based page of the template")
     box: list[float] = Field(description="x, y, width, height in mm on the template page")
     confidence: float
-    engine: str = Field(description='what read the value: "ppocr+tesseract:chi_tra" when both engines read it '
-                                    'alike, "ppocr" or "tesseract:eng" when one reading was kept, "marks" or '
-                                    '"bubbles" for boxes, "ink" for a signature or a field with nothing written')
+    engine: str = Field(description='what read the value: "ppocr_tiny+tesseract:chi_tra" or '
+                                    '"ppocr+tesseract:chi_tra" when Tesseract and one of PP-OCR\'s two '
+                                    'recognisers (tiny, small) read it alike, "ppocr" or "tesseract:eng" when '
+                                    'one reading was kept, "marks" or "bubbles" for boxes, "ink" for a '
+                                    'signature or a field with nothing written')
     text: str | None = Field(description="what the engine read, before normalising")
     crop_url: str | None
 
