@@ -14,6 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
+import cv2  # noqa: E402
+
+cv2.setNumThreads(1)  # as the workers run (workers/app.py): one process per core, one thread each
+
 CACHE = ROOT / "var" / "bench"
 
 
