@@ -34,11 +34,13 @@ def make_celery() -> Celery:
 def _warm_up(**_: object) -> None:
     """In each pool process: drop database connections inherited from the parent (never share
     a connection across processes), use one OpenCV thread (parallelism comes from the processes;
-    more threads only fight over the cores), load the templates and start Tesseract."""
+    more threads only fight over the cores), load the templates and start Tesseract and both
+    PP-OCR recognisers (so the first page does not wait for them)."""
     import cv2
 
     from intake.batches.processing import registry_for
     from intake.db import session
+    from intake.pipeline.engines.ppocr import default_ppocr
     from intake.pipeline.engines.tesseract import default_engine
 
     for db in list(session._dbs.values()):
@@ -47,6 +49,8 @@ def _warm_up(**_: object) -> None:
 
     registry_for(get_settings())
     default_engine()
+    default_ppocr("tiny")
+    default_ppocr("small")
 
 
 limit_ocr_threads()
