@@ -28,8 +28,15 @@ EMPTY_ACCEPT = 0.75
 INVALID_CAP = 0.3  # a reading that does not validate is never more than this sure
 # Without a calibration file: accept text only when the engine confidence is at least this, and
 # the two engines agreed (or one reading of a strongly validated type).
-DEFAULT_ACCEPT_FROM = {"agree": 93.0, "agree_tiny": 93.0, "agree_second": 95.0, "single": 95.0}
-AGREEMENT_FACTOR = {"agree": 1.0, "agree_tiny": 1.0, "agree_second": 0.9, "single": 0.95, "disagree": 0.5}
+DEFAULT_ACCEPT_FROM = {"agree": 93.0, "agree_second": 95.0, "single": 95.0}
+AGREEMENT_FACTOR = {"agree": 1.0, "agree_second": 0.9, "single": 0.95, "disagree": 0.5}
+# Agreement kinds calibrated as one class: a first-time agreement of Tesseract with either of
+# PP-OCR's recognisers (`bench/accuracy --calibrate` pools them through `calibration_class`).
+CALIBRATED_AS = {"agree_tiny": "agree"}
+
+
+def calibration_class(agreement: str) -> str:
+    return CALIBRATED_AS.get(agreement, agreement)
 
 
 def mark_margin(value: float, threshold: float, *, below: bool, scale: float | None = None) -> float:
@@ -56,9 +63,7 @@ def _calibration() -> dict:
 
 
 def _table(field_type: str, agreement: str) -> dict | None:
-    # a first-time agreement with either PP-OCR recogniser is calibrated as one class
-    key = "agree" if agreement == "agree_tiny" else agreement
-    return _calibration().get("types", {}).get(field_type, {}).get(key)
+    return _calibration().get("types", {}).get(field_type, {}).get(agreement)
 
 
 def text_confidence(field_type: str, engine_conf: float, *, valid: bool, agreement: str, retried: bool) -> float:
@@ -66,9 +71,11 @@ def text_confidence(field_type: str, engine_conf: float, *, valid: bool, agreeme
     for this type and agreement at this engine confidence (smoothed, so never 1.0); without a
     calibration, the engine's own number discounted by agreement. `agreement`: "agree_tiny"
     (Tesseract and PP-OCR's tiny recogniser gave the same value), "agree" (Tesseract and PP-OCR's
-    small recogniser did, after the tiny one gave another value), "agree_second" (PP-OCR and Tesseract's second reading did,
-    after its first reading gave another value or none that validates), "single" (one confident
-    valid Tesseract reading of a strongly validated type), "disagree"."""
+    small recogniser did, after the tiny one gave another value), "agree_second" (PP-OCR and
+    Tesseract's second reading did, after its first reading gave another value or none that
+    validates), "single" (one confident valid Tesseract reading of a strongly validated type),
+    "disagree"."""
+    agreement = calibration_class(agreement)
     table = _table(field_type, agreement) if agreement != "disagree" else None
     if table:
         edges, accuracy = table["edges"], table["accuracy"]
@@ -87,6 +94,7 @@ def text_confidence(field_type: str, engine_conf: float, *, valid: bool, agreeme
 def accept_cutoff(field_type: str, agreement: str) -> float:
     """The lowest engine confidence at which a valid reading with this agreement is accepted
     (infinity when none is)."""
+    agreement = calibration_class(agreement)
     table = _table(field_type, agreement)
     cutoff = table.get("accept_from") if table else DEFAULT_ACCEPT_FROM[agreement]
     return float("inf") if cutoff is None else float(cutoff)
