@@ -375,25 +375,26 @@ def _read_lines(ctx: PageContext, lines: list[tuple[np.ndarray, InkBlob]], setti
     return Reading(" ".join(t for t in texts if t), min(confs) if confs else 0.0)
 
 
-def _read_ppocr(eng: Any, units: list[tuple[np.ndarray, InkBlob]], comb: bool) -> Reading:
-    """The independent reading: a PP-OCRv6 recogniser over each line (or over the comb's strip of
-    cells); confidence is the lowest line score, on Tesseract's 0..100 scale."""
+def _ppocr_lines(units: list[tuple[np.ndarray, InkBlob]], comb: bool) -> list[np.ndarray]:
+    """What PP-OCR reads: each line's writing at its ink height, or the comb's filled cells on
+    one strip (none when no cell is filled). Made once for both recognisers."""
     from intake.pipeline.engines.ppocr import INK_HEIGHT, PAD
 
     if comb:
         filled = _filled_cells(units)
-        if not filled:
-            return Reading("", 0.0)
-        strip, _, _ = _comb_strip(filled, INK_HEIGHT, PAD, PPOCR_COMB_GAP)
-        r = eng.read_line(strip)
-        text = "".join(r.text.split())
-        return Reading(text, 100.0 * r.score)
-    texts, scores = [], []
-    for crop, blob in units:
-        r = eng.read_line(line_image(crop, blob, target_h=INK_HEIGHT, pad=PAD))
-        texts.append(r.text)
-        scores.append(r.score)
-    return Reading(" ".join(t for t in texts if t), 100.0 * min(scores) if scores else 0.0)
+        return [_comb_strip(filled, INK_HEIGHT, PAD, PPOCR_COMB_GAP)[0]] if filled else []
+    return [line_image(crop, blob, target_h=INK_HEIGHT, pad=PAD) for crop, blob in units]
+
+
+def _read_ppocr(eng: Any, lines: list[np.ndarray], comb: bool) -> Reading:
+    """The independent reading: a PP-OCRv6 recogniser over each line (or over the comb's strip of
+    cells); confidence is the lowest line score, on Tesseract's 0..100 scale."""
+    if not lines:
+        return Reading("", 0.0)
+    results = [eng.read_line(img) for img in lines]
+    if comb:
+        return Reading("".join(results[0].text.split()), 100.0 * results[0].score)
+    return Reading(" ".join(r.text for r in results if r.text), 100.0 * min(r.score for r in results))
 
 
 def _normalised(ftype: str, r: Reading) -> Reading:
@@ -458,19 +459,21 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
     if not strong:
         agreeing: Reading | None = None
         agreed = "agree"
-        pp_name = "ppocr"
+        pp_lines = _ppocr_lines(units, bool(f.cells))
         # PP-OCR's tiny recogniser first (a quarter of the time): its reading counts only when
         # it is the value Tesseract read and neither engine was unsure
+        pp_engine = ctx.ppocr_tiny
         if not first.problems:
-            q = _normalised(f.type, _read_ppocr(ctx.ppocr_tiny, units, bool(f.cells)))
-            attempts.append({"engine": "ppocr_tiny", "text": q.text, "conf": q.conf})
+            q = _normalised(f.type, _read_ppocr(pp_engine, pp_lines, bool(f.cells)))
+            attempts.append({"engine": pp_engine.name, "text": q.text, "conf": q.conf})
             if not q.problems and q.value == first.value and min(first.conf, q.conf) >= TINY_AGREE_MIN_CONF:
-                agreeing, agreed, p, pp_name = first, "agree_tiny", q, "ppocr_tiny"
+                agreeing, agreed, p = first, "agree_tiny", q
         # otherwise the small recogniser; when it differs too, Tesseract's second reading at
         # another scale gets a chance to agree with it
         if agreeing is None:
-            p = _normalised(f.type, _read_ppocr(ctx.ppocr, units, bool(f.cells)))
-            attempts.append({"engine": "ppocr", "text": p.text, "conf": p.conf})
+            pp_engine = ctx.ppocr
+            p = _normalised(f.type, _read_ppocr(pp_engine, pp_lines, bool(f.cells)))
+            attempts.append({"engine": pp_engine.name, "text": p.text, "conf": p.conf})
         if agreeing is None and not p.problems:
             if not first.problems and first.value == p.value:
                 agreeing = first
@@ -484,11 +487,11 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
         if agreeing is not None:
             chosen, agreement = agreeing, agreed
             chosen.conf = min(agreeing.conf, p.conf)
-            engine = f"{pp_name}+tesseract:{first_setting.lang}"
+            engine = f"{pp_engine.name}+tesseract:{first_setting.lang}"
         else:
             agreement = "disagree"
             if not p.problems or first.problems:  # the engine that is right far more often
-                chosen, engine = p, "ppocr"
+                chosen, engine = p, pp_engine.name
     errors = list(chosen.problems)
     valid = not errors
     # The loops guard one engine's digit swaps that a checksum cannot see (3/8, 0/5, 1/6); two
