@@ -30,6 +30,8 @@ REDIS_URL = os.environ.get("INTAKE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TABLES = ("record_fields", "records", "page_events", "pages", "form_instances", "batch_files", "batches",
           "originals", "audit_log", "api_tokens", "users", "counters")
 PASSWORD = "correct horse battery"
+TESTS_DIR = Path(__file__).resolve().parent
+RESOURCES = TESTS_DIR / "resources"  # documented sample files the tests use (see its README)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -33,7 +33,7 @@ from intake.pipeline.extract import assemble, extract_files, read_page
 from intake.pipeline.load import count_pages, iter_pages, load_page
 from intake.pipeline.types import FieldStatus, PageStatus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
 MINI_ROOT = ROOT / "tests" / "resources" / "templates"
 

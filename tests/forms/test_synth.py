@@ -36,7 +36,7 @@ from intake.values import (
     parse_date,
 )
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]
 FORMS_ROOT = HERE.parent / "form_templates"
 MINI_ROOT = HERE / "resources" / "templates"
 REAL = ["child_protection", "domestic_violence", "vulnerable_family"]

@@ -17,7 +17,7 @@ from intake.forms import layout, render
 from intake.forms.model import Label, Template
 from intake.forms.registry import load_registry
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]
 MINI_ROOT = HERE / "resources" / "templates"
 FORMS_ROOT = HERE.parent / "form_templates"
 

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from intake.forms.registry import load_registry
 from intake.forms.schema import record_schema
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "form_templates"
 MINI = ROOT / "tests" / "resources" / "templates" / "mini" / "v1.yaml"
 REAL = ["child_protection", "domestic_violence", "vulnerable_family"]
