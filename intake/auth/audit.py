@@ -14,13 +14,17 @@ from sqlalchemy.orm import Session
 from intake.db.models import AuditEntry
 
 _ALLOWED = (int, float, bool, type(None))
+# Keys whose strings are codes or names of things, never personal data: a field path such as
+# "household_members[2].name" names where a value is, not the value.
+_CODE_KEYS = ("code", "status", "scope", "role", "template", "kind", "field", "fields", "reason_code", "codes")
 
 
-def _check(detail: dict[str, Any]) -> dict[str, Any]:
+def check_detail(detail: dict[str, Any]) -> dict[str, Any]:
+    """`detail` unchanged if it holds ids, codes, counts and field paths only; ValueError otherwise."""
     for key, value in detail.items():
         items = value if isinstance(value, list) else [value]
         for v in items:
-            if not isinstance(v, _ALLOWED) and not (isinstance(v, str) and key in ("code", "status", "scope", "role", "template")):
+            if not isinstance(v, _ALLOWED) and not (isinstance(v, str) and key in _CODE_KEYS):
                 raise ValueError(f"audit detail {key!r} must be ids, codes or counts")
     return detail
 
@@ -30,4 +34,4 @@ def audit(session: Session, actor: str, action: str, object_type: str, object_id
     """Record `actor` (``user:3``, ``token:5``, ``system``) doing `action` to an object."""
     session.add(AuditEntry(actor=actor, action=action, object_type=object_type,
                            object_id=None if object_id is None else str(object_id),
-                           detail=_check(detail)))
+                           detail=check_detail(detail)))

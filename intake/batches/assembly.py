@@ -38,6 +38,7 @@ from intake.db.models import (
     Page,
     PageState,
     Record,
+    RecordEventKind,
     RecordField,
     RecordState,
     utcnow,
@@ -47,6 +48,7 @@ from intake.db.session import get_db, next_values
 from intake.errors import TemplateError
 from intake.pipeline.extract import FormInstance, assemble
 from intake.pipeline.types import jsonable
+from intake.records.events import record_event
 from intake.storage import crop_key
 
 log = logging.getLogger(__name__)
@@ -204,11 +206,14 @@ def _apply(s: Session, batch: Batch, plans: list[_Plan], stale: list[InstanceRow
             s.add(rec)
             s.flush()
         rec.data = jsonable(_write_fields(s, plan, rec, files))
+        record_event(s, rec, RecordEventKind.CREATED if plan.record is None else RecordEventKind.UPDATED, "system",
+                     pages=[p.id for p in plan.pages])
     for row in stale:
         row.page_ids = []
     for rec in stale_records:
         rec.status, rec.revision, rec.updated_at = RecordState.SUPERSEDED, next(revisions), now
         rec.content_hash = "superseded"
+        record_event(s, rec, RecordEventKind.SUPERSEDED, "system")
     return len(changed) + len(stale_records)
 
 

@@ -9,8 +9,10 @@ counters (the revision and event sequences, see `intake.db.session.next_values`)
 (one row per distinct uploaded file, by SHA-256), batches, batch_files (one row per uploaded file,
 accepted, refused or a duplicate linked to the first upload), pages (one per page, with its
 processing state), page_events (typed progress records, one per state change), form_instances
-(pages assembled into one form), records (the versioned data of an instance) and record_fields
-(each value with its provenance, and room for a supervisor's correction).
+(pages assembled into one form), records (the versioned data of an instance), record_fields
+(each value with its provenance, and room for a supervisor's correction), record_events (every
+change to a record, written in the transaction that made it: its history and the outbox that
+downstream deliveries are made from).
 """
 
 from __future__ import annotations
@@ -119,9 +121,23 @@ class FileState(StrEnum):
 
 
 class RecordState(StrEnum):
-    ACCEPTED = "accepted"
+    ACCEPTED = "accepted"  # every field read with confidence and valid: straight through
     NEEDS_REVIEW = "needs_review"
+    APPROVED = "approved"  # a supervisor checked what needed a person and approved it
+    REJECTED = "rejected"  # a supervisor rejected it (with a reason): not a usable record
     SUPERSEDED = "superseded"  # its pages now belong to another record (after a re-run)
+
+
+class RecordEventKind(StrEnum):
+    """What happened to a record (`RecordEvent.kind`)."""
+
+    CREATED = "created"  # first assembled from its pages
+    UPDATED = "updated"  # assembled again with other content (a page was read again)
+    CORRECTED = "corrected"  # a supervisor corrected or confirmed field values
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    REOPENED = "reopened"  # an admin sent an approved or rejected record back to review
+    SUPERSEDED = "superseded"
 
 
 def _in(column: str, enum: type[StrEnum]) -> str:
@@ -345,3 +361,22 @@ class RecordField(Base):
     original_value: Mapped[Any | None]
     corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     corrected_at: Mapped[datetime | None]
+
+
+class RecordEvent(Base):
+    """One change to a record, written by `intake.records.events.record_event` in the same
+    transaction as the change: the record's revision history, and the outbox from which changes
+    are delivered downstream (nothing is sent for a change that was rolled back). `detail` holds
+    ids, codes, counts and field paths only, never values."""
+
+    __tablename__ = "record_events"
+    __table_args__ = (CheckConstraint(_in("kind", RecordEventKind), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    revision: Mapped[int] = mapped_column(BigInteger, index=True)  # the record's revision after the change
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # the record's status after the change
+    actor: Mapped[str] = mapped_column(String(64))  # "user:3", "token:5", "system"
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

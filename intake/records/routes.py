@@ -24,7 +24,7 @@ Reader = Annotated[Principal, Depends(require_scope("records:read"))]
 def record_feed(principal: Reader, session: DbSession,
                 after: Annotated[str | None, Query(description="the `next` of the previous answer")] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                status: Annotated[str | None, Query(pattern="^(accepted|needs_review|superseded)$")] = None,
+                status: Annotated[str | None, Query(pattern="^(accepted|needs_review|approved|rejected|superseded)$")] = None,
                 template: Annotated[str | None, Query(max_length=64)] = None) -> Feed:
     """The change feed: records in the order they last changed. Store `next` and ask again with
     `?after=<next>`: you miss nothing and see a record again only when it has a newer revision."""

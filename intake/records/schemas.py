@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 class RecordItem(BaseModel):
     id: int
     revision: int = Field(description="grows with every change; the feed is ordered by it")
-    status: str = Field(description="accepted, needs_review or superseded")
+    status: str = Field(description="accepted (straight through), needs_review, approved (after review), "
+                                    "rejected or superseded")
     template: str
     template_version: int
     batch_id: int

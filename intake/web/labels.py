@@ -62,6 +62,8 @@ FILE_STATUS: dict[str, tuple[str, str, str, str]] = {
 RECORD_STATUS: dict[str, tuple[str, str, str, str]] = {
     "accepted": ("check", "ok", "已接受", "Accepted"),
     "needs_review": ("warning", "wait", "待人工確認", "Needs review"),
+    "approved": ("check", "ok", "已核可", "Approved"),
+    "rejected": ("cross", "bad", "已退件", "Rejected"),
     "superseded": ("stop", "off", "已被取代", "Superseded"),
 }
 # Pages that can be read again from the batch page: final, and not read.

@@ -29,6 +29,7 @@ from intake.db.models import (
     Page,
     PageEvent,
     Record,
+    RecordEvent,
     RecordField,
     utcnow,
 )
@@ -197,6 +198,13 @@ def test_revision_moves_only_when_content_changes_and_regrouping_supersedes(sett
     top = max(r.revision for r in recs.values())
     assert assemble_batch(batch_id, settings=settings)["records_changed"] == 0
     assert max(r.revision for r in rows(settings, Record)) == top
+    # every revision a record took has its event, written with it (the history and the outbox)
+    events = sorted(rows(settings, RecordEvent), key=lambda e: e.revision)
+    assert [(e.record_id, e.kind, e.status) for e in events] == [
+        (rec.id, "created", rec.status), (alone.id, "created", "needs_review"), (rec.id, "superseded", "superseded"),
+        (rec.id, "updated", rec.status), (alone.id, "superseded", "superseded")]
+    assert [e.revision for e in events if e.record_id == rec.id][-1] == recs[rec.id].revision
+    assert all(e.actor == "system" for e in events)
 
 
 # ---------------------------------------------------------------- dedupe
