@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from intake.forms.layout import reserved_boxes
+from intake.forms.layout import MIN_QR_MODULE_MM, PageCode, qr_modules, reserved_boxes
 
 if TYPE_CHECKING:
     from intake.forms.model import Field, Template
@@ -123,9 +123,7 @@ def template_problems(t: Template) -> list[tuple[str, str]]:
             if src.type == "choice" and rule.when.equals not in [o.value for o in src.options]:
                 problems.append((f"rules[{ri}].when.equals", f"{rule.when.equals!r} is not an option of {src.name!r}"))
     if t.marks:
-        from intake.forms.render import MIN_QR_MODULE_MM, qr_modules
-
-        _, module = qr_modules(t, len(t.pages))
+        _, module = qr_modules(PageCode(t.id, t.version, len(t.pages), len(t.pages)), *size)
         if module < MIN_QR_MODULE_MM:
             problems.append(("id", f"is too long: its page QR code would have {module:.2f} mm modules, "
                                    f"under the {MIN_QR_MODULE_MM} mm a fax still reads (use at most 17 characters)"))

@@ -25,6 +25,8 @@ from pydantic import (
     Field as PField,
 )
 
+from intake.forms.check import template_problems  # check imports this module for types only
+
 Name = Annotated[str, PField(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
 FieldType = Literal[
@@ -313,8 +315,6 @@ class Template(Strict):
         return [f.name for _, f in self.fields()] + [c.name for c in self.computed]
 
     def problems(self) -> list[tuple[str, str]]:
-        from intake.forms.check import template_problems
-
         return template_problems(self)
 
 

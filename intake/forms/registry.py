@@ -2,6 +2,10 @@
 
 A broken template never stops the others loading: it is left out of the registry and its
 problems are kept, each as ``file: key.path: reason``.
+
+The registry also answers what the reader compares a scan with: where a form's reference scans
+are (beside its YAML file), and each template page blank, as a grey image at a resolution
+(`Registry.blank_image`), made once per template version and kept.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import yaml
 from pydantic import ValidationError
 
@@ -98,12 +103,13 @@ def parse_template_file(path: Path, rel: str) -> tuple[Template | None, list[Pro
     return (None if problems else template), problems
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: the reader's caches are per registry
 class Registry:
     root: Path
     templates: dict[tuple[str, int], Template] = field(default_factory=dict)
     files: dict[tuple[str, int], Path] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    _blanks: dict[tuple[str, int, float], np.ndarray] = field(default_factory=dict, repr=False)
 
     def ids(self) -> list[str]:
         return sorted({k[0] for k in self.templates})
@@ -127,7 +133,42 @@ class Registry:
             ) from None
 
     def path_of(self, t: Template) -> Path:
-        return self.files[(t.id, t.version)]
+        """The YAML file `t` was loaded from (`TemplateNotFound` if this registry did not load it)."""
+        path = self.files.get((t.id, t.version))
+        if path is None or self.templates[(t.id, t.version)].fingerprint != t.fingerprint:
+            raise TemplateNotFound(f"{t.key} was not loaded by the registry of {self.root}")
+        return path
+
+    def reference_scan(self, t: Template, page: int) -> Path:
+        """Where the blank scan of page `page` (0-based) of a form in circulation is: the
+        template's `reference.pages` are relative to its YAML file."""
+        if t.reference is None:
+            raise TemplateError(f"{t.key} has no reference scans: it is printed with our marks")
+        return self.path_of(t).parent / t.reference.pages[page]
+
+    def blank_image(self, t: Template, page: int, dpi: float) -> np.ndarray:
+        """Page `page` (0-based) of the blank form as a grey image at `dpi`: the reference scan of
+        a form in circulation, scaled; for our own forms the printed page, rendered from its PDF.
+        Made once per template version, page and resolution, and kept (do not change it)."""
+        key = (t.fingerprint, page, float(dpi))
+        img = self._blanks.get(key)
+        if img is None:
+            img = self._blanks[key] = self._make_blank(t, page, dpi)
+        return img
+
+    def _make_blank(self, t: Template, page: int, dpi: float) -> np.ndarray:
+        if t.reference is None:
+            from intake.forms.render import blank_page  # reportlab and pdfium, loaded when needed
+
+            return np.asarray(blank_page(t, page, int(round(dpi))))
+        import cv2
+
+        path = self.reference_scan(t, page)
+        scan = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if scan is None:
+            raise TemplateError(f"{t.key}: the reference scan {path.name} cannot be read")
+        scale = dpi / t.reference.dpi
+        return cv2.resize(scan, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
 
     def all(self) -> list[Template]:
         return [self.templates[k] for k in sorted(self.templates)]
@@ -156,10 +197,6 @@ def load_registry(root: Path) -> Registry:
             continue
         reg.templates[key] = template
         reg.files[key] = path
-        if template.reference is not None:
-            from intake.pipeline.register import set_reference_root
-
-            set_reference_root(template, path.parent)
     return reg
 
 

@@ -27,7 +27,14 @@ from pathlib import Path
 from PIL import Image
 
 from intake.errors import TemplateError
-from intake.forms.layout import QR_QUIET_MODULES, PageCode, mark_boxes, qr_box
+from intake.forms.layout import (
+    MIN_QR_MODULE_MM,
+    QR_LEVEL,
+    QR_QUIET_MODULES,
+    PageCode,
+    mark_boxes,
+    qr_box,
+)
 from intake.forms.model import TEXT_TYPES, Field, Label, Page, Section, Template, Text
 
 log = logging.getLogger(__name__)
@@ -39,7 +46,6 @@ FONT_NAME = "UMingTW"  # the name registered with reportlab
 FONT_SUBFONT_GUESS = 2  # the TTC's subfont for AR PL UMing TW (searched if this is wrong)
 
 PT_PER_MM = 72.0 / 25.4
-MIN_QR_MODULE_MM = 0.7
 
 # Printing sizes in points, and gaps in millimetres.
 LABEL_ZH_PT = 9.0
@@ -88,11 +94,6 @@ _pdfium_lock = threading.Lock()  # pdfium is not thread-safe
 def mm_to_px(v: float, dpi: float) -> float:
     """Millimetres to pixels at `dpi`."""
     return v / 25.4 * dpi
-
-
-def page_size_px(template: Template, dpi: float) -> tuple[int, int]:
-    w, h = template.page_size_mm
-    return round(mm_to_px(w, dpi)), round(mm_to_px(h, dpi))
 
 
 # -- font -------------------------------------------------------------------------------------
@@ -588,17 +589,7 @@ def _draw_text(p: _Page, tx: Text) -> None:
 def _qr_widget(payload: str):
     from reportlab.graphics.barcode.qr import QrCodeWidget
 
-    return QrCodeWidget(payload, barLevel="M", barBorder=QR_QUIET_MODULES)
-
-
-def qr_modules(template: Template, page_no: int = 1) -> tuple[int, float]:
-    """The printed QR code of page `page_no` (from 1): modules per side and module size in mm."""
-    payload = PageCode(template.id, template.version, page_no, len(template.pages)).payload()
-    widget = _qr_widget(payload)
-    widget.qr.make()
-    n = widget.qr.getModuleCount()
-    _, _, w, h = qr_box(*template.page_size_mm)
-    return n, min(w, h) / (n + 2 * QR_QUIET_MODULES)
+    return QrCodeWidget(payload, barLevel=QR_LEVEL, barBorder=QR_QUIET_MODULES)
 
 
 def _draw_qr(p: _Page, payload: str, box: tuple[float, float, float, float]) -> float:

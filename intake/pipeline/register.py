@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from intake.forms.layout import MARK_SIZE_MM, PageCode, mark_centres, qr_box
+from intake.errors import TemplateNotFound
+from intake.forms.layout import MARK_SIZE_MM, PageCode, mark_centres, qr_symbol_corners
 from intake.forms.model import Template
 from intake.forms.registry import Registry
 from intake.pipeline.qr import FoundCode, find_codes
@@ -47,54 +47,20 @@ def _mm_to_px(dpi: float) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------- reference images
+# What a page is compared with comes from the registry (`Registry.blank_image`: the reference
+# scan of a form in circulation, or our own printed page rendered once per template version);
+# what is derived from it here is kept per registry, template page and detector.
 @lru_cache(maxsize=64)
-def _structure(template: Template, page: int) -> tuple[np.ndarray, np.ndarray]:
-    """(ink mask of the blank page at SCORE_DPI, the blank grey image) for scoring alignment."""
-    grey = reference_image(template, page, SCORE_DPI)
-    ink = grey < 160
-    return ink, grey
-
-
-def reference_image(template: Template, page: int, dpi: float) -> np.ndarray:
-    """The blank page as a grey image at `dpi`: our own rendering, or the template's blank scan."""
-    if template.reference is not None:
-        img = _reference_scan(template, page)
-        scale = dpi / template.reference.dpi
-        return cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    from intake.forms.render import blank_page
-
-    return np.asarray(blank_page(template, page, int(round(dpi))))
-
-
-_REFERENCE_ROOTS: dict[str, Path] = {}
-
-
-def set_reference_root(template: Template, folder: Path) -> None:
-    """Where a template's reference scans live (its YAML file's folder). The registry calls
-    this when it loads a template with a `reference:`; keyed by content, so two registries
-    holding different templates under the same id and version do not mix their scans."""
-    _REFERENCE_ROOTS[template.fingerprint] = folder
-
-
-@lru_cache(maxsize=32)
-def _reference_scan(template: Template, page: int) -> np.ndarray:
-    assert template.reference is not None
-    folder = _REFERENCE_ROOTS.get(template.fingerprint)
-    if folder is None:
-        from intake.forms.registry import default_registry
-
-        folder = default_registry().path_of(template).parent
-    path = folder / template.reference.pages[page]
-    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        raise FileNotFoundError(path)
-    return img
+def _structure(registry: Registry, template: Template, page: int) -> np.ndarray:
+    """The blank page's printed ink at SCORE_DPI, for scoring alignment."""
+    return registry.blank_image(template, page, SCORE_DPI) < 160
 
 
 # ------------------------------------------------------------------------- alignment score
-def alignment_score(img: np.ndarray, dpi: float, H: np.ndarray, template: Template, page: int) -> float:
+def alignment_score(img: np.ndarray, dpi: float, H: np.ndarray, registry: Registry, template: Template,
+                    page: int) -> float:
     """Share of the blank page's printed ink that the registered page has too (within 0.5 mm)."""
-    ink, _ = _structure(template, page)
+    ink = _structure(registry, template, page)
     h, w = ink.shape
     small, f = _downscale(img, dpi, SCORE_DPI)
     # small px -> img px -> mm -> score px
@@ -111,12 +77,6 @@ def alignment_score(img: np.ndarray, dpi: float, H: np.ndarray, template: Templa
     return float((near & ink).sum() / total) if total else 0.0
 
 
-def _ink_level(grey: np.ndarray) -> float:
-    from intake.pipeline.ink import paper_level
-
-    return max(60.0, paper_level(grey, 90.0) * 0.72)
-
-
 def _downscale(img: np.ndarray, dpi: float, target: float) -> tuple[np.ndarray, float]:
     f = min(1.0, target / dpi)
     if f >= 0.999:
@@ -125,15 +85,8 @@ def _downscale(img: np.ndarray, dpi: float, target: float) -> tuple[np.ndarray, 
 
 
 # ------------------------------------------------------------------------- QR + marks
-@lru_cache(maxsize=64)
 def _qr_symbol_mm(template: Template, code: PageCode) -> np.ndarray:
-    from intake.forms.render import qr_modules
-
-    n, module = qr_modules(template, code.page)
-    x, y, w, h = qr_box(*template.page_size_mm)
-    quiet = (w - n * module) / 2
-    x0, y0, x1, y1 = x + quiet, y + quiet, x + w - quiet, y + h - quiet
-    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
+    return np.array(qr_symbol_corners(code, *template.page_size_mm), dtype=np.float64)
 
 
 def mark_candidates(img: np.ndarray, side_px: float) -> np.ndarray:
@@ -271,7 +224,8 @@ def _residual_mm(H: np.ndarray, src: list[np.ndarray], dst: list[np.ndarray]) ->
     return float(np.max(np.linalg.norm(pts - np.float64(dst), axis=1)))
 
 
-def register_with_qr(img: np.ndarray, dpi: float, found: FoundCode, template: Template) -> Located | Failure:
+def register_with_qr(img: np.ndarray, dpi: float, found: FoundCode, registry: Registry, template: Template
+                     ) -> Located | Failure:
     code = found.code
     assert code is not None
     qr_mm = _qr_symbol_mm(template, code)
@@ -301,13 +255,14 @@ def register_with_qr(img: np.ndarray, dpi: float, found: FoundCode, template: Te
             method = "marks"
     missing = 4 - len(src)
     loc = Located(template.id, template.version, code.page - 1, code.pages, H, method)
-    loc.alignment = alignment_score(img, dpi, H, template, code.page - 1)
+    loc.alignment = alignment_score(img, dpi, H, registry, template, code.page - 1)
     if missing:
         loc.method += f" ({missing} mark{'s' if missing > 1 else ''} missing)"
     return loc
 
 
-def register_marks_only(img: np.ndarray, dpi: float, candidates: list[Template]) -> Located | None:
+def register_marks_only(img: np.ndarray, dpi: float, registry: Registry, candidates: list[Template]
+                        ) -> Located | None:
     """Marks found, QR unreadable: try each candidate page in each orientation the marks allow."""
     marks = _corner_marks(img, dpi)
     if sum(m is not None for m in marks) < 4:
@@ -326,7 +281,7 @@ def register_marks_only(img: np.ndarray, dpi: float, candidates: list[Template])
                 continue
             for p in range(len(t.pages)):
                 loc = Located(t.id, t.version, p, len(t.pages), H, "marks")
-                loc.alignment = alignment_score(img, dpi, H, t, p)
+                loc.alignment = alignment_score(img, dpi, H, registry, t, p)
                 if best is None or loc.alignment > best.alignment:
                     best = loc
     return best
@@ -346,17 +301,17 @@ def _detector(kind: str):
 
 
 @lru_cache(maxsize=64)
-def _reference_features(template: Template, page: int, kind: str = "orb"):
-    ref = reference_image(template, page, FEATURE_DPI)
+def _reference_features(registry: Registry, template: Template, page: int, kind: str = "orb"):
+    ref = registry.blank_image(template, page, FEATURE_DPI)
     det, _ = _detector(kind)
     kp, des = det.detectAndCompute(ref, None)
     return np.float32([k.pt for k in kp]), des
 
 
-def _match_features(small: np.ndarray, f: float, template: Template, page: int, kind: str
+def _match_features(small: np.ndarray, f: float, registry: Registry, template: Template, page: int, kind: str
                     ) -> tuple[np.ndarray, int, int] | Failure:
     """(homography img px -> mm, inliers, matches) with ORB or SIFT, or why not."""
-    ref_pts, ref_des = _reference_features(template, page, kind)
+    ref_pts, ref_des = _reference_features(registry, template, page, kind)
     if ref_des is None or len(ref_pts) < MIN_FEATURE_INLIERS:
         return Failure("unregistered", "the template's reference image has too few features to match")
     det, norm = _detector(kind)
@@ -379,12 +334,12 @@ def _match_features(small: np.ndarray, f: float, template: Template, page: int, 
     return H, n_in, len(good)
 
 
-def register_by_features(img: np.ndarray, dpi: float, template: Template, page: int,
+def register_by_features(img: np.ndarray, dpi: float, registry: Registry, template: Template, page: int,
                          dpi_known: bool = True) -> Located | Failure:
     small, f = _downscale(img, dpi, FEATURE_DPI)
     failure: Failure | None = None
     for kind in DETECTORS:
-        res = _match_features(small, f, template, page, kind)
+        res = _match_features(small, f, registry, template, page, kind)
         if isinstance(res, Failure):
             failure = failure if failure is not None and res.code == "unidentified" else res
             continue
@@ -393,7 +348,7 @@ def register_by_features(img: np.ndarray, dpi: float, template: Template, page: 
             failure = Failure("unregistered", "the alignment found would distort the page implausibly")
             continue
         loc = Located(template.id, template.version, page, len(template.pages), H, f"features:{kind} ({n_in} inliers)")
-        loc.alignment = alignment_score(img, dpi, H, template, page)
+        loc.alignment = alignment_score(img, dpi, H, registry, template, page)
         if loc.alignment >= MIN_ALIGNMENT or kind == DETECTORS[-1]:
             return loc
     assert failure is not None
@@ -421,18 +376,18 @@ def locate(img: np.ndarray, dpi: float, registry: Registry, dpi_known: bool = Tr
         assert code is not None
         try:
             template = registry.get(code.form_id, code.version)
-        except Exception:  # noqa: BLE001 - TemplateNotFound: a form we do not know (yet)
+        except TemplateNotFound:  # a form we do not know (yet)
             return Failure("unidentified", f"the QR code names form {code.form_id} version {code.version}, which is not installed")
         if code.page > len(template.pages) or code.pages != len(template.pages):
             return Failure("unidentified", f"the QR code names page {code.page}/{code.pages}, which {template.key} does not have")
-        loc = register_with_qr(img, dpi, ours[0], template)
+        loc = register_with_qr(img, dpi, ours[0], registry, template)
         if isinstance(loc, Located) and loc.alignment < MIN_ALIGNMENT:
-            feat = register_by_features(img, dpi, template, code.page - 1, dpi_known)
+            feat = register_by_features(img, dpi, registry, template, code.page - 1, dpi_known)
             if isinstance(feat, Located) and feat.alignment > loc.alignment:
                 loc = feat
         return _judge(loc)
     templates = registry.all()
-    loc = register_marks_only(img, dpi, templates)
+    loc = register_marks_only(img, dpi, registry, templates)
     if loc is not None and loc.alignment >= MIN_ALIGNMENT:
         return loc
     best: Located | Failure | None = loc
@@ -440,7 +395,7 @@ def locate(img: np.ndarray, dpi: float, registry: Registry, dpi_known: bool = Tr
         if t.marks and loc is not None:
             continue  # our own forms were tried with their marks
         for p in range(len(t.pages)):
-            res = register_by_features(img, dpi, t, p, dpi_known)
+            res = register_by_features(img, dpi, registry, t, p, dpi_known)
             if isinstance(res, Located) and (not isinstance(best, Located) or res.alignment > best.alignment):
                 best = res
             elif best is None:

@@ -34,7 +34,6 @@ from intake.forms.registry import Registry, load_registry
 from intake.pipeline.extract import assemble, read_page
 from intake.pipeline.load import iter_pages
 from intake.pipeline.read import read_page_fields
-from intake.pipeline.register import set_reference_root
 from intake.pipeline.types import FieldStatus, PageStatus
 
 DATA = Path(os.environ.get("INTAKE_SHARED_DATA", "/work/shared/data"))
@@ -49,11 +48,9 @@ def intake(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _registry(root: Path) -> Registry:
-    """The templates in `root`, with their reference scans findable by the registration."""
+    """The templates in `root` (the registry knows where their reference scans are)."""
     reg = load_registry(root)
     assert reg.problems == []
-    for t in reg.all():
-        set_reference_root(t, reg.path_of(t).parent)
     return reg
 
 

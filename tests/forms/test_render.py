@@ -111,7 +111,7 @@ def test_qr_code_fills_its_box_with_modules_of_at_least_0_7_mm(key: str) -> None
     t = _template(key)
     dpi = 300
     for i, img in enumerate(_pages(key, dpi)):
-        n, module = render.qr_modules(t, i + 1)
+        n, module = layout.qr_modules(layout.PageCode(t.id, t.version, i + 1, len(t.pages)), *t.page_size_mm)
         assert module >= 0.7
         x, y, w, h = layout.qr_box(*t.page_size_mm)
         # the dark modules span the box less the quiet zone, to within a pixel
@@ -129,9 +129,25 @@ def test_qr_code_fills_its_box_with_modules_of_at_least_0_7_mm(key: str) -> None
         assert abs(run - render.mm_to_px(7 * module, dpi)) <= 2
 
 
+def test_the_layout_knows_the_size_of_the_printed_qr_code_without_printing_it() -> None:
+    """The reader and the template check take the QR's module count from `layout` (no renderer):
+    it must be the count of the code the renderer prints, for every payload length a form id
+    allows and past it, up to where the layout's table ends."""
+    from reportlab.graphics.barcode.qr import QrCodeWidget
+
+    for n in range(1, 205):
+        payload = layout.PageCode("f" + "x" * (n - 1), 1, 1, 2).payload()
+        widget = QrCodeWidget(payload, barLevel=layout.QR_LEVEL, barBorder=layout.QR_QUIET_MODULES)
+        widget.qr.make()
+        assert layout.qr_module_count(payload) == widget.qr.getModuleCount(), payload
+    with pytest.raises(ValueError, match="longer than"):
+        layout.qr_module_count("x" * 214)
+
+
 def test_a_form_id_too_long_for_a_readable_qr_code_is_refused() -> None:
     t = _mini().model_copy(update={"id": "a_very_long_form_identifier_x"})
-    assert render.qr_modules(t)[1] < 0.7
+    assert layout.qr_modules(layout.PageCode(t.id, 1, 1, len(t.pages)), *t.page_size_mm)[1] < 0.7
+    assert any(path == "id" and "too long" in reason for path, reason in t.problems())
     with pytest.raises(TemplateError, match="shorter form id"):
         render.render_pdf(t)
 
