@@ -5,9 +5,10 @@
 - Errors: every `IntakeError` becomes ``{"error": code, "detail": message}`` with its
   ``http_status``; a malformed request becomes ``{"error": "invalid_request", "detail": ...,
   "fields": [...]}`` with 422.
-- Embedded defaults (no ``INTAKE_BROKER_URL``): at startup the app re-enqueues pages left
-  unfinished by a previous run, and processes pages on one background thread
-  (`intake.dispatch.ThreadDispatcher`), stopped at shutdown. With a broker, Celery workers do it.
+- Embedded defaults (no ``INTAKE_BROKER_URL``): the app processes pages on one background thread
+  (`intake.batches.inprocess.ThreadDispatcher`, installed when the app is made, stopped at
+  shutdown), and at startup re-enqueues pages left unfinished by a previous run. With a broker,
+  Celery workers do it.
 - The clerk's web pages (`intake.web`: sign in, upload, batch list, live batch page) are mounted
   last on this same app, at the site root, with the same session cookie.
 """
@@ -24,8 +25,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from intake import dispatch
 from intake.auth.routes import router as auth_router
+from intake.batches import inprocess
 from intake.batches.routes import router as batches_router
 from intake.config import Settings, get_settings
 from intake.errors import IntakeError
@@ -90,9 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if embedded:
             await anyio.to_thread.run_sync(_recover, settings)
         yield
-        d = dispatch.dispatcher_for(settings)
-        if embedded and isinstance(d, dispatch.ThreadDispatcher):
-            await anyio.to_thread.run_sync(d.stop)
+        if embedded:
+            await anyio.to_thread.run_sync(inprocess.stop, settings)
 
     app = FastAPI(
         title="form-intake",
@@ -104,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    if not settings.broker_url:
+        inprocess.install_thread(settings)
     app.add_exception_handler(IntakeError, _intake_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

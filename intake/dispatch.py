@@ -5,9 +5,12 @@ Work is named by task name and carries one id (JSON). Where it runs depends on t
 - ``INTAKE_BROKER_URL`` set: `CeleryDispatcher` sends a Celery chain per page
   (``intake.process_page`` then ``intake.assemble_after_page``) by name, so `intake` never
   imports `workers`; `celery_config` is the single source of the Celery settings both use.
-- no broker (embedded defaults): `ThreadDispatcher` runs the same job functions
-  (`intake.batches.jobs`) on one background thread inside `intake serve`.
-- `intake process` installs an `InlineDispatcher` and drains it itself, synchronously.
+- no broker (embedded defaults): the work runs in this process, through a dispatcher that the
+  process installed (`install`): `intake serve` runs pages on a background thread,
+  `intake process` drains the work itself, synchronously. Those dispatchers and the table of
+  jobs they run belong to the jobs' side (`intake.batches.inprocess`): this module knows no job,
+  so the services that enqueue work and the jobs that call the services never import each
+  other in a circle.
 
 Given a ``session``, the enqueue functions defer sending until that session's transaction has
 committed (and drop it on rollback), so a worker never looks for a row that is not there yet.
@@ -17,11 +20,8 @@ the sweeper re-enqueues it.
 
 from __future__ import annotations
 
-import collections
 import logging
-import queue
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -29,6 +29,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from intake.config import Settings, get_settings
+from intake.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 class Dispatcher(Protocol):
+    """Where work goes. Both methods return once the work is handed over (not done); a failure
+    to hand it over raises, and `enqueue_page`/`enqueue_assembly` log it (the sweeper retries)."""
+
     def page(self, page_id: int) -> None: ...
 
     def assembly(self, batch_id: int) -> None: ...
@@ -101,93 +105,6 @@ class CeleryDispatcher:
         self.app.send_task(ASSEMBLE_BATCH, args=[batch_id])
 
 
-def _run_job(kind: str, obj_id: int, settings: Settings) -> None:
-    from intake.batches import jobs
-
-    if kind == "page":
-        jobs.run_page_chain(obj_id, settings=settings, worker="in-process")
-    else:
-        jobs.with_retries(jobs.run_assembly, obj_id, settings=settings)
-
-
-class ThreadDispatcher:
-    """One background thread running jobs in order (embedded `intake serve`)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._queue: queue.Queue[tuple[str, int] | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self.busy = False
-
-    def _ensure_started(self) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="intake-worker", daemon=True)
-                self._thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            self.busy = True
-            try:
-                _run_job(item[0], item[1], self.settings)
-            except Exception as exc:  # noqa: BLE001 - keep the worker thread alive; sweeper retries
-                log.error("in-process job %s %s failed: %s", item[0], item[1], type(exc).__name__)
-            finally:
-                self.busy = False
-                self._queue.task_done()
-
-    def page(self, page_id: int) -> None:
-        self._ensure_started()
-        self._queue.put(("page", page_id))
-
-    def assembly(self, batch_id: int) -> None:
-        self._ensure_started()
-        self._queue.put(("assembly", batch_id))
-
-    def idle(self) -> bool:
-        return self._queue.unfinished_tasks == 0
-
-    def wait_idle(self, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.idle():
-                return True
-            time.sleep(0.05)
-        return self.idle()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None and thread.is_alive():
-            self._queue.put(None)
-            thread.join(timeout)
-
-
-class InlineDispatcher:
-    """Collects work; the caller runs it with `run_next` (used by `intake process`)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.pending: collections.deque[tuple[str, int]] = collections.deque()
-
-    def page(self, page_id: int) -> None:
-        self.pending.append(("page", page_id))
-
-    def assembly(self, batch_id: int) -> None:
-        self.pending.append(("assembly", batch_id))
-
-    def run_next(self) -> tuple[str, int] | None:
-        if not self.pending:
-            return None
-        item = self.pending.popleft()
-        _run_job(item[0], item[1], self.settings)
-        return item
-
-
 _dispatchers: dict[str, Dispatcher] = {}
 _lock = threading.Lock()
 
@@ -205,12 +122,24 @@ def install(settings: Settings, dispatcher: Dispatcher | None) -> None:
             _dispatchers[_key(settings)] = dispatcher
 
 
+def installed(settings: Settings) -> Dispatcher | None:
+    """The dispatcher installed or made for these settings, if any."""
+    with _lock:
+        return _dispatchers.get(_key(settings))
+
+
 def dispatcher_for(settings: Settings | None = None) -> Dispatcher:
+    """The installed dispatcher; with a broker and none installed, a `CeleryDispatcher`. Without a
+    broker the process that runs the work must have installed one (`intake serve` and `intake
+    process` do): a `ConfigError` otherwise, rather than work that silently goes nowhere."""
     s = settings or get_settings()
     with _lock:
         d = _dispatchers.get(_key(s))
         if d is None:
-            d = _dispatchers[_key(s)] = CeleryDispatcher(s) if s.broker_url else ThreadDispatcher(s)
+            if not s.broker_url:
+                raise ConfigError("work cannot be queued: INTAKE_BROKER_URL is not set and this process runs no "
+                                  "in-process worker (start `intake serve`, or use `intake process`)")
+            d = _dispatchers[_key(s)] = CeleryDispatcher(s)
         return d
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 
 from intake import dispatch
 from intake.auth import service as auth_service
+from intake.batches import inprocess
 from intake.config import PROJECT_ROOT, Settings, limit_ocr_threads
 from intake.db.session import forget_db, get_db, upgrade
 
@@ -69,9 +70,7 @@ def settings(tmp_path: Path, _sqlite_template: Path) -> Iterator[Settings]:
 
 
 def _teardown(s: Settings) -> None:
-    d = dispatch._dispatchers.get(dispatch._key(s))
-    if isinstance(d, dispatch.ThreadDispatcher):
-        d.stop()
+    inprocess.stop(s)
     dispatch.install(s, None)
     forget_db(s.database_url or "")
 

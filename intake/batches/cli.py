@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from intake import dispatch
 from intake.auth.service import SYSTEM
+from intake.batches.inprocess import InlineDispatcher
 from intake.config import Settings, get_settings
 from intake.db.models import Batch, BatchFile, FileState, Page, Record, RecordField
 from intake.db.session import get_db, upgrade
@@ -67,7 +68,7 @@ def process_paths(paths: list[Path], settings: Settings | None = None, console: 
         console.print("[red]intake: no scans found (PDF, TIFF, PNG, JPEG)[/red]")
         return 1
     upgrade(settings)
-    runner = dispatch.InlineDispatcher(settings)
+    runner = InlineDispatcher(settings)
     dispatch.install(settings, runner)
     try:
         try:
@@ -88,7 +89,7 @@ def _create(files: list[Path], settings: Settings, console: Console) -> int:
         return create_batch(_uploads(files, console), SYSTEM, settings)
 
 
-def _run(runner: dispatch.InlineDispatcher, batch_id: int, settings: Settings, console: Console) -> None:
+def _run(runner: InlineDispatcher, batch_id: int, settings: Settings, console: Console) -> None:
     with get_db(settings).read_session() as s:
         total = s.scalar(select(func.count()).select_from(Page).where(Page.batch_id == batch_id)) or 0
     columns = (TextColumn("[bold]batch {task.fields[batch]}"), BarColumn(), MofNCompleteColumn(),

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy import exc as sa_exc
 
 from intake.batches import assembly, processing
+from intake.batches.service import sweep
 from intake.config import Settings, get_settings
 from intake.db.models import Page
 from intake.db.session import get_db
@@ -109,6 +110,4 @@ def run_page_chain(page_id: int, *, settings: Settings | None = None, worker: st
 
 
 def run_sweep(*, settings: Settings | None = None) -> dict[str, int]:
-    from intake.batches.service import sweep
-
     return sweep(settings=settings)

@@ -20,6 +20,7 @@ from intake import dispatch
 from intake.auth.service import SYSTEM
 from intake.batches import service
 from intake.batches.assembly import assemble_batch
+from intake.batches.inprocess import InlineDispatcher
 from intake.batches.processing import process_page
 from intake.batches.progress import batch_progress
 from intake.config import Settings
@@ -39,21 +40,21 @@ from intake.storage import get_storage
 
 
 @pytest.fixture
-def runner(settings: Settings) -> dispatch.InlineDispatcher:
-    r = dispatch.InlineDispatcher(settings)
+def runner(settings: Settings) -> InlineDispatcher:
+    r = InlineDispatcher(settings)
     dispatch.install(settings, r)
     return r
 
 
 @pytest.fixture
-def any_runner(any_settings: Settings) -> tuple[Settings, dispatch.InlineDispatcher]:
+def any_runner(any_settings: Settings) -> tuple[Settings, InlineDispatcher]:
     """(settings, runner) on SQLite and on PostgreSQL."""
-    r = dispatch.InlineDispatcher(any_settings)
+    r = InlineDispatcher(any_settings)
     dispatch.install(any_settings, r)
     return any_settings, r
 
 
-def drain(r: dispatch.InlineDispatcher) -> int:
+def drain(r: InlineDispatcher) -> int:
     n = 0
     while r.run_next() is not None:
         n += 1
@@ -431,6 +432,27 @@ def test_work_is_enqueued_only_after_commit(settings: Settings, runner, blank_pa
         assert not runner.pending
     assert list(runner.pending) == [("page", 124)]
     runner.pending.clear()
+
+
+def test_without_a_broker_the_process_that_runs_the_work_installs_its_dispatcher(settings: Settings) -> None:
+    """The seam knows no job: with no broker and no in-process dispatcher, enqueueing is refused
+    by name instead of going nowhere; `intake serve` (the app) installs a thread that runs the
+    jobs, once per settings, and stops it at shutdown."""
+    from intake.api import create_app
+    from intake.batches import inprocess
+    from intake.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="INTAKE_BROKER_URL is not set"):
+        dispatch.dispatcher_for(settings)
+    with pytest.raises(ConfigError), get_db(settings).session() as s:
+        dispatch.enqueue_page(1, settings=settings, session=s)
+    create_app(settings)
+    d = dispatch.dispatcher_for(settings)
+    assert isinstance(d, inprocess.ThreadDispatcher)
+    create_app(settings)
+    assert dispatch.dispatcher_for(settings) is d
+    inprocess.stop(settings)
+    assert dispatch.installed(settings) is None
 
 
 def test_too_many_files_is_checked(settings: Settings) -> None:

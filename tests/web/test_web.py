@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from intake import dispatch
 from intake.api import create_app
+from intake.batches import inprocess
 from intake.config import PROJECT_ROOT, Settings
 from tests.conftest import PASSWORD, _teardown, make_settings, make_users
 
@@ -56,15 +56,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> 
     make_users(settings)
     gate = threading.Event()
     gate.set()
-    real_run_job = dispatch._run_job
+    real_page_job = inprocess.JOBS["page"]
 
-    def gated(kind: str, obj_id: int, s: Settings) -> None:
-        if kind == "page":
-            gate.wait(60)
-        real_run_job(kind, obj_id, s)
+    def gated(page_id: int, s: Settings) -> None:
+        gate.wait(60)
+        real_page_job(page_id, s)
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(dispatch, "_run_job", gated)
+    mp.setitem(inprocess.JOBS, "page", gated)
     port = _free_port()
     uv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=uv.run, name="uvicorn-test", daemon=True)

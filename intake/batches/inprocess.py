@@ -1,0 +1,126 @@
+"""Running the jobs in this process, without a broker (the embedded defaults).
+
+- `ThreadDispatcher`: one background thread runs the work in order (`intake serve`);
+- `InlineDispatcher`: collects the work; the caller runs it with `run_next` (`intake process`).
+
+Both run the same job functions as the Celery tasks (`intake.batches.jobs`), looked up in `JOBS`,
+the in-process job table. It lives here, on the jobs' side of the seam: `intake.dispatch` only
+hands work to whatever dispatcher the process installed (`install_thread`, or
+`dispatch.install`), so the services that enqueue work never import the jobs that call them.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from intake import dispatch
+from intake.batches import jobs
+from intake.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run_page_job(page_id: int, settings: Settings) -> None:
+    """A page read, then its batch assembled: the Celery chain's two tasks, retried alike."""
+    jobs.run_page_chain(page_id, settings=settings, worker="in-process")
+
+
+def run_assembly_job(batch_id: int, settings: Settings) -> None:
+    jobs.with_retries(jobs.run_assembly, batch_id, settings=settings)
+
+
+# kind of work -> what runs it: "page" and "assembly", the two methods of `dispatch.Dispatcher`
+JOBS: dict[str, Callable[[int, Settings], None]] = {"page": run_page_job, "assembly": run_assembly_job}
+
+
+def run_job(kind: str, obj_id: int, settings: Settings) -> None:
+    JOBS[kind](obj_id, settings)
+
+
+class ThreadDispatcher:
+    """One background thread running jobs in order (embedded `intake serve`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._queue: queue.Queue[tuple[str, int] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def _ensure_started(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="intake-worker", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            try:
+                run_job(item[0], item[1], self.settings)
+            except Exception as exc:  # noqa: BLE001 - keep the worker thread alive; sweeper retries
+                log.error("in-process job %s %s failed: %s", item[0], item[1], type(exc).__name__)
+            finally:
+                self._queue.task_done()
+
+    def page(self, page_id: int) -> None:
+        self._ensure_started()
+        self._queue.put(("page", page_id))
+
+    def assembly(self, batch_id: int) -> None:
+        self._ensure_started()
+        self._queue.put(("assembly", batch_id))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join(timeout)
+
+
+class InlineDispatcher:
+    """Collects work; the caller runs it with `run_next` (used by `intake process`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pending: collections.deque[tuple[str, int]] = collections.deque()
+
+    def page(self, page_id: int) -> None:
+        self.pending.append(("page", page_id))
+
+    def assembly(self, batch_id: int) -> None:
+        self.pending.append(("assembly", batch_id))
+
+    def run_next(self) -> tuple[str, int] | None:
+        if not self.pending:
+            return None
+        item = self.pending.popleft()
+        run_job(item[0], item[1], self.settings)
+        return item
+
+
+def install_thread(settings: Settings) -> dispatch.Dispatcher:
+    """Without a broker: the dispatcher installed for these settings, or a new `ThreadDispatcher`
+    installed now. With a broker there is nothing to install (Celery workers run the work)."""
+    if settings.broker_url:
+        return dispatch.dispatcher_for(settings)
+    current = dispatch.installed(settings)
+    if current is None:
+        current = ThreadDispatcher(settings)
+        dispatch.install(settings, current)
+    return current
+
+
+def stop(settings: Settings) -> None:
+    """Stop and uninstall the in-process dispatcher of these settings, if there is one."""
+    d = dispatch.installed(settings)
+    if isinstance(d, ThreadDispatcher):
+        d.stop()
+    if isinstance(d, ThreadDispatcher | InlineDispatcher):
+        dispatch.install(settings, None)
