@@ -1,5 +1,6 @@
-# form-intake: one image for the API (`intake serve`), the Celery workers (`intake worker`),
-# the sweeper (`intake beat`) and one-shot commands (`intake db upgrade`, `intake users add`).
+# form-intake: one image for the API (`intake serve`), the Celery workers (`python -m workers
+# worker`), the sweeper (`python -m workers beat`) and one-shot commands (`intake db upgrade`,
+# `intake users add`).
 # See docs/service.md and docker-compose.yml.
 FROM python:3.11-slim-bookworm
 

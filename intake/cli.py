@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from intake.config import Settings, limit_ocr_threads
+from intake.config import limit_ocr_threads
 from intake.errors import IntakeError
 
 limit_ocr_threads()
@@ -226,49 +226,6 @@ def serve(
     if not settings.broker_url:
         typer.echo("no INTAKE_BROKER_URL: pages are processed in this process", err=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
-
-
-@app.command("worker")
-def worker(
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c")] = 1,
-    beat: Annotated[bool, typer.Option("--beat", help="also run the periodic sweeper (on one worker only)")] = False,
-) -> None:
-    """Run a Celery worker (needs INTAKE_BROKER_URL)."""
-    from intake.config import get_settings
-
-    settings = get_settings()
-    if not settings.broker_url:
-        _fail("INTAKE_BROKER_URL is not set; without a broker, `intake serve` processes in-process")
-    from workers.app import celery_app
-
-    argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-E"]
-    if beat:
-        argv += ["--beat", f"--schedule={_beat_schedule(settings)}"]
-    raise typer.Exit(celery_app.start(argv) or 0)
-
-
-@app.command("beat")
-def beat() -> None:
-    """Run Celery beat alone: the periodic sweeper (needs INTAKE_BROKER_URL).
-
-    Run exactly one, or `worker --beat` on one worker instead, never both.
-    The schedule file is kept in INTAKE_DATA_DIR."""
-    from intake.config import get_settings
-
-    settings = get_settings()
-    if not settings.broker_url:
-        _fail("INTAKE_BROKER_URL is not set; beat schedules the sweeper for Celery workers, "
-              "and without a broker `intake serve` processes in-process")
-    from workers.app import celery_app
-
-    code = celery_app.start(["beat", "--loglevel=INFO", f"--schedule={_beat_schedule(settings)}"])
-    raise typer.Exit(code or 0)
-
-
-def _beat_schedule(settings: Settings) -> Path:
-    """Where Celery beat keeps its schedule (in INTAKE_DATA_DIR, created if missing)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return settings.data_dir / "celerybeat-schedule"
 
 
 # ---------------------------------------------------------------- db / users

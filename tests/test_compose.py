@@ -5,8 +5,8 @@ by the real CLI, option types included), the environment is made of real setting
 production mode, the Dockerfile installs the same system packages as scripts/setup, the health
 check's URL answers 200 from the real app (the check's own code is run against a live server),
 the compose wiring (dependencies, one beat, scalable workers, the shared storage volume), and
-`intake beat` itself (fails clearly without a broker; with one, starts Celery beat with its
-schedule in INTAKE_DATA_DIR).
+`python -m workers beat` itself (fails clearly without a broker; with one, starts Celery beat with
+its schedule in INTAKE_DATA_DIR).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from intake import cli
+from workers import cli as workers_cli
 from intake.api import create_app
 from intake.config import PROJECT_ROOT, Settings, get_settings
 
@@ -98,10 +99,23 @@ def volume_mounts(service: dict[str, Any]) -> dict[str, str]:
     return mounts
 
 
-def parse_cli(argv: list[str]) -> typer.Context:
-    """Parse `intake ARGV` with the real CLI (types converted, nothing run); the leaf context.
-    (Typer 0.29 carries its own copy of Click, so this goes through typer's names only.)"""
-    cmd = typer.main.get_command(cli.app)
+# The commands our services run: `intake ...` and `python -m workers ...`, each with its own CLI.
+PROGRAMS = {("intake",): cli.app, ("python", "-m", "workers"): workers_cli.app}
+
+
+def program(argv: list[str]) -> tuple[typer.Typer, list[str]]:
+    """(the CLI that runs `argv`, its arguments)."""
+    for prefix, app in PROGRAMS.items():
+        if tuple(argv[:len(prefix)]) == prefix:
+            return app, argv[len(prefix):]
+    raise AssertionError(f"{argv} is not one of our commands")
+
+
+def parse_cli(argv: list[str], app: typer.Typer = cli.app) -> typer.Context:
+    """Parse `intake ARGV` (or ARGV of another of our CLIs) with the real CLI (types converted,
+    nothing run); the leaf context. (Typer 0.29 carries its own copy of Click, so this goes
+    through typer's names only.)"""
+    cmd = typer.main.get_command(app)
     ctx = typer.Context(cmd, info_name="intake")
     args = list(argv)
     while hasattr(cmd, "resolve_command"):  # a group
@@ -198,31 +212,40 @@ def test_every_service_of_ours_runs_a_command_the_cli_accepts(services: dict[str
     runner = CliRunner()
     for name, service in mine.items():
         argv = command_argv(service)
-        assert argv[0] == "intake", f"{name}: {argv}"
-        result = runner.invoke(cli.app, [*argv[1:], "--help"])
+        app, args = program(argv)
+        result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, f"{name}: `{' '.join(argv)} --help` -> {result.exit_code}\n{result.output}"
-        parse_cli(argv[1:])  # the options themselves, with their types, not just --help
+        parse_cli(args, app)  # the options themselves, with their types, not just --help
+
+
+def parse_service(service: dict[str, Any]) -> typer.Context:
+    app, args = program(command_argv(service))
+    return parse_cli(args, app)
 
 
 def test_commands_parse_to_the_intended_values(services: dict[str, dict[str, Any]]) -> None:
-    api = parse_cli(command_argv(services["api"])[1:])
+    assert program(command_argv(services["api"]))[0] is cli.app
+    api = parse_service(services["api"])
     assert (api.command.name, api.params) == ("serve", {"host": "0.0.0.0", "port": 8000})
-    worker = parse_cli(command_argv(services["worker"])[1:])
+    assert program(command_argv(services["worker"]))[0] is workers_cli.app
+    worker = parse_service(services["worker"])
     assert worker.command.name == "worker"
     assert worker.params["beat"] is False, "beat runs in its own service; a scaled worker must not run it"
     assert worker.params["concurrency"] >= 1
-    migrate = parse_cli(command_argv(services["migrate"])[1:])
+    migrate = parse_service(services["migrate"])
     assert (migrate.command.name, migrate.params) == ("upgrade", {"revision": "head"})
-    assert parse_cli(command_argv(services["beat"])[1:]).command.name == "beat"
+    assert parse_service(services["beat"]).command.name == "beat"
 
 
 def test_the_parser_used_above_rejects_bad_commands() -> None:
-    for argv in (["serve", "--port", "eighty"], ["worker", "--no-such-option"], ["beat", "extra"]):
+    for app, argv in ((cli.app, ["serve", "--port", "eighty"]), (workers_cli.app, ["worker", "--no-such-option"]),
+                      (workers_cli.app, ["worker", "--concurrency", "0"]), (workers_cli.app, ["beat", "extra"])):
         with pytest.raises(typer.TyperException) as exc:
-            parse_cli(argv)
+            parse_cli(argv, app)
         assert exc.value.exit_code == 2, argv  # a usage error
-    with pytest.raises((AssertionError, typer.TyperException)):
-        parse_cli(["no-such-command"])
+    for app, argv in ((cli.app, ["no-such-command"]), (cli.app, ["worker"]), (workers_cli.app, ["serve"])):
+        with pytest.raises((AssertionError, typer.TyperException)):
+            parse_cli(argv, app)
 
 
 def test_the_image_default_command_is_serve_on_all_interfaces() -> None:
@@ -386,9 +409,9 @@ def test_workers_can_scale(services: dict[str, dict[str, Any]]) -> None:
 
 def test_beat_runs_exactly_once(services: dict[str, dict[str, Any]]) -> None:
     beats = [n for n, s in ours(services).items()
-             if command_argv(s)[1:2] == ["beat"] or "--beat" in command_argv(s) or "-B" in command_argv(s)]
+             if program(command_argv(s))[1][:1] == ["beat"] or "--beat" in command_argv(s) or "-B" in command_argv(s)]
     assert beats == ["beat"]
-    assert command_argv(services["beat"]) == ["intake", "beat"]
+    assert command_argv(services["beat"]) == ["python", "-m", "workers", "beat"]
     assert (services["beat"].get("deploy") or {}).get("replicas") in (None, 1)
 
 
@@ -443,7 +466,7 @@ def test_docker_compose_config_accepts_the_file() -> None:
     assert result.returncode == 0, result.stderr
 
 
-# ---------------------------------------------------------------- intake beat
+# ---------------------------------------------------------------- python -m workers beat
 def _clean_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
     for key in [k for k in os.environ if k.startswith("INTAKE_")]:
         monkeypatch.delenv(key)
@@ -455,7 +478,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
 def test_beat_without_a_broker_fails_clearly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _clean_env(monkeypatch, INTAKE_DATA_DIR=str(tmp_path))
     try:
-        result = CliRunner().invoke(cli.app, ["beat"])
+        result = CliRunner().invoke(workers_cli.app, ["beat"])
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 1
@@ -469,7 +492,7 @@ def test_beat_starts_celery_beat_with_its_schedule_in_the_data_dir(tmp_path: Pat
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
     env |= {"INTAKE_DATA_DIR": str(data_dir), "INTAKE_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",
             "INTAKE_DATABASE_URL": f"sqlite:///{tmp_path / 'intake.db'}", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "intake.cli", "beat"], env=env, cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "workers", "beat"], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]

@@ -1,4 +1,5 @@
-"""Celery workers: the app (`workers.app.celery_app`) and thin tasks (`workers.tasks`).
+"""Celery workers: the app (`workers.app.celery_app`), thin tasks (`workers.tasks`) and their
+commands (`python -m workers worker|beat`, `workers.cli`); need ``INTAKE_BROKER_URL``.
 
-Run with ``intake worker`` (or ``celery -A workers.app worker``); needs ``INTAKE_BROKER_URL``.
+`intake` never imports this package: it must stay importable without Celery.
 """

@@ -6,8 +6,8 @@ whose worker process dies is delivered again, and the tasks are idempotent); har
 limits from ``INTAKE_TASK_TIME_LIMIT_S``; the Redis ``visibility_timeout`` from
 ``INTAKE_VISIBILITY_TIMEOUT_S`` (the settings refuse one not longer than the time limit, or Redis
 would hand a running task to a second worker); prefetch of one task per process; and a beat
-schedule running the sweeper every ``INTAKE_SWEEP_INTERVAL_S`` (run it once: ``intake beat``,
-or ``intake worker --beat`` on one worker).
+schedule running the sweeper every ``INTAKE_SWEEP_INTERVAL_S`` (run it once: ``python -m workers
+beat``, or ``python -m workers worker --beat`` on one worker).
 """
 
 from __future__ import annotations
