@@ -1,6 +1,6 @@
 """Importing forms already in circulation: queXF banding XML + blank scan, OMRChecker templates.
 
-Sample data (read from the shared data folder, present in CI; see /work/shared/data/README.md):
+Sample data, in tests/resources/ (its README says where each file comes from and why it is here):
 - quexf/: ACSPRI/queXF doc/test_original.xml and doc/test_blank.pdf (GPL-2.0-or-later, test data
   only): a 2-page survey, its banding XML and a 300 dpi 1-bit scan of the blank printout.
 - omrchecker/: Udayraj123/OMRChecker samples (MIT) with template.json files, and
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -35,12 +34,10 @@ from intake.pipeline.extract import assemble, read_page
 from intake.pipeline.load import iter_pages
 from intake.pipeline.read import read_page_fields
 from intake.pipeline.types import FieldStatus, PageStatus
+from tests.conftest import RESOURCES
 
-DATA = Path(os.environ.get("INTAKE_SHARED_DATA", "/work/shared/data"))
-QUEXF = DATA / "quexf"
-OMR = DATA / "omrchecker"
-needs_quexf = pytest.mark.skipif(not (QUEXF / "banding.xml").is_file(), reason="no queXF sample data")
-needs_omr = pytest.mark.skipif(not (OMR / "expected_results_long.csv").is_file(), reason="no OMRChecker sample data")
+QUEXF = RESOURCES / "quexf"
+OMR = RESOURCES / "omrchecker"
 
 
 def intake(*args: str) -> subprocess.CompletedProcess[str]:
@@ -82,8 +79,6 @@ def test_page_files_finds_numbered_siblings(tmp_path: Path) -> None:
 # =============================================================================== queXF
 @pytest.fixture(scope="module")
 def quexf_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not (QUEXF / "banding.xml").is_file():
-        pytest.skip("no queXF sample data")
     out = tmp_path_factory.mktemp("quexf-templates")
     res = intake("templates", "import", "quexf", str(QUEXF / "banding.xml"), "--reference", str(QUEXF / "blank_scan.pdf"),
                  "--id", "quexf_survey", "--out", str(out))
@@ -97,14 +92,12 @@ def quexf_template(quexf_dir: Path) -> Template:
     return _registry(quexf_dir).get("quexf_survey", 1)
 
 
-@needs_quexf
 def test_quexf_import_passes_templates_check(quexf_dir: Path) -> None:
     res = intake("templates", "check", str(quexf_dir))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "1 template(s) OK" in res.stderr
 
 
-@needs_quexf
 def test_quexf_fields_follow_the_box_groups(quexf_template: Template) -> None:
     t = quexf_template
     assert t.marks is False and t.reference is not None and t.reference.dpi == 300
@@ -125,7 +118,6 @@ def test_quexf_fields_follow_the_box_groups(quexf_template: Template) -> None:
     assert t.field("c2").options[1].label.en == "Female"
 
 
-@needs_quexf
 def test_quexf_boxes_sit_on_the_printed_boxes(quexf_template: Template, quexf_dir: Path) -> None:
     """Every tick box of the template frames a printed square of the reference page, and lies
     within a millimetre of where the XML puts it (the rest is the printout's own distortion)."""
@@ -164,7 +156,6 @@ def _outline_share(grey: np.ndarray, rect: tuple[int, int, int, int]) -> float:
     return float(np.concatenate(edges).mean())
 
 
-@needs_quexf
 def test_quexf_png_pages_give_the_same_template(tmp_path: Path, quexf_template: Template) -> None:
     path = import_quexf(QUEXF / "banding.xml", QUEXF / "blank_scan-page1.png", "quexf_png", 1, tmp_path)
     t = load_registry(tmp_path).get("quexf_png")
@@ -174,7 +165,6 @@ def test_quexf_png_pages_give_the_same_template(tmp_path: Path, quexf_template: 
             assert np.allclose(oa.box, ob.box, atol=0.3)
 
 
-@needs_quexf
 def test_quexf_scan_without_corner_marks_is_refused(tmp_path: Path) -> None:
     blank = tmp_path / "white-page1.png"
     cv2.imwrite(str(blank), np.full((3508, 2480), 255, np.uint8))
@@ -191,7 +181,6 @@ def _read(reg: Registry, files: list[Path]) -> tuple[list, list]:
     return pages, assemble(pages, reg)
 
 
-@needs_quexf
 def test_quexf_blank_scan_reads_as_an_empty_form(quexf_dir: Path) -> None:
     reg = _registry(quexf_dir)
     pages, forms = _read(reg, [QUEXF / "blank_scan.pdf"])
@@ -265,7 +254,6 @@ def _filled_pages(out: Path, angle: float, shift: tuple[int, int], seed: int) ->
     return files
 
 
-@needs_quexf
 @pytest.mark.slow
 @pytest.mark.parametrize(("angle", "shift"), [(1.5, (35, -24)), (-2.5, (-47, 30))], ids=["turned-left", "turned-right"])
 def test_quexf_filled_form_reads_back(quexf_dir: Path, tmp_path: Path, angle: float, shift: tuple[int, int]) -> None:
@@ -519,7 +507,6 @@ def _folders() -> Iterator:
         yield pytest.param(name, marks=marks, id=name)
 
 
-@needs_omr
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(_folders()))
 def test_bubble_reader_agrees_with_omrchecker_in_its_page_space(name: str, expected: dict, tmp_path: Path) -> None:
@@ -559,7 +546,6 @@ MUST_READ = {
 }
 
 
-@needs_omr
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(MUST_READ))
 def test_pipeline_agrees_with_omrchecker(name: str, expected: dict, tmp_path: Path) -> None:
@@ -589,7 +575,6 @@ def test_pipeline_agrees_with_omrchecker(name: str, expected: dict, tmp_path: Pa
     assert agree / total >= MIN_AGREEMENT
 
 
-@needs_quexf
 @pytest.mark.parametrize("quarter_turns", [1, 2, 3])
 def test_a_form_without_our_marks_scanned_turned_is_read_upright(quexf_dir: Path, tmp_path: Path,
                                                                  quarter_turns: int) -> None:
