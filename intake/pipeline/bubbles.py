@@ -198,5 +198,6 @@ def read_bubble_choice(ctx: Any, slot: Slot) -> FieldReading:
     status = FieldStatus.ACCEPTED if not errors and c >= conf.MARK_ACCEPT else FieldStatus.NEEDS_REVIEW
     if ctx.keep_crops:
         ctx.crops[slot.path] = _crop(ctx.canon, slot.box, grow=1.0).copy()
-    return FieldReading(slot.path, f.type, value, None, c, status, errors, slot.page, slot.box, "bubbles",
-                        {"darkness": values, "marked": marked, "threshold": round(thr, 4), "decided_by": how})
+    return FieldReading(path=slot.path, type=f.type, value=value, text=None, confidence=c, status=status,
+                        errors=errors, page=slot.page, box=slot.box, engine="bubbles",
+                        details={"darkness": values, "marked": marked, "threshold": round(thr, 4), "decided_by": how})

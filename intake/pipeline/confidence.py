@@ -21,6 +21,8 @@ from bisect import bisect_right
 from functools import lru_cache
 from pathlib import Path
 
+from intake.pipeline.types import Agreement
+
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
 MARK_ACCEPT = 0.75
@@ -28,15 +30,17 @@ EMPTY_ACCEPT = 0.75
 INVALID_CAP = 0.3  # a reading that does not validate is never more than this sure
 # Without a calibration file: accept text only when the engine confidence is at least this, and
 # the two engines agreed (or one reading of a strongly validated type).
-DEFAULT_ACCEPT_FROM = {"agree": 93.0, "agree_second": 95.0, "single": 95.0}
-AGREEMENT_FACTOR = {"agree": 1.0, "agree_second": 0.9, "single": 0.95, "disagree": 0.5}
+DEFAULT_ACCEPT_FROM = {Agreement.AGREE: 93.0, Agreement.AGREE_SECOND: 95.0, Agreement.SINGLE: 95.0}
+AGREEMENT_FACTOR = {Agreement.AGREE: 1.0, Agreement.AGREE_SECOND: 0.9, Agreement.SINGLE: 0.95, Agreement.DISAGREE: 0.5}
 # Agreement kinds calibrated as one class: a first-time agreement of Tesseract with either of
 # PP-OCR's recognisers (`bench/accuracy --calibrate` pools them through `calibration_class`).
-CALIBRATED_AS = {"agree_tiny": "agree"}
+CALIBRATED_AS = {Agreement.AGREE_TINY: Agreement.AGREE}
 
 
-def calibration_class(agreement: str) -> str:
-    return CALIBRATED_AS.get(agreement, agreement)
+def calibration_class(agreement: Agreement | str) -> Agreement:
+    """The kind `agreement` is calibrated as (its own, or the kind it is pooled with)."""
+    kind = Agreement(agreement)
+    return CALIBRATED_AS.get(kind, kind)
 
 
 def mark_margin(value: float, threshold: float, *, below: bool, scale: float | None = None) -> float:
@@ -62,27 +66,23 @@ def _calibration() -> dict:
     return {}
 
 
-def _table(field_type: str, agreement: str) -> dict | None:
-    return _calibration().get("types", {}).get(field_type, {}).get(agreement)
+def _table(field_type: str, agreement: Agreement) -> dict | None:
+    return _calibration().get("types", {}).get(field_type, {}).get(agreement.value)
 
 
-def text_confidence(field_type: str, engine_conf: float, *, valid: bool, agreement: str, retried: bool) -> float:
+def text_confidence(field_type: str, engine_conf: float, *, valid: bool, agreement: Agreement, retried: bool) -> float:
     """How likely the reading is right: the share of right readings observed on synthetic forms
     for this type and agreement at this engine confidence (smoothed, so never 1.0); without a
-    calibration, the engine's own number discounted by agreement. `agreement`: "agree_tiny"
-    (Tesseract and PP-OCR's tiny recogniser gave the same value), "agree" (Tesseract and PP-OCR's
-    small recogniser did, after the tiny one gave another value), "agree_second" (PP-OCR and
-    Tesseract's second reading did, after its first reading gave another value or none that
-    validates), "single" (one confident valid Tesseract reading of a strongly validated type),
-    "disagree"."""
+    calibration, the engine's own number discounted by agreement (`types.Agreement` says what
+    each kind means; "agree_tiny" is calibrated with "agree", see `CALIBRATED_AS`)."""
     agreement = calibration_class(agreement)
-    table = _table(field_type, agreement) if agreement != "disagree" else None
+    table = _table(field_type, agreement) if agreement != Agreement.DISAGREE else None
     if table:
         edges, accuracy = table["edges"], table["accuracy"]
         c = float(accuracy[min(len(accuracy) - 1, max(0, bisect_right(edges, engine_conf) - 1))])
     else:
         c = max(0.0, min(1.0, engine_conf / 100.0)) * AGREEMENT_FACTOR[agreement]
-    if agreement == "disagree":
+    if agreement == Agreement.DISAGREE:
         c = min(c, 0.5)
     if retried:
         c *= 0.97
@@ -91,7 +91,7 @@ def text_confidence(field_type: str, engine_conf: float, *, valid: bool, agreeme
     return c
 
 
-def accept_cutoff(field_type: str, agreement: str) -> float:
+def accept_cutoff(field_type: str, agreement: Agreement) -> float:
     """The lowest engine confidence at which a valid reading with this agreement is accepted
     (infinity when none is)."""
     agreement = calibration_class(agreement)
@@ -100,9 +100,9 @@ def accept_cutoff(field_type: str, agreement: str) -> float:
     return float("inf") if cutoff is None else float(cutoff)
 
 
-def accept_text(field_type: str, engine_conf: float, *, valid: bool, agreement: str) -> bool:
+def accept_text(field_type: str, engine_conf: float, *, valid: bool, agreement: Agreement) -> bool:
     """Accept without review: valid, not contradicted, and at least as confident as the cutoff
     that kept silent errors within target on the calibration set."""
-    if not valid or agreement == "disagree":
+    if not valid or agreement == Agreement.DISAGREE:
         return False
     return engine_conf >= accept_cutoff(field_type, agreement)

@@ -144,9 +144,11 @@ def build_instance(t: Template, pages: list[PageResult]) -> FormInstance:
     for slot in t.slots():
         if slot.path not in readings:
             readings[slot.path] = FieldReading(
-                slot.path, slot.field.type, empty_value(slot.field) if slot.field.type != "choice" or slot.field.multiple else None,
-                None, 0.0, FieldStatus.NEEDS_REVIEW, ["page_missing" if (slot.page + 1) not in {p.template_page for p in pages} else "page_unreadable"],
-                slot.page, slot.box)
+                path=slot.path, type=slot.field.type,
+                value=empty_value(slot.field) if slot.field.type != "choice" or slot.field.multiple else None,
+                text=None, confidence=0.0, status=FieldStatus.NEEDS_REVIEW,
+                errors=["page_missing" if (slot.page + 1) not in {p.template_page for p in pages} else "page_unreadable"],
+                page=slot.page, box=slot.box)
     if missing_pages:
         inst.errors.append({"code": "pages_missing", "pages": missing_pages,
                             "message": f"page(s) {', '.join(map(str, missing_pages))} of {len(t.pages)} were not read"})

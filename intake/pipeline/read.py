@@ -8,12 +8,17 @@ PP-OCRv6 (`engines/ppocr.py`) on the same writing at 28 px; a value is accepted 
 read it alike (or, for dates, phones and numbers, on one confident valid Tesseract reading).
 Comb fields are read cell by cell. Checkboxes are measured, not recognised: the share of the
 square's inside covered by ink.
+
+A text field is read in three named steps (`read_text`): `first_readings` (Tesseract, with its
+retry settings), `second_opinion` (PP-OCR's recognisers and Tesseract's second reading, giving
+a typed `Verdict`: which readings agreed, and the value kept), and `route` (the checks and the
+calibrated confidence that accept the value or send it to a person). The engines are used only
+through their contract (`engines/contract.py`), so tests drive every branch with fake engines.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -22,7 +27,13 @@ import numpy as np
 from intake.errors import OcrTimeout
 from intake.forms.model import Field, Slot, Template
 from intake.pipeline import confidence as conf
-from intake.pipeline.engines.tesseract import PSM_SINGLE_CHAR, PSM_SINGLE_LINE, OcrResult
+from intake.pipeline.engines.contract import (
+    PSM_SINGLE_CHAR,
+    PSM_SINGLE_LINE,
+    LineRecognizer,
+    OcrResult,
+    PageEngine,
+)
 from intake.pipeline.ink import (
     InkBlob,
     digit_shape_agrees,
@@ -32,7 +43,7 @@ from intake.pipeline.ink import (
     paper_level,
     writing,
 )
-from intake.pipeline.types import FieldReading, FieldStatus
+from intake.pipeline.types import Agreement, FieldReading, FieldStatus
 from intake.values import normalize
 
 CANON_DPI = 200.0
@@ -73,16 +84,22 @@ class PageContext:
 
     canon: np.ndarray  # the page warped into template space at CANON_DPI, grey
     paper: float
-    engine: Any  # TesseractEngine or CliEngine
+    engine: PageEngine | None  # Tesseract (None on a page with no text fields to read)
     keep_crops: bool = False
     crops: dict[str, np.ndarray] = field(default_factory=dict)
     template: Template | None = None
     page: int = 0  # 0-based template page
-    second: Any = None  # the independent reader (PPOCREngine "small"); this thread's own when None
-    fast: Any = None  # its fast first pass (PPOCREngine "tiny"); this thread's own when None
+    second: LineRecognizer | None = None  # the independent reader (PP-OCR "small"); this thread's own when None
+    fast: LineRecognizer | None = None  # its fast first pass (PP-OCR "tiny"); this thread's own when None
 
     @property
-    def ppocr(self) -> Any:
+    def tesseract(self) -> PageEngine:
+        if self.engine is None:
+            raise ValueError("this page context has no Tesseract engine to read text with")
+        return self.engine
+
+    @property
+    def ppocr(self) -> LineRecognizer:
         if self.second is None:
             from intake.pipeline.engines.ppocr import default_ppocr
 
@@ -90,7 +107,7 @@ class PageContext:
         return self.second
 
     @property
-    def ppocr_tiny(self) -> Any:
+    def ppocr_tiny(self) -> LineRecognizer:
         if self.fast is None:
             from intake.pipeline.engines.ppocr import default_ppocr
 
@@ -113,7 +130,7 @@ def _px(box: tuple[float, float, float, float], shrink_mm: float = 0.0) -> tuple
             round((x + w - s) * PX_PER_MM), round((y + h - s) * PX_PER_MM))
 
 
-def _crop(ctx: PageContext, box: tuple[float, float, float, float], shrink_mm: float = 0.0) -> np.ndarray:
+def cut_out(ctx: PageContext, box: tuple[float, float, float, float], shrink_mm: float = 0.0) -> np.ndarray:
     x0, y0, x1, y1 = _px(box, shrink_mm)
     h, w = ctx.canon.shape
     return ctx.canon[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
@@ -132,7 +149,7 @@ def measure_mark(ctx: PageContext, box: tuple[float, float, float, float]) -> tu
     the square was found (when not, the inside is taken where the registration puts it)."""
     x, y, w, h = box
     margin = MARK_SEARCH_MM
-    region = _crop(ctx, (x - margin, y - margin, w + 2 * margin, h + 2 * margin))
+    region = cut_out(ctx, (x - margin, y - margin, w + 2 * margin, h + 2 * margin))
     sq = find_square(region, PX_PER_MM, min(w, h))
     if sq is not None:
         x0, y0, x1, y1 = sq
@@ -181,8 +198,9 @@ def read_checkbox(ctx: PageContext, slot: Slot) -> FieldReading:
         errors.append("mark.cancelled")  # a cancelled mark with nothing else: a person decides
     c = conf.for_marks([margin])
     status = FieldStatus.ACCEPTED if not errors and c >= conf.MARK_ACCEPT else FieldStatus.NEEDS_REVIEW
-    return FieldReading(slot.path, f.type, value, None, c, status, errors, slot.page, slot.box, "marks",
-                        {"fill": round(fill, 4), "state": state})
+    return FieldReading(path=slot.path, type=f.type, value=value, text=None, confidence=c, status=status,
+                        errors=errors, page=slot.page, box=slot.box, engine="marks",
+                        details={"fill": round(fill, 4), "state": state})
 
 
 def read_choice(ctx: PageContext, slot: Slot) -> FieldReading:
@@ -213,12 +231,13 @@ def read_choice(ctx: PageContext, slot: Slot) -> FieldReading:
                 errors.append("mark.cancelled_only")
     c = conf.for_marks(margins)
     status = FieldStatus.ACCEPTED if not errors and c >= conf.MARK_ACCEPT else FieldStatus.NEEDS_REVIEW
-    return FieldReading(slot.path, f.type, value, None, c, status, errors, slot.page, slot.box, "marks",
-                        {"fills": fills, "states": states})
+    return FieldReading(path=slot.path, type=f.type, value=value, text=None, confidence=c, status=status,
+                        errors=errors, page=slot.page, box=slot.box, engine="marks",
+                        details={"fills": fills, "states": states})
 
 
 def read_signature(ctx: PageContext, slot: Slot) -> FieldReading:
-    crop = _crop(ctx, slot.box, 0.8)
+    crop = cut_out(ctx, slot.box, 0.8)
     blob = writing(crop, ctx.paper, PX_PER_MM)
     ink_mm2 = blob.area / PX_PER_MM**2
     present = ink_mm2 >= SIGNATURE_MIN_INK_MM2
@@ -227,13 +246,13 @@ def read_signature(ctx: PageContext, slot: Slot) -> FieldReading:
     if ctx.keep_crops:
         ctx.crops[slot.path] = crop.copy()
     status = FieldStatus.ACCEPTED if c >= conf.MARK_ACCEPT else FieldStatus.NEEDS_REVIEW
-    return FieldReading(slot.path, "signature", present, None, c, status, [], slot.page, slot.box, "ink",
-                        {"ink_mm2": round(ink_mm2, 2)})
+    return FieldReading(path=slot.path, type="signature", value=present, text=None, confidence=c, status=status,
+                        errors=[], page=slot.page, box=slot.box, engine="ink", details={"ink_mm2": round(ink_mm2, 2)})
 
 
 # ------------------------------------------------------------------------- text
 def _ocr(ctx: PageContext, img: np.ndarray, s: OcrSetting, psm: int = PSM_SINGLE_LINE, symbols: bool = False) -> OcrResult:
-    return ctx.engine.read(img, lang=s.lang, psm=psm, whitelist=s.whitelist, symbols=symbols)
+    return ctx.tesseract.read(img, lang=s.lang, psm=psm, whitelist=s.whitelist, symbols=symbols)
 
 
 def _cells(ctx: PageContext, slot: Slot) -> list[tuple[np.ndarray, InkBlob]]:
@@ -242,7 +261,7 @@ def _cells(ctx: PageContext, slot: Slot) -> list[tuple[np.ndarray, InkBlob]]:
     cw = w / n
     out = []
     for i in range(n):
-        crop = _crop(ctx, (x + i * cw, y, cw, h), 0.6)
+        crop = cut_out(ctx, (x + i * cw, y, cw, h), 0.6)
         out.append((crop, writing(crop, ctx.paper, PX_PER_MM, min_speck_mm2=0.08)))
     return out
 
@@ -265,12 +284,14 @@ STRONG_SKIP_CONF = 90.0
 TINY_AGREE_MIN_CONF = 80.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Reading:
+    """One engine's reading of a text field, normalised (`_normalised`) once read."""
+
     text: str
     conf: float  # lowest word (or cell) confidence over the lines, 0..100
     value: Any = None
-    problems: list[str] = field(default_factory=list)
+    problems: tuple[str, ...] = ()  # validation codes; empty: the value is valid
 
 
 def _filled_cells(cells: list[tuple[np.ndarray, InkBlob]]) -> list[tuple[np.ndarray, InkBlob]]:
@@ -356,7 +377,7 @@ def _writing_lines(ctx: PageContext, slot: Slot) -> tuple[list[tuple[np.ndarray,
     """The writing of each ruled line that has any, and the total ink in mm2."""
     lines, ink = [], 0.0
     for box in _line_boxes(slot):
-        crop = _crop(ctx, box, 0.7)
+        crop = cut_out(ctx, box, 0.7)
         blob = writing(crop, ctx.paper, PX_PER_MM)
         mm2 = blob.area / PX_PER_MM**2
         ink += mm2
@@ -386,7 +407,7 @@ def _ppocr_lines(units: list[tuple[np.ndarray, InkBlob]], comb: bool) -> list[np
     return [line_image(crop, blob, target_h=INK_HEIGHT, pad=PAD) for crop, blob in units]
 
 
-def _read_ppocr(eng: Any, lines: list[np.ndarray], comb: bool) -> Reading:
+def _read_ppocr(eng: LineRecognizer, lines: list[np.ndarray], comb: bool) -> Reading:
     """The independent reading: a PP-OCRv6 recogniser over each line (or over the comb's strip of
     cells); confidence is the lowest line score, on Tesseract's 0..100 scale."""
     if not lines:
@@ -399,10 +420,10 @@ def _read_ppocr(eng: Any, lines: list[np.ndarray], comb: bool) -> Reading:
 
 def _normalised(ftype: str, r: Reading) -> Reading:
     value, problems = normalize(ftype, r.text)
-    r.value, r.problems = value, [p.code for p in problems]
-    if value is None and not r.problems:
-        r.problems = ["unreadable"]  # there is ink but the engine read nothing
-    return r
+    codes = tuple(p.code for p in problems)
+    if value is None and not codes:
+        codes = ("unreadable",)  # there is ink but the engine read nothing
+    return replace(r, value=value, problems=codes)
 
 
 def _soft_flags(f: Field, value: Any) -> list[str]:
@@ -421,103 +442,193 @@ def _soft_flags(f: Field, value: Any) -> list[str]:
     return []
 
 
-def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
-    f = slot.field
+@dataclass(frozen=True)
+class Written:
+    """What is written in a text field, cut out: the writing of each ruled line that has any, or
+    every cell of a comb (filled or not: cells are read by position)."""
+
+    units: list[tuple[np.ndarray, InkBlob]]
+    ink_mm2: float
+    comb: bool
+
+    def read(self, ctx: PageContext, setting: OcrSetting, variant: tuple[int, int]) -> Reading:
+        """Tesseract's reading at one scale (`FIRST` or `SECOND`), as read (not yet normalised)."""
+        reader = _read_comb if self.comb else _read_lines
+        return reader(ctx, self.units, setting, variant)
+
+
+def _written(ctx: PageContext, slot: Slot) -> Written:
+    if slot.field.cells:
+        units = _cells(ctx, slot)
+        return Written(units, sum(b.area for _, b in units) / PX_PER_MM**2, True)
+    lines, ink = _writing_lines(ctx, slot)
+    return Written(lines, ink, False)
+
+
+def _settings(f: Field) -> tuple[OcrSetting, ...]:
+    """Tesseract's settings for the field: its type's, the first one overridden by the field's
+    own `ocr:` hints."""
     settings = OCR_SETTINGS[f.type]
     if f.ocr is not None:
         settings = (OcrSetting(f.ocr.lang or settings[0].lang, f.ocr.whitelist or settings[0].whitelist),) + settings[1:]
-    if ctx.keep_crops:
-        ctx.crops[slot.path] = _crop(ctx, slot.box).copy()
-    if f.cells:
-        units = _cells(ctx, slot)
-        ink = sum(b.area for _, b in units) / PX_PER_MM**2
-        reader = _read_comb
-    else:
-        units, ink = _writing_lines(ctx, slot)
-        reader = _read_lines
-    if ink < EMPTY_INK_MM2:  # nothing written: no OCR
-        c = conf.for_empty(ink, EMPTY_INK_MM2)
-        errors = ["required"] if f.required else []
-        status = FieldStatus.ACCEPTED if not errors and c >= conf.EMPTY_ACCEPT else FieldStatus.NEEDS_REVIEW
-        return FieldReading(slot.path, f.type, None, "", c, status, errors, slot.page, slot.box, "ink",
-                            {"ink_mm2": round(ink, 2)})
-    # Tesseract first: the first setting, then the retries while the reading does not validate
-    attempts: list[dict[str, Any]] = []
+    return settings
+
+
+# ------------------------------------------------------------------------- text, step by step
+@dataclass(frozen=True)
+class FirstReading:
+    """Step 1's result: Tesseract's reading with the field's first setting, or with the first
+    retry setting whose reading validated when the first one's did not."""
+
+    reading: Reading
+    setting: OcrSetting  # the setting that read it (the second reading uses it too)
+    retried: bool  # the first setting's reading did not validate
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Step 2's result, the typed agreement: how the readings relate and which one is kept."""
+
+    agreement: Agreement
+    reading: Reading  # the value kept; when engines agreed, its conf is the lower of theirs
+    engine: str  # "ppocr_tiny+tesseract:chi_tra" (agreed), "ppocr" or "tesseract:eng" (one reading kept)
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Step 3's result: what a person must look at, how sure the reading is, and the status."""
+
+    errors: list[str]
+    confidence: float
+    status: FieldStatus
+
+
+def first_readings(ctx: PageContext, f: Field, written: Written, attempts: list[dict[str, Any]]) -> FirstReading:
+    """Tesseract, with the type's first setting; while the reading does not validate, with the
+    retry settings (an ID's `eng` then `chi_tra`). The first valid reading is kept, else the
+    first setting's. Every reading is added to `attempts`."""
+    settings = _settings(f)
     first: Reading | None = None
     first_setting = settings[0]
     for setting in settings:
-        a = _normalised(f.type, reader(ctx, units, setting, FIRST))
+        a = _normalised(f.type, written.read(ctx, setting, FIRST))
         attempts.append({"engine": "tesseract", "lang": setting.lang, "text": a.text, "conf": a.conf})
         if first is None or (first.problems and not a.problems):
             first, first_setting = a, setting
         if not a.problems:
             break
     assert first is not None
-    retried = len(attempts) > 1  # the first setting's reading did not validate
-    chosen, agreement, engine = first, "single", f"tesseract:{first_setting.lang}"
-    strong = f.type in STRONG_TYPES and not first.problems and first.conf >= STRONG_SKIP_CONF
-    if not strong:
-        agreeing: Reading | None = None
-        agreed = "agree"
-        pp_lines = _ppocr_lines(units, bool(f.cells))
-        # PP-OCR's tiny recogniser first (a quarter of the time): its reading counts only when
-        # it is the value Tesseract read and neither engine was unsure
-        pp_engine = ctx.ppocr_tiny
-        if not first.problems:
-            q = _normalised(f.type, _read_ppocr(pp_engine, pp_lines, bool(f.cells)))
-            attempts.append({"engine": pp_engine.name, "text": q.text, "conf": q.conf})
-            if not q.problems and q.value == first.value and min(first.conf, q.conf) >= TINY_AGREE_MIN_CONF:
-                agreeing, agreed, p = first, "agree_tiny", q
-        # otherwise the small recogniser; when it differs too, Tesseract's second reading at
-        # another scale gets a chance to agree with it
-        if agreeing is None:
-            pp_engine = ctx.ppocr
-            p = _normalised(f.type, _read_ppocr(pp_engine, pp_lines, bool(f.cells)))
-            attempts.append({"engine": pp_engine.name, "text": p.text, "conf": p.conf})
-        if agreeing is None and not p.problems:
-            if not first.problems and first.value == p.value:
-                agreeing = first
-            else:  # two readings of three agree: calibrated on its own, it is a weaker signal
-                agreed = "agree_second"
-                b = _normalised(f.type, reader(ctx, units, first_setting, SECOND))
-                attempts.append({"engine": "tesseract", "lang": first_setting.lang, "text": b.text, "conf": b.conf,
-                                 "scale": "second"})
-                if not b.problems and b.value == p.value:
-                    agreeing = b
-        if agreeing is not None:
-            chosen, agreement = agreeing, agreed
-            chosen.conf = min(agreeing.conf, p.conf)
-            engine = f"{pp_engine.name}+tesseract:{first_setting.lang}"
-        else:
-            agreement = "disagree"
-            if not p.problems or first.problems:  # the engine that is right far more often
-                chosen, engine = p, pp_engine.name
-    errors = list(chosen.problems)
+    return FirstReading(first, first_setting, retried=len(attempts) > 1)
+
+
+def settled_alone(f: Field, first: FirstReading) -> bool:
+    """A date, phone or number that Tesseract read valid and confident: its validator catches
+    most misreadings, so no second engine reads it (see `STRONG_TYPES`)."""
+    r = first.reading
+    return f.type in STRONG_TYPES and not r.problems and r.conf >= STRONG_SKIP_CONF
+
+
+def _agreed(agreement: Agreement, tesseract: Reading, ppocr: Reading, pp_engine: LineRecognizer,
+            setting: OcrSetting) -> Verdict:
+    return Verdict(agreement, replace(tesseract, conf=min(tesseract.conf, ppocr.conf)),
+                   f"{pp_engine.name}+tesseract:{setting.lang}")
+
+
+def second_opinion(ctx: PageContext, f: Field, written: Written, first: FirstReading,
+                   attempts: list[dict[str, Any]]) -> Verdict:
+    """PP-OCR's tiny recogniser (when Tesseract's reading validated), then its small one, then
+    Tesseract once more at another scale, until two readings give the same valid value:
+
+    - `single`: settled by Tesseract alone (`settled_alone`), nothing else reads;
+    - `agree_tiny`: the tiny recogniser read Tesseract's value, both at least
+      `TINY_AGREE_MIN_CONF` sure (the small one does not read);
+    - `agree`: the small recogniser read Tesseract's value;
+    - `agree_second`: the small recogniser read a valid value that Tesseract's first reading did
+      not give, and Tesseract's second reading (at `SECOND`) gives it;
+    - `disagree`: no two agree. The small recogniser's reading is kept (right far more often),
+      unless it does not validate and Tesseract's does.
+
+    Every reading is added to `attempts`."""
+    t = first.reading
+    if settled_alone(f, first):
+        return Verdict(Agreement.SINGLE, t, f"tesseract:{first.setting.lang}")
+    lines = _ppocr_lines(written.units, written.comb)
+    if not t.problems:
+        tiny_engine = ctx.ppocr_tiny
+        tiny = _normalised(f.type, _read_ppocr(tiny_engine, lines, written.comb))
+        attempts.append({"engine": tiny_engine.name, "text": tiny.text, "conf": tiny.conf})
+        if not tiny.problems and tiny.value == t.value and min(t.conf, tiny.conf) >= TINY_AGREE_MIN_CONF:
+            return _agreed(Agreement.AGREE_TINY, t, tiny, tiny_engine, first.setting)
+    small_engine = ctx.ppocr
+    small = _normalised(f.type, _read_ppocr(small_engine, lines, written.comb))
+    attempts.append({"engine": small_engine.name, "text": small.text, "conf": small.conf})
+    if not small.problems:
+        if not t.problems and t.value == small.value:
+            return _agreed(Agreement.AGREE, t, small, small_engine, first.setting)
+        second = _normalised(f.type, written.read(ctx, first.setting, SECOND))
+        attempts.append({"engine": "tesseract", "lang": first.setting.lang, "text": second.text, "conf": second.conf,
+                         "scale": "second"})
+        if not second.problems and second.value == small.value:
+            return _agreed(Agreement.AGREE_SECOND, second, small, small_engine, first.setting)
+    if not small.problems or t.problems:
+        return Verdict(Agreement.DISAGREE, small, small_engine.name)
+    return Verdict(Agreement.DISAGREE, t, f"tesseract:{first.setting.lang}")
+
+
+def route(f: Field, written: Written, verdict: Verdict, retried: bool) -> Routing:
+    """Accept the kept value, or say why a person must look: it does not validate; its digits do
+    not have the loops of the ink (checked unless the engines agreed the first time); a soft
+    flag (`_soft_flags`); or its calibrated confidence is below the type's cutoff for this
+    agreement (`low_confidence`, or `readings_disagree`)."""
+    r = verdict.reading
+    errors = list(r.problems)
     valid = not errors
     # The loops guard one engine's digit swaps that a checksum cannot see (3/8, 0/5, 1/6); two
     # engines that read the same digits the first time are the stronger evidence: on the seed-2
     # and seed-7 sets all 185 such IDs whose loops disagreed were right.
-    if valid and agreement not in ("agree", "agree_tiny") and not _digits_match_ink(f, units, chosen.text):
+    if valid and not verdict.agreement.first_time and not _digits_match_ink(f, written.units, r.text):
         errors.append(f"{f.type}.digit_shape")
     if valid:
-        errors += _soft_flags(f, chosen.value)
-    c = conf.text_confidence(f.type, chosen.conf, valid=valid, agreement=agreement, retried=retried)
-    ok = not errors and conf.accept_text(f.type, chosen.conf, valid=valid, agreement=agreement)
+        errors += _soft_flags(f, r.value)
+    c = conf.text_confidence(f.type, r.conf, valid=valid, agreement=verdict.agreement, retried=retried)
+    ok = not errors and conf.accept_text(f.type, r.conf, valid=valid, agreement=verdict.agreement)
     if not errors and not ok:
-        errors = ["readings_disagree" if agreement == "disagree" else "low_confidence"]
-    return FieldReading(slot.path, f.type, chosen.value, chosen.text, c,
-                        FieldStatus.ACCEPTED if ok else FieldStatus.NEEDS_REVIEW, errors, slot.page, slot.box,
-                        engine,
-                        {"ink_mm2": round(ink, 2), "engine_conf": chosen.conf, "agreement": agreement,
-                         "attempts": attempts})
+        errors = ["readings_disagree" if verdict.agreement == Agreement.DISAGREE else "low_confidence"]
+    return Routing(errors, c, FieldStatus.ACCEPTED if ok else FieldStatus.NEEDS_REVIEW)
+
+
+def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
+    """A text field: nothing written (no OCR), or first readings -> second opinion -> routing."""
+    f = slot.field
+    if ctx.keep_crops:
+        ctx.crops[slot.path] = cut_out(ctx, slot.box).copy()
+    written = _written(ctx, slot)
+    if written.ink_mm2 < EMPTY_INK_MM2:  # nothing written: no OCR
+        c = conf.for_empty(written.ink_mm2, EMPTY_INK_MM2)
+        errors = ["required"] if f.required else []
+        status = FieldStatus.ACCEPTED if not errors and c >= conf.EMPTY_ACCEPT else FieldStatus.NEEDS_REVIEW
+        return FieldReading(path=slot.path, type=f.type, value=None, text="", confidence=c, status=status,
+                            errors=errors, page=slot.page, box=slot.box, engine="ink",
+                            details={"ink_mm2": round(written.ink_mm2, 2)})
+    attempts: list[dict[str, Any]] = []
+    first = first_readings(ctx, f, written, attempts)
+    verdict = second_opinion(ctx, f, written, first, attempts)
+    routing = route(f, written, verdict, first.retried)
+    r = verdict.reading
+    return FieldReading(path=slot.path, type=f.type, value=r.value, text=r.text, confidence=routing.confidence,
+                        status=routing.status, errors=routing.errors, page=slot.page, box=slot.box,
+                        engine=verdict.engine,
+                        details={"ink_mm2": round(written.ink_mm2, 2), "engine_conf": r.conf,
+                                 "agreement": verdict.agreement.value, "attempts": attempts})
 
 
 def read_slot(ctx: PageContext, slot: Slot) -> FieldReading:
     try:
         return _read_slot(ctx, slot)
     except OcrTimeout as exc:  # one pathological field: a person reads it, the page goes on
-        return FieldReading(slot.path, slot.field.type, None, None, 0.0, FieldStatus.NEEDS_REVIEW, [exc.code],
-                            slot.page, slot.box, "tesseract", {"reason": exc.message})
+        return FieldReading(path=slot.path, type=slot.field.type, value=None, text=None, confidence=0.0,
+                            status=FieldStatus.NEEDS_REVIEW, errors=[exc.code], page=slot.page, box=slot.box,
+                            engine="tesseract", details={"reason": exc.message})
 
 
 def _read_slot(ctx: PageContext, slot: Slot) -> FieldReading:
@@ -535,20 +646,9 @@ def _read_slot(ctx: PageContext, slot: Slot) -> FieldReading:
     return read_text(ctx, slot)
 
 
-def read_page_fields(img: np.ndarray, H: np.ndarray, template: Template, page: int, engine: Any,
+def read_page_fields(img: np.ndarray, H: np.ndarray, template: Template, page: int, engine: PageEngine | None,
                      keep_crops: bool = False) -> tuple[list[FieldReading], dict[str, np.ndarray]]:
     canon = warp_to_template(img, H, template)
     ctx = PageContext(canon, paper_level(canon), engine, keep_crops, template=template, page=page)
     readings = [read_slot(ctx, s) for s in template.slots() if s.page == page]
     return readings, ctx.crops
-
-
-_ROW = re.compile(r"^(\w+)\[(\d+)\]\.(\w+)$")
-
-
-def field_of(template: Template, path: str) -> Field:
-    m = _ROW.match(path)
-    if m:
-        table = template.field(m.group(1))
-        return next(c for c in table.columns if c.name == m.group(3))
-    return template.field(path)

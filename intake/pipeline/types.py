@@ -21,9 +21,27 @@ class FieldStatus(StrEnum):
     NEEDS_REVIEW = "needs_review"
 
 
-@dataclass
+class Agreement(StrEnum):
+    """How the engines' readings of a text field relate (`read.second_opinion`), which decides
+    how far its value is trusted: `confidence.py` is calibrated per kind. Stored in a reading's
+    ``details["agreement"]``."""
+
+    AGREE_TINY = "agree_tiny"  # Tesseract's first reading and PP-OCR's tiny recogniser, both sure
+    AGREE = "agree"  # Tesseract's first reading and PP-OCR's small recogniser
+    AGREE_SECOND = "agree_second"  # PP-OCR (small) and Tesseract's second reading, the first differed
+    SINGLE = "single"  # one confident valid Tesseract reading of a strongly validated type
+    DISAGREE = "disagree"  # no two readings gave the same valid value
+
+    @property
+    def first_time(self) -> bool:
+        """Two engines that work differently gave the same value at once: the strongest evidence."""
+        return self in (Agreement.AGREE, Agreement.AGREE_TINY)
+
+
+@dataclass(kw_only=True)
 class FieldReading:
-    """One value read from one place on a page."""
+    """One value read from one place on a page. Built by keyword only: eleven fields, several of
+    the same type, are too easy to pass in the wrong order."""
 
     path: str  # "child_name", "household_members[2].name"
     type: str
