@@ -35,9 +35,9 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from intake import cli
-from workers import cli as workers_cli
 from intake.api import create_app
 from intake.config import PROJECT_ROOT, Settings, get_settings
+from workers import cli as workers_cli
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"

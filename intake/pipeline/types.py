@@ -106,7 +106,7 @@ class PageResult:
     pages_in_form: int | None = None
     alignment: float | None = None
     method: str | None = None
-    rotation: int = 0  # degrees the page was turned to make it upright
+    rotation: int = 0  # degrees counter-clockwise that turn the scan upright: np.rot90(scan, rotation // 90)
     fields: list[FieldReading] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     crops: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # field path -> grey crop

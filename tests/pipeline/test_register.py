@@ -1,0 +1,135 @@
+"""Identifying and registering pages (intake.pipeline.register, with the QR of qr.py): where a
+page sits, how far it is turned, and the pages that must not be read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from intake.forms.registry import default_registry
+from intake.forms.synth import synthesize
+from intake.pipeline.extract import read_page
+from intake.pipeline.load import iter_pages
+from intake.pipeline.types import FieldStatus, PageStatus
+from tests.pipeline.conftest import png_bytes, truth
+
+
+@pytest.mark.parametrize("quarter_turns", [1, 2, 3])
+def test_rotated_pages_are_turned_upright_and_read_the_same(clean_cp: Path, tmp_path: Path, quarter_turns: int) -> None:
+    tr = truth(clean_cp, 2)
+    files = [clean_cp / f for f in tr["files"]]
+    img = np.asarray(Image.open(files[0]).convert("L"))
+    turned = tmp_path / "turned.png"
+    turned.write_bytes(png_bytes(np.ascontiguousarray(np.rot90(img, quarter_turns))))
+    reg = default_registry()
+    upright = read_page(next(iter_pages(files[0], "a.png")), reg)
+    rotated = read_page(next(iter_pages(turned, "b.png")), reg)
+    assert rotated.status == PageStatus.READ
+    # np.rot90 turned the page counter-clockwise; `rotation` is how far to turn it on,
+    # counter-clockwise, to make it upright (so np.rot90(scan, rotation // 90) is upright)
+    assert rotated.rotation == (360 - quarter_turns * 90) % 360
+    assert np.array_equal(np.rot90(np.rot90(img, quarter_turns), rotated.rotation // 90), img)
+    a = {r.path: r.value for r in upright.fields if r.type in ("choice", "checkbox", "national_id", "phone", "date")}
+    b = {r.path: r.value for r in rotated.fields if r.type in ("choice", "checkbox", "national_id", "phone", "date")}
+    assert a == b
+
+
+def test_skewed_and_shifted_page_registers(clean_cp: Path) -> None:
+    tr = truth(clean_cp, 3)
+    f = clean_cp / tr["files"][0]
+    img = np.asarray(Image.open(f).convert("L"))
+    h, w = img.shape
+    M = cv2.getRotationMatrix2D((w / 2, h / 2), 2.5, 0.97)
+    M[:, 2] += (40, -25)
+    skewed = cv2.warpAffine(img, M, (w, h), borderValue=255)
+    page = next(iter_pages(png_bytes(skewed), "skewed.png"))
+    res = read_page(page, default_registry())
+    assert res.status == PageStatus.READ and res.alignment > 0.9
+    assert res.method.startswith("marks+qr")
+    sex = next(r for r in res.fields if r.path == "child_sex")
+    assert sex.value == tr["fields"]["child_sex"]
+
+
+def test_bottom_marks_are_found_from_the_qr_and_the_top_marks(tmp_path: Path) -> None:
+    """An office scan from the seed-3 accuracy set: the QR and the two top marks, all in a band
+    along the top, were fitted with a full affine transform that guessed the page's shear from
+    that band and looked for the bottom marks more than 40 mm from where they are. The page was
+    registered from the top alone (2 marks "missing", alignment 0.86) and its bottom checkboxes
+    were read 1.5 mm off."""
+    t = default_registry().get("domestic_violence")
+    list(synthesize(t, count=6, out_dir=tmp_path, seed=3, profile="office", hand=0.15))
+    page = list(iter_pages(tmp_path / "6.pdf", "6.pdf"))[1]
+    res = read_page(page, default_registry())
+    assert res.status == PageStatus.READ and res.template_page == 2
+    assert res.method == "marks+qr" and res.alignment > 0.95
+    danger = [r for r in res.fields if r.path.startswith("danger_")]
+    assert len(danger) == 15 and all(r.status == FieldStatus.ACCEPTED for r in danger)
+
+
+def test_half_a_page_is_unregistered_never_misread(clean_cp: Path) -> None:
+    tr = truth(clean_cp, 1)
+    img = np.asarray(Image.open(clean_cp / tr["files"][0]).convert("L")).copy()
+    img[img.shape[0] // 2:, :] = 255  # the bottom half cut off
+    res = read_page(next(iter_pages(png_bytes(img), "half.png")), default_registry())
+    assert res.status == PageStatus.UNREGISTERED
+    assert res.form_id == "child_protection" and res.template_page == 1
+    assert "part of the page may be missing" in res.reason
+    assert res.fields == []
+
+
+
+def test_registration_compares_with_the_registrys_blank_pages_not_the_renderer(clean_cp: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The blank page a scan is compared with (alignment score, features) is made once per
+    template version and resolution and kept by the registry; registration itself never prints
+    a page. With the blanks made, a renderer that would fail changes nothing."""
+    from intake.forms import render
+    from intake.forms.registry import load_registry
+    from intake.pipeline.register import SCORE_DPI
+
+    reg = load_registry(default_registry().root)  # a registry of its own: nothing made yet
+    t = reg.get("child_protection")
+    blanks = [reg.blank_image(t, p, SCORE_DPI) for p in range(len(t.pages))]
+    assert reg.blank_image(t, 0, SCORE_DPI) is blanks[0]  # kept, not made again
+    assert np.array_equal(blanks[1], np.asarray(render.blank_page(t, 1, int(SCORE_DPI))))
+
+    def no_printing(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("registration called the PDF renderer")
+
+    monkeypatch.setattr(render, "render_pdf", no_printing)
+    monkeypatch.setattr(render, "blank_page", no_printing)
+    tr = truth(clean_cp, 1)
+    for f in tr["files"]:
+        res = read_page(next(iter_pages(clean_cp / f, f)), reg)
+        assert res.status == PageStatus.READ and res.alignment > 0.9
+
+
+def test_a_forms_reference_scans_are_found_beside_its_template(tmp_path: Path) -> None:
+    """A form in circulation is registered on its blank scan, which the registry finds beside
+    the template's YAML file (the template says where, relative to itself)."""
+    import shutil
+
+    from intake.errors import TemplateError, TemplateNotFound
+    from intake.forms.importers import import_quexf
+    from intake.forms.registry import load_registry
+    from tests.conftest import RESOURCES
+
+    import_quexf(RESOURCES / "quexf" / "banding.xml", RESOURCES / "quexf" / "blank_scan.pdf", "survey", 1, tmp_path / "a")
+    reg = load_registry(tmp_path / "a")
+    t = reg.get("survey")
+    assert reg.reference_scan(t, 1) == tmp_path / "a" / "survey" / "v1-page2.png"
+    scan = cv2.imread(str(reg.reference_scan(t, 1)), cv2.IMREAD_GRAYSCALE)
+    assert reg.blank_image(t, 1, t.reference.dpi).shape == scan.shape
+    assert reg.blank_image(t, 1, t.reference.dpi / 3).shape == tuple(round(n / 3) for n in scan.shape)
+    # the same template in another folder is that folder's: registries do not share scans
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    other = load_registry(tmp_path / "b")
+    assert other.reference_scan(other.get("survey"), 0).parent == tmp_path / "b" / "survey"
+    with pytest.raises(TemplateError, match="no reference scans"):
+        reg.reference_scan(default_registry().get("child_protection"), 0)
+    with pytest.raises(TemplateNotFound):
+        reg.path_of(default_registry().get("child_protection"))
