@@ -36,6 +36,7 @@ from intake.db.models import (
     BatchFile,
     BatchState,
     Page,
+    PageStage,
     PageState,
     Record,
     RecordEventKind,
@@ -247,7 +248,7 @@ def assemble_batch(batch_id: int, *, settings: Settings | None = None) -> dict[s
         for p in touched:
             p.needs_assembly = False
             if p.instance_id is not None:
-                p.stage = "assembled"
+                p.stage = PageStage.ASSEMBLED
         s.flush()
         left = s.scalar(select(func.count()).select_from(Page).where(
             Page.batch_id == batch_id,

@@ -38,6 +38,7 @@ from intake.db.models import (
     BatchState,
     Original,
     Page,
+    PageStage,
     PageState,
     utcnow,
 )
@@ -81,7 +82,7 @@ def _claim(page_id: int, settings: Settings, worker: str | None, run_id: str) ->
         if page.status == PageState.PROCESSING and page.run_id != run_id and now < alive_until:
             return "busy"  # another message (e.g. the sweeper's copy) is being worked on right now
         if batch.status == BatchState.CANCELLED:
-            page.status, page.stage, page.updated_at = PageState.CANCELLED, "cancelled", now
+            page.status, page.stage, page.updated_at = PageState.CANCELLED, PageStage.CANCELLED, now
             add_events(s, [page], worker=worker)
             return "cancelled"
         page.attempts += 1
@@ -95,7 +96,7 @@ def _claim(page_id: int, settings: Settings, worker: str | None, run_id: str) ->
         assert file is not None
         original = s.get(Original, file.sha256)
         assert original is not None
-        page.status, page.stage, page.run_id = PageState.PROCESSING, "reading", run_id
+        page.status, page.stage, page.run_id = PageState.PROCESSING, PageStage.READING, run_id
         page.started_at = page.updated_at = now  # (the batch row is not touched: see assembly)
         add_events(s, [page], worker=worker)
         return Claim(page.id, page.run_id, file.filename, file.sha256, original.storage_key, page.index)
@@ -103,7 +104,7 @@ def _claim(page_id: int, settings: Settings, worker: str | None, run_id: str) ->
 
 def _mark_failed(page: Page, code: str, message: str) -> None:
     now = utcnow()
-    page.status, page.stage = PageState.FAILED, "failed"
+    page.status, page.stage = PageState.FAILED, PageStage.FAILED
     page.error_code, page.error_message = code, message
     page.needs_assembly, page.finished_at, page.updated_at = True, now, now
 
@@ -152,7 +153,7 @@ def _finish(claim: Claim, result: PageResult, pkey: str | None, crops: list[str]
         if page.status in FINAL_PAGE_STATES:
             return "already_final"
         now = utcnow()
-        page.status, page.stage = str(result.status), "done"
+        page.status, page.stage = str(result.status), PageStage.DONE
         page.error_code, page.error_message = result.error_code, result.reason
         page.template_id, page.template_version = result.form_id, result.version
         page.template_page, page.pages_in_form = result.template_page, result.pages_in_form

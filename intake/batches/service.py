@@ -40,12 +40,13 @@ from intake.db.models import (
     BatchState,
     Page,
     PageEvent,
+    PageStage,
     PageState,
     Record,
     utcnow,
 )
 from intake.db.session import get_db
-from intake.errors import Conflict, NotFound, PermissionDenied
+from intake.errors import Conflict, NotFound
 
 __all__ = [
     "assemble_batch", "batch_view", "cancel_batch", "create_batch", "get_batch_for", "list_batches",
@@ -81,7 +82,7 @@ def cancel_batch(batch_id: int, principal: Principal, settings: Settings) -> Non
             .order_by(Page.id).with_for_update()))
         now = utcnow()
         for p in pages:
-            p.status, p.stage, p.updated_at = PageState.CANCELLED, "cancelled", now
+            p.status, p.stage, p.updated_at = PageState.CANCELLED, PageStage.CANCELLED, now
         batch.status, batch.cancelled_at, batch.finished_at = BatchState.CANCELLED, now, now
         audit(s, principal.actor, "batch.cancel", "batch", batch_id, pages=len(pages))
         add_events(s, pages)
@@ -101,7 +102,7 @@ def rerun_page(page_id: int, principal: Principal, settings: Settings) -> None:
         if page.status not in FINAL_PAGE_STATES:
             raise Conflict("the page is still waiting or being read")
         now = utcnow()
-        page.status, page.stage, page.attempts = PageState.QUEUED, "queued", 0
+        page.status, page.stage, page.attempts = PageState.QUEUED, PageStage.QUEUED, 0
         page.error_code = page.error_message = None
         page.enqueued_at = page.updated_at = now
         page.finished_at = None
@@ -131,7 +132,7 @@ def sweep(*, settings: Settings | None = None) -> dict[str, int]:
                                .order_by(Page.id).with_for_update())) if ids else []
         for p in pages:
             if p.status in (PageState.QUEUED, PageState.PROCESSING):
-                p.status, p.stage, p.updated_at, p.enqueued_at = PageState.QUEUED, "requeued", now, now
+                p.status, p.stage, p.updated_at, p.enqueued_at = PageState.QUEUED, PageStage.REQUEUED, now, now
                 dispatch.enqueue_page(p.id, settings=settings, session=s)
         cutoff = now.timestamp() - settings.stuck_after_s
         waiting = s.execute(select(Page.batch_id, Page.finished_at).join(Batch, Batch.id == Page.batch_id).where(
@@ -140,7 +141,7 @@ def sweep(*, settings: Settings | None = None) -> dict[str, int]:
         assemble = sorted({b for b, fin in waiting if fin is None or fin.timestamp() < cutoff})
         for batch_id in assemble:
             dispatch.enqueue_assembly(batch_id, settings=settings, session=s)
-        add_events(s, [p for p in pages if p.stage == "requeued"])
+        add_events(s, [p for p in pages if p.stage == PageStage.REQUEUED])
     if ids or assemble:
         log.warning("sweeper: re-enqueued %d queued and %d processing page(s), %d assembly(ies)",
                     len(queued), len(processing), len(assemble))
@@ -228,8 +229,3 @@ def page_events_since(session: Session, batch_id: int, after: int, limit: int = 
     files = {f.id: f for f in session.scalars(select(BatchFile).where(BatchFile.batch_id == batch_id))}
     outs = {o.id: o for o in pages_out(session, list(pages.values()), files)}
     return sorted(((seq, outs[pid]) for pid, seq in last.items() if pid in outs), key=lambda x: x[0])
-
-
-def check_can_rerun(principal: Principal) -> None:
-    if not principal.can("batches:write"):
-        raise PermissionDenied("re-running a page needs the 'batches:write' permission")

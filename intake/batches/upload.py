@@ -33,6 +33,7 @@ from intake.db.models import (
     FileState,
     Original,
     Page,
+    PageStage,
     PageState,
     utcnow,
 )
@@ -105,7 +106,7 @@ def _write(session: Session, judged: list[Judged], principal: Principal, setting
         now = utcnow()
         for index in range(1, j.pages + 1):
             page = Page(batch_id=batch.id, file_id=row.id, position=position, index=index,
-                        status=PageState.QUEUED, stage="queued", enqueued_at=now, updated_at=now)
+                        status=PageState.QUEUED, stage=PageStage.QUEUED, enqueued_at=now, updated_at=now)
             position += 1
             session.add(page)
             pages.append(page)

@@ -108,6 +108,20 @@ FINAL_PAGE_STATES = frozenset(
 )
 
 
+class PageStage(StrEnum):
+    """What was last done to a page (`Page.stage`, and each `PageEvent`): finer than its state,
+    for the batch page and the progress events. Compared by the batch service, processing and
+    assembly, so one vocabulary for all of them."""
+
+    QUEUED = "queued"  # uploaded, or sent to be read again
+    REQUEUED = "requeued"  # sent again by the sweeper (its message was lost)
+    READING = "reading"
+    DONE = "done"  # read; its state says how (read, unidentified, ...)
+    ASSEMBLED = "assembled"  # part of a form instance and its record
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 class BatchState(StrEnum):
     PROCESSING = "processing"
     DONE = "done"
@@ -262,7 +276,7 @@ class Page(Base):
     position: Mapped[int]  # 0-based order in the batch: file order, then page order
     index: Mapped[int]  # 1-based page number in its file
     status: Mapped[str] = mapped_column(String(16), default=PageState.QUEUED)
-    stage: Mapped[str] = mapped_column(String(16), default="queued")
+    stage: Mapped[str] = mapped_column(String(16), default=PageStage.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)

@@ -29,8 +29,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from intake.errors import IntakeError
 from intake.forms.model import Template
 from intake.forms.synth.data import synth_record
@@ -160,21 +158,3 @@ def synthesize(
         path = out / f"{stem}.json"
         path.write_text(json.dumps(truth, ensure_ascii=False, sort_keys=True, indent=1) + "\n", encoding="utf-8")
         yield str(path)
-
-
-def open_pages(path: Path) -> list[Image.Image]:
-    """The page images of a written file (PNG, JPEG, TIFF; PDF through pdfium), for checks."""
-    if path.suffix.lower() == ".pdf":
-        import pypdfium2 as pdfium
-
-        doc = pdfium.PdfDocument(str(path))
-        try:
-            return [doc[i].render(scale=300 / 72).to_pil() for i in range(len(doc))]
-        finally:
-            doc.close()
-    img = Image.open(path)
-    out = []
-    for i in range(getattr(img, "n_frames", 1)):
-        img.seek(i)
-        out.append(img.copy())
-    return out

@@ -363,9 +363,6 @@ class _Gen:
     def _tw(self, s: str) -> str:
         return s.replace("臺", "台") if self.tai else s
 
-    def optional_empty(self, f: Field, p: float = 0.1) -> bool:
-        return not f.required and self.rng.random() < p
-
     def fits(self, f: Field, text: str, box=None) -> bool:
         box = box or f.box
         if box is None:

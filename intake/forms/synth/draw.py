@@ -142,21 +142,6 @@ def text_width_px(name: str, text: str, size: float) -> float:
     return (right - left) * size / _REF
 
 
-@lru_cache(maxsize=65536)
-def has_glyph(name: str, ch: str) -> bool:
-    """False when the font would draw its "missing glyph" box (tofu) for `ch`."""
-    f = font(name, 32)
-    m = f.getmask(ch)
-    if m.size[0] == 0:
-        return ch.isspace()
-    return bytes(m) != _tofu_mask(name) or m.size != f.getmask("\U0010fffd").size
-
-
-@cache
-def _tofu_mask(name: str) -> bytes:
-    return bytes(font(name, 32).getmask("\U0010fffd"))
-
-
 # ---------------------------------------------------------------------------------- capacity
 def _line_size(name: str, text: str, box_h_mm: float, ratio: float) -> float:
     return size_for_ink(name, text, ratio * px(box_h_mm))
