@@ -1,7 +1,8 @@
 """The FastAPI application: `create_app(settings=None)`.
 
 - The HTTP API under ``/api/v1`` (batches, pages, records, templates, auth, users, tokens); its
-  OpenAPI document at ``/api/v1/openapi.json`` and interactive docs at ``/api/v1/docs``.
+  OpenAPI document at ``/api/v1/openapi.json`` and interactive docs at ``/api/v1/docs``
+  (Swagger UI served from this server, `intake.api_docs`: they work offline).
 - Errors: every `IntakeError` becomes ``{"error": code, "detail": message}`` with its
   ``http_status``; a malformed request becomes ``{"error": "invalid_request", "detail": ...,
   "fields": [...]}`` with 422.
@@ -25,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from intake import api_docs
 from intake.auth.routes import router as auth_router
 from intake.batches import inprocess
 from intake.batches.routes import router as batches_router
@@ -99,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description="Scanned paper notification forms into validated records.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # intake.api_docs serves Swagger UI from a package, not a CDN
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -116,5 +118,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    api_docs.install(app, API_PREFIX)
     _install_web(app)
     return app

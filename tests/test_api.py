@@ -4,6 +4,7 @@ tokens, the error shape, the OpenAPI document, the SSE stream and the records fe
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,7 +155,15 @@ def test_openapi_is_served_and_describes_the_responses(client: TestClient, login
                  "/api/v1/batches/{batch_id}/cancel"):
         assert path in paths, path
     assert {"HTTPBearer", "APIKeyCookie"} <= set(doc["components"]["securitySchemes"])
-    assert client.get(f"{API}/docs").status_code == 200
+    docs = client.get(f"{API}/docs")
+    assert docs.status_code == 200
+    # every script, style and icon of the docs page from this server (the browser test loads it offline)
+    urls = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert urls and all(u.startswith(f"{API}/docs/") for u in urls), urls
+    for u in urls:
+        assert client.get(u).status_code == 200, u
+    assert "script-src 'self';" in docs.headers["content-security-policy"]
+    assert f'"{API}/openapi.json"' in client.get(f"{API}/docs/start.js").text
     r = client.post(f"{API}/batches", files=files(*blank_pages), headers=logins["clerk"])
     checks = [(r.json(), paths["/api/v1/batches"]["post"]["responses"]["202"])]
     wait_done(client, r.json()["id"], logins["clerk"])

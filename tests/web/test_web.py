@@ -364,3 +364,36 @@ def test_pages_work_without_javascript(pw, server: Server, scans, tmp_path_facto
         assert "not-a-scan.png" in page.locator("#server-error").inner_text()
     finally:
         ctx.close()
+
+
+def test_the_api_docs_load_swagger_ui_from_this_server_only(page, server: Server) -> None:  # noqa: ANN001
+    """Offline (every request elsewhere is refused, as without internet) the docs page still
+    works: Swagger UI comes from this server and renders the API's operations, under a
+    Content-Security-Policy that allows scripts from this server only."""
+    requests: list[str] = []
+    refused: list[str] = []
+
+    def only_here(route) -> None:  # noqa: ANN001 - a Playwright Route
+        url = route.request.url
+        requests.append(url)
+        if url.startswith(server.url + "/"):
+            route.continue_()
+        else:
+            refused.append(url)
+            route.abort()
+
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    page.route("**/*", only_here)
+    try:
+        response = page.goto(f"{server.url}/api/v1/docs")
+        assert response is not None and response.ok
+        assert "script-src 'self';" in response.headers["content-security-policy"]
+        page.wait_for_selector(".opblock", timeout=30_000)
+        assert page.locator(".opblock").count() >= 15
+        assert page.locator(".opblock-summary-path", has_text="/api/v1/batches/{batch_id}/cancel").count() == 1
+    finally:
+        page.unroute("**/*")
+    assert refused == [] and blocked == []
+    assert {u.rsplit("/", 1)[-1] for u in requests} >= {"docs", "swagger-ui.css", "swagger-ui-bundle.js", "start.js",
+                                                       "openapi.json"}
