@@ -190,8 +190,8 @@ def test_quexf_blank_scan_reads_as_an_empty_form(quexf_dir: Path) -> None:
     (form,) = forms
     for name, r in form.fields.items():
         assert r.value is None, f"{name} read {r.value!r} on the blank form"
-        if r.type == "choice":
-            assert r.status == FieldStatus.ACCEPTED, name
+        assert r.status == FieldStatus.ACCEPTED, f"{name}: {r.errors}"  # sure it is empty, not sent to a person
+    assert form.status == "accepted"
 
 
 def _test_l_corners(grey: np.ndarray) -> dict[str, tuple[float, float]]:
@@ -276,9 +276,8 @@ def test_quexf_filled_form_reads_back(quexf_dir: Path, tmp_path: Path, angle: fl
     assert cancelled_only.status == FieldStatus.NEEDS_REVIEW
     assert form.fields["c1"].details["states"] == {"v2": "marked", "v1": "filled"}
     assert form.status == "needs_review"
-    digits = form.fields["b4"]
-    print(f"B4 read {digits.value!r} ({digits.status}, confidence {digits.confidence:.2f})")
-    assert digits.value == DIGITS or digits.status == FieldStatus.NEEDS_REVIEW
+    digits = form.fields["b4"]  # four character cells, each read on its own
+    assert (digits.value, digits.status) == (DIGITS, FieldStatus.ACCEPTED), digits.details
     for name in ("b2_a", "b2_b", "b3o", "c1o"):
         assert form.fields[name].value is None, name
 
@@ -440,6 +439,10 @@ FOLDERS = {
     "shamanth": Folder("samples/community/Shamanth", ("omr_sheet_01.png",)),
 }
 MIN_AGREEMENT = 0.95
+# Of the fields read as OMRChecker reads them, the share accepted without review, per folder: a
+# reader that sent everything to a person would agree with OMRChecker and be useless. Measured
+# 90.9% (sample4's phone photos, 30 of 33) to 100%.
+MIN_STRAIGHT_THROUGH = 0.9
 # Inspected disagreements (see the test output for the values):
 # - sandeep Booklet_No: the template's booklet grid is 0-9 from the top with a 28 px gap, but the
 #   sheet prints 1-9,0 with a larger gap: the boxes drift off the printed bubbles, so OMRChecker
@@ -490,15 +493,18 @@ def _outputs(template: Template, data: dict, readings: dict) -> dict[str, tuple[
 INSPECTED = {("sandeep", "Booklet_No"), ("umar_farooq", "q131")}
 
 
-def _compare(name: str, sheet: str, ours: dict[str, tuple[str, list]], truth: dict[str, str]) -> tuple[int, int]:
-    """(columns that agree, columns); prints the others. A disagreement must not be silent: one
-    of the readings it is made of must be sent to review, unless it was inspected."""
+def _compare(name: str, sheet: str, ours: dict[str, tuple[str, list]], truth: dict[str, str]) -> tuple[int, int, int]:
+    """(columns that agree, of them accepted without review, columns); prints the others. A
+    disagreement must not be silent: one of the readings it is made of must be sent to review,
+    unless it was inspected."""
     wrong = [(k, v, ours[k]) for k, v in truth.items() if ours[k][0] != v]
     for k, v, (o, readings) in wrong:
         review = [r.path for r in readings if r.status == FieldStatus.NEEDS_REVIEW]
         print(f"    {name} {sheet} {k}: OMRChecker {v!r}, ours {o!r}; for review: {', '.join(review) or 'none'}")
         assert review or (name, k) in INSPECTED, f"{name} {sheet} {k}: read {o!r} and accepted, OMRChecker {v!r}"
-    return len(truth) - len(wrong), len(truth)
+    accepted = sum(all(r.status == FieldStatus.ACCEPTED for r in readings)
+                   for k, (o, readings) in ours.items() if k in truth and o == truth[k])
+    return len(truth) - len(wrong), accepted, len(truth)
 
 
 def _folders() -> Iterator:
@@ -520,16 +526,18 @@ def test_bubble_reader_agrees_with_omrchecker_in_its_page_space(name: str, expec
     pw, ph = data["pageDimensions"]
     k = round(t.reference.dpi / (pw / (210 / 25.4)))
     H = np.diag([25.4 / t.reference.dpi, 25.4 / t.reference.dpi, 1.0])
-    agree = total = 0
+    agree = accepted = total = 0
     for sheet in folder.sheets:
         page = next(iter_pages(OMR / folder.template / sheet, sheet))
         img, _ = page_space(page.image, data.get("preProcessors", []), tj.parent, (pw * k, ph * k))
         readings, _ = read_page_fields(img, H, t, 0, engine=None)
         ours = _outputs(t, data, {r.path: r for r in readings})
-        a, n = _compare(name, sheet, ours, expected[f"{folder.template}/{sheet}"])
-        agree, total = agree + a, total + n
-    print(f"{name}: {agree}/{total} fields agree with OMRChecker ({agree / total:.1%}) over {len(folder.sheets)} sheet(s)")
+        a, acc, n = _compare(name, sheet, ours, expected[f"{folder.template}/{sheet}"])
+        agree, accepted, total = agree + a, accepted + acc, total + n
+    print(f"{name}: {agree}/{total} fields agree with OMRChecker ({agree / total:.1%}) over {len(folder.sheets)} sheet(s), "
+          f"{accepted} of them accepted")
     assert agree / total >= MIN_AGREEMENT
+    assert accepted / agree >= MIN_STRAIGHT_THROUGH
 
 
 # The whole pipeline: the template imported with the folder's first sheet as its reference, every
@@ -556,7 +564,7 @@ def test_pipeline_agrees_with_omrchecker(name: str, expected: dict, tmp_path: Pa
     assert "marked bubble(s) of the sample sheet were whitened" in path.read_text(encoding="utf-8")
     reg = _registry(tmp_path)
     t = reg.get(name)
-    agree = total = 0
+    agree = accepted = total = 0
     read = []
     for sheet in folder.sheets:
         (page,) = [read_page(p, reg) for p in iter_pages(OMR / folder.template / sheet, sheet)]
@@ -567,12 +575,13 @@ def test_pipeline_agrees_with_omrchecker(name: str, expected: dict, tmp_path: Pa
         read.append(sheet)
         assert page.form_id == name and page.alignment is not None and page.alignment >= 0.8
         ours = _outputs(t, data, {r.path: r for r in page.fields})
-        a, n = _compare(name, sheet, ours, expected[f"{folder.template}/{sheet}"])
-        agree, total = agree + a, total + n
+        a, acc, n = _compare(name, sheet, ours, expected[f"{folder.template}/{sheet}"])
+        agree, accepted, total = agree + a, accepted + acc, total + n
     print(f"{name}: {len(read)}/{len(folder.sheets)} sheets read; {agree}/{total} fields agree with OMRChecker"
-          + (f" ({agree / total:.1%})" if total else ""))
+          + (f" ({agree / total:.1%}), {accepted} of them accepted" if total else ""))
     assert set(MUST_READ[name]) <= set(read)
     assert agree / total >= MIN_AGREEMENT
+    assert accepted / agree >= MIN_STRAIGHT_THROUGH
 
 
 @pytest.mark.parametrize("quarter_turns", [1, 2, 3])
