@@ -23,6 +23,7 @@ from intake.errors import InputError
 from intake.forms.model import Template
 from intake.forms.registry import Registry, default_registry
 from intake.forms.rules import computed_values, empty_value, record_violations
+from intake.pipeline.engines.contract import PageEngine
 from intake.pipeline.load import LoadedPage, iter_pages
 from intake.pipeline.read import read_page_fields
 from intake.pipeline.register import Failure, locate
@@ -37,7 +38,7 @@ def _rotation(H: np.ndarray) -> int:
     return int(round(angle / 90.0)) % 4 * 90
 
 
-def read_page(page: LoadedPage, registry: Registry | None = None, engine: Any = None,
+def read_page(page: LoadedPage, registry: Registry | None = None, engine: PageEngine | None = None,
               keep_crops: bool = False) -> PageResult:
     """Identify, register and read one page. Never raises for a bad page: the result says why."""
     if page.error is not None or page.image is None:
@@ -192,7 +193,7 @@ def assemble(pages: list[PageResult], registry: Registry | None = None) -> list[
 
 
 # ------------------------------------------------------------------------- files
-def extract_files(paths: Iterable[Path], registry: Registry | None = None, engine: Any = None
+def extract_files(paths: Iterable[Path], registry: Registry | None = None, engine: PageEngine | None = None
                   ) -> Iterator[dict[str, Any] | InputError]:
     """The form instances in these files, as JSON-ready dicts. Pages are assembled across files in
     the order given (a scanner may write one file per page); an InputError (with `.file`) is
