@@ -1,6 +1,6 @@
 """The FastAPI application: `create_app(settings=None)`.
 
-- The HTTP API under ``/api/v1`` (batches, pages, records, templates, auth, users, tokens); its
+- The HTTP API under ``/api/v1`` (batches, pages, records, review, templates, auth, users, tokens); its
   OpenAPI document at ``/api/v1/openapi.json`` and interactive docs at ``/api/v1/docs``.
 - Errors: every `IntakeError` becomes ``{"error": code, "detail": message}`` with its
   ``http_status``; a malformed request becomes ``{"error": "invalid_request", "detail": ...,
@@ -30,6 +30,7 @@ from intake.batches.routes import router as batches_router
 from intake.config import Settings, get_settings
 from intake.errors import IntakeError
 from intake.records.routes import router as records_router
+from intake.review.routes import router as review_router
 from intake.templates_api import router as templates_router
 from intake.web import install as _install_web
 
@@ -46,7 +47,7 @@ async def _intake_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
     if exc.http_status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc.code)
-    return _error(exc.http_status, exc.code, exc.message, headers)
+    return _error(exc.http_status, exc.code, exc.message, headers, **exc.extra)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(IntakeError, _intake_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for router in (auth_router, batches_router, records_router, templates_router):
+    for router in (auth_router, batches_router, records_router, review_router, templates_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])

@@ -218,6 +218,21 @@ class Rule(Strict):
         return self
 
 
+class UrgentWhen(Strict):
+    """One condition that makes a record urgent (reviewed first): a field (or computed value)
+    `equals` a value (for a multiple choice: contains it), or a number is `at_least` this."""
+
+    field: Name
+    equals: str | bool | int | None = None
+    at_least: float | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> UrgentWhen:
+        if (self.equals is None) == (self.at_least is None):
+            raise ValueError("give exactly one of equals or at_least")
+        return self
+
+
 class Computed(Strict):
     """A value the record carries that nobody writes on paper, derived from read fields."""
 
@@ -247,6 +262,7 @@ class Template(Strict):
     pages: list[Page] = PField(min_length=1)
     rules: list[Rule] = []
     computed: list[Computed] = []
+    urgent_when: list[UrgentWhen] = []  # any of these makes a record urgent in the review queue
 
     @model_validator(mode="after")
     def _marks_or_reference(self) -> Template:
