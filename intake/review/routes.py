@@ -16,10 +16,13 @@ from intake.auth.audit import audit
 from intake.auth.deps import app_settings, db_session, require_scope
 from intake.auth.service import Principal
 from intake.config import Settings
-from intake.db.models import ReviewClaim
+from intake.db.models import Page, ReviewClaim
+from intake.errors import NotFound
 from intake.records.schemas import RecordOut
 from intake.review import schemas as sc
 from intake.review import service
+from intake.review.images import PREVIEW_WIDTH, jpeg_at_width
+from intake.storage import get_storage
 
 router = APIRouter(tags=["review"])
 DbSession = Annotated[Session, Depends(db_session)]
@@ -175,3 +178,20 @@ def review_stats(principal: Admin, session: DbSession, settings: AppSettings,
     audit(session, principal.actor, "review.stats", "record", count=out.records_checked)
     session.commit()
     return out
+
+
+@router.get("/review/pages/{page_id}/preview", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}, "description": "the page as scanned, a grey JPEG"},
+                       **FORBIDDEN})
+def page_preview(page_id: int, principal: Reviewer, session: DbSession, settings: AppSettings,
+                 w: Annotated[int, Query(ge=64, le=1600, description="at most this wide")] = PREVIEW_WIDTH
+                 ) -> Response:
+    """A page's preview sized for the review page (the field's box is drawn over it there, from
+    the page's registration)."""
+    page = session.get(Page, page_id)
+    if page is None or not page.preview_key:
+        raise NotFound(f"page {page_id} has no preview")
+    data = jpeg_at_width(get_storage(settings).get(page.preview_key), w)
+    audit(session, principal.actor, "page.preview", "page", page_id)
+    session.commit()
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})

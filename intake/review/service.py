@@ -226,9 +226,10 @@ class Corrected:
 
 
 def correct_field(settings: Settings, record_id: int, path: str, raw: Any, revision: int,
-                  principal: Principal) -> Corrected:
+                  principal: Principal, *, hold: bool = True) -> Corrected:
     """Confirm or correct one field (see the module docstring). Confirming (the value shown sent
-    back) makes the field verified, like a correction."""
+    back) makes the field verified, like a correction. `hold`: claim the record for the writer
+    (a record being worked on); group verification touches many records and claims none."""
     with get_db(settings).session() as s:
         rec = _lock(s, record_id)
         now = utcnow()
@@ -263,7 +264,8 @@ def correct_field(settings: Settings, record_id: int, path: str, raw: Any, revis
         record_event(s, rec, RecordEventKind.CORRECTED, principal.actor, fields=[path], code=str(kind))
         audit(s, principal.actor, "record.correct", "record", rec.id, field=path, kind=str(kind),
               revision=rec.revision)
-        _hold(s, rec, principal, settings, now)
+        if hold:
+            _hold(s, rec, principal, settings, now)
         s.flush()
         return Corrected(record_out(s, rec), str(kind), rec.revision)
 
@@ -538,7 +540,8 @@ def _column(path: str) -> str | None:
     return f"{table}.{rest.split('].', 1)[1]}" if "]." in rest else None
 
 
-def apply_group(settings: Settings, items: list[sc.GroupItemIn], principal: Principal) -> sc.GroupOut:
+def apply_group(settings: Settings, items: list[sc.GroupItemIn], principal: Principal, *,
+                hold: bool = False) -> sc.GroupOut:
     """Each item as its own correction (its own transaction: one stale record does not undo the
     others). Several items of one record chain: after the first, the revision it left is used."""
     results = []
@@ -546,7 +549,7 @@ def apply_group(settings: Settings, items: list[sc.GroupItemIn], principal: Prin
     for it in items:
         revision = latest.get(it.record_id, it.revision)
         try:
-            done = correct_field(settings, it.record_id, it.path, it.value, revision, principal)
+            done = correct_field(settings, it.record_id, it.path, it.value, revision, principal, hold=hold)
         except (InvalidValue, Conflict, NotFound, InvalidRequest) as exc:
             results.append(sc.GroupResult(record_id=it.record_id, path=it.path, ok=False, status=exc.http_status,
                                           error=exc.code, detail=exc.message))
