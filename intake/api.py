@@ -8,8 +8,9 @@
 - Embedded defaults (no ``INTAKE_BROKER_URL``): at startup the app re-enqueues pages left
   unfinished by a previous run, and processes pages on one background thread
   (`intake.dispatch.ThreadDispatcher`), stopped at shutdown. With a broker, Celery workers do it.
-- The clerk's web pages (`intake.web`: sign in, upload, batch list, live batch page) are mounted
-  last on this same app, at the site root, with the same session cookie.
+- The web pages (`intake.web`: sign in, upload, batch list, live batch page, the review station)
+  are mounted last on this same app, at the site root, with the same session cookie.
+- Responses are gzip-compressed when the client accepts it, except the SSE stream and images.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from intake import dispatch
 from intake.auth.routes import router as auth_router
@@ -116,4 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     _install_web(app)
+    # Compressed responses for slow lines (pages, scripts, JSON). Never the Server-Sent Events
+    # stream: compressing it would hold events back in the compressor's buffer.
+    app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6,
+                       exclude_content_types=DEFAULT_EXCLUDED_CONTENT_TYPES)
     return app

@@ -465,4 +465,4 @@ def stats_page(request: Request, template: Annotated[str | None, Query(max_lengt
         stats = service.spot_check_stats(s, settings, template or None)
         audit(s, principal.actor, "review.stats", "record", count=stats.records_checked)
     return render(request, "review_stats.html", principal, title="抽查統計 Spot checks", stats=stats,
-                  template=template or "", forms=_forms(settings))
+                  chosen=template or "", forms=_forms(settings))

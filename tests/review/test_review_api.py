@@ -301,3 +301,17 @@ def test_the_openapi_document_describes_every_review_endpoint(env: Env) -> None:
     assert "records:review" in str(paths["/api/v1/records/{record_id}/fields/{path}"]["patch"]["responses"]["403"])
     assert "stale_revision" in str(paths["/api/v1/records/{record_id}/fields/{path}"]["patch"]["responses"]["409"])
     assert "records:review" in env.client.get(f"{API}/auth/me", headers=env.headers["supervisor"]).json()["scopes"]
+
+
+def test_responses_are_compressed_but_never_the_event_stream(env: Env) -> None:
+    rid = env.record(0)
+    batch_id = env.get(rid)["batch_id"]
+    gz = {"Accept-Encoding": "gzip"}
+    r = env.client.get(f"{API}/records/{rid}", headers={**env.headers["supervisor"], **gz})
+    assert r.headers.get("content-encoding") == "gzip"
+    r = env.client.get(f"/review/records/{rid}", headers={**env.headers["supervisor"], **gz})
+    assert r.status_code == 200 and r.headers.get("content-encoding") == "gzip"
+    with env.client.stream("GET", f"{API}/batches/{batch_id}/events", headers={**env.headers["supervisor"], **gz}) as s:
+        assert s.headers["content-type"].startswith("text/event-stream")
+        assert "content-encoding" not in s.headers
+        assert "event: progress" in "".join(s.iter_text())

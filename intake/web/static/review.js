@@ -312,7 +312,8 @@
         clearError(sec);
         for (var i = 0; i < sections.length; i++) {
           var f = body.fields[sections[i].getAttribute('data-path')];
-          if (f) {
+          /* a field whose own save is still queued keeps what the supervisor did: its answer will say */
+          if (f && !has(sections[i], 'rv-saving')) {
             setStatus(sections[i], f.status, f.errors);
             if (sections[i] === sec) { sec.setAttribute('data-value', JSON.stringify(f.value)); }
           }
