@@ -9,8 +9,12 @@ of the batch is still being read. Only segments with a page read since the last 
 redone, so assembling after every page costs little.
 
 Idempotent: an instance is keyed by ``"<batch id>:<first page id>"``; running again with the
-same pages finds the same instance and record, and a record's revision changes only when its
-content (status, data, errors, fields, pages) changes. An instance whose pages now belong to
+same pages finds the same instance and record, and a record's revision changes only when the
+machine's content (status, data, errors, fields, pages) changes. Fields a supervisor verified
+keep their values when the content changes (`_write_fields`), the record is rebuilt from its
+fields by `intake.records.state.refresh`, and an approved or rejected record goes back to review
+(`_status_after_reading`). A new record read straight through may be sampled as a spot check
+(``review_spot_check_share``). An instance whose pages now belong to
 another one (after a re-run) has its record marked ``superseded`` (a change, so a new revision).
 Assemblies of one batch are serialised by locking the batch row. Lock order everywhere: batch
 row, then page rows (by id), then the revision counter, then the event counter.

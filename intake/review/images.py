@@ -10,7 +10,7 @@ import numpy as np
 from intake.errors import StorageError
 
 SNIPPET_WIDTH = 640  # px: what the record view asks for a field's crop
-PREVIEW_WIDTH = 480  # px: the page preview beside it
+PREVIEW_WIDTH = 360  # px: the page preview beside it (shown 300 CSS px wide)
 GROUP_SNIPPET_WIDTH = 360  # px: a cell of a group verification grid
 JPEG_QUALITY = 65
 

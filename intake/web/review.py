@@ -37,7 +37,7 @@ from intake.pipeline.read import field_of
 from intake.records.state import same_value
 from intake.review import service
 from intake.review.images import GROUP_SNIPPET_WIDTH, PREVIEW_WIDTH, SNIPPET_WIDTH
-from intake.review.reasons import reason_words
+from intake.review.reasons import REASONS, reason_words
 from intake.review.schemas import GroupItemIn
 from intake.web import labels
 from intake.web.routes import API, PageRoute, _json, check_csrf, needs, render, signed_in
@@ -128,6 +128,7 @@ class FieldView:
     multiple: bool = False
     lines: int = 1
     error: tuple[str, str] | None = None
+    codes: list[str] = field(default_factory=list)
 
     @property
     def data_value(self) -> str:
@@ -161,7 +162,7 @@ def field_views(t: Template, rec: Record, fields: list[RecordField], pages: dict
             if f.crop_key else None,
             page=outline(pages.get(f.page_id) if f.page_id else None, t, f.template_page, f.box),
             options=options, multiple=fd.multiple, lines=fd.lines,
-            error=(errors or {}).get(f.path)))
+            error=(errors or {}).get(f.path), codes=list(f.errors)))
     return out
 
 
@@ -245,7 +246,7 @@ def _record_page(request: Request, principal: Principal, record_id: int, filters
     to_check = [v for v in views if v.to_check]
     fine = [v for v in views if not v.to_check]
     needs_address = any(v.kind == "address" for v in views)
-    codes = {"verify", "required", "other_text_missing", "low_confidence"} | {f"rule.{r.check}" for r in t.rules}
+    codes = set(REASONS) | {f"rule.{r.check}" for r in t.rules}
     client = {"record": rec.id, "revision": info["revision"], "api": API, "claim_s": settings.review_claim_s,
               "reasons": {c: reason_words(c, t) for c in sorted(codes)},
               "next_query": filters.query(), "prefetch": prefetch,

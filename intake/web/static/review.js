@@ -31,7 +31,8 @@
   var afterDrain = null;
   var leaving = false;
   var timings = [];
-  window.__rv = { timings: timings, pending: function () { return pending.length + (sending ? 1 : 0); } };
+  var moves = [];  /* what each timed move did (bench/review reports the slow ones) */
+  window.__rv = { timings: timings, moves: moves, pending: function () { return pending.length + (sending ? 1 : 0); } };
   root.className += ' rv-js';
   if (side) { side.hidden = false; }
 
@@ -69,6 +70,11 @@
       cb(xhr.status, data);
     };
     xhr.send(body === null ? null : JSON.stringify(body));
+  }
+  /* run f once the next frame is painted */
+  function later(f) {
+    if (window.requestAnimationFrame) { window.requestAnimationFrame(function () { window.setTimeout(f, 0); }); }
+    else { window.setTimeout(f, 0); }
   }
   function kindOf(sec) { return sec.getAttribute('data-kind'); }
   function inputs(sec) { return [].slice.call(sec.querySelectorAll('.rv-input')); }
@@ -228,24 +234,30 @@
   }
   function focusSection(sec, t0) {
     if (!sec) { return; }
+    var note = { path: sec.getAttribute('data-path'), page: false, scroll: false, busy: sending };
     if (current && current !== sec) { drop(current, 'rv-current'); }
     current = sec;
     add(sec, 'rv-current');
     if (!visible(sec) && fine) { fine.open = true; }
+    note.page = previewImg && previewImg.getAttribute('href') !== sec.getAttribute('data-page-src');
     updatePreview(sec);
     var ins = inputs(sec);
     var target = ins[0];
     for (var i = 0; i < ins.length; i++) { if (ins[i].checked) { target = ins[i]; break; } }
     if (target) {
-      target.focus();
+      target.focus({ preventScroll: true });  /* scrolled below, only when it is out of view */
       if (target.select && (target.type === 'text' || target.tagName === 'TEXTAREA')) { target.select(); }
     }
     if (sec.scrollIntoView) {
       var r = sec.getBoundingClientRect();
-      if (r.top < 0 || r.bottom > (window.innerHeight || 800)) { sec.scrollIntoView(r.top < 0); }
+      if (r.top < 0 || r.bottom > (window.innerHeight || 800)) { sec.scrollIntoView(r.top < 0); note.scroll = true; }
     }
     if (t0 && window.requestAnimationFrame && window.performance) {
-      window.requestAnimationFrame(function () { timings.push(window.performance.now() - t0); });
+      window.requestAnimationFrame(function () {
+        note.ms = window.performance.now() - t0;
+        timings.push(note.ms);
+        moves.push(note);
+      });
     }
   }
   function move(step, t0) {
@@ -257,6 +269,9 @@
 
   /* ---------------------------------------------------------------- saving */
   function setStatus(sec, status, errors) {
+    var key = status + '|' + (errors ? errors.join(',') : '');
+    if (sec.__state === key) { return; }  /* unchanged: no work for the page */
+    sec.__state = key;
     sec.setAttribute('data-status', status);
     var st = sec.querySelector('.rv-state');
     st.setAttribute('data-state', status);
@@ -356,7 +371,7 @@
       add(sec, 'rv-saving');
       setStatus(sec, 'verified', null);
       pending.push({ sec: sec, value: v });
-      drain();
+      later(drain);  /* after the next field is shown: the move never waits for the request */
     }
     var nxt = nextToCheck(sec);
     if (nxt) { focusSection(nxt, t0); return; }
@@ -467,7 +482,10 @@
   }
 
   /* ---------------------------------------------------------------- start */
-  for (var i = 0; i < sections.length; i++) { hint(sections[i]); }
+  for (var i = 0; i < sections.length; i++) {
+    hint(sections[i]);
+    sections[i].__state = sections[i].getAttribute('data-status') + '|' + (sections[i].getAttribute('data-errors') || '');
+  }
   var first = null;
   for (var j = 0; j < sections.length; j++) { if (sections[j].getAttribute('data-status') === 'needs_review') { first = sections[j]; break; } }
   if (first) { focusSection(first); } else if (editable) {
