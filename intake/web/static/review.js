@@ -501,5 +501,8 @@
       if (src && !seen[src] && has(sections[i], 'rv-tocheck')) { seen[src] = 1; (new Image()).src = src; }
     }
     for (var k = 0; k < (D.prefetch || []).length; k++) { (new Image()).src = D.prefetch[k]; }
+    /* decode this record's snippets now, not when a move scrolls one into view */
+    var snips = document.querySelectorAll('.rv-tocheck .rv-snip');
+    for (var n = 0; n < snips.length; n++) { if (snips[n].decode) { snips[n].decode()['catch'](function () {}); } }
   }, 400);
 }());
