@@ -179,10 +179,13 @@ def claim(settings: Settings, record_id: int, principal: Principal) -> sc.ClaimO
         rec = s.get(Record, record_id, with_for_update=True)
         if rec is None:
             raise NotFound(f"there is no record {record_id}")
+        if rec.status not in REVIEWABLE:
+            raise Conflict(f"record {rec.id} is {rec.status}, not waiting for review", code="not_in_review")
         now = utcnow()
         _refuse_if_claimed(s, rec, principal, now)
         c = _hold(s, rec, principal, settings, now)
         assert c is not None
+        audit(s, principal.actor, "review.claim", "record", rec.id)
         s.flush()
         return claim_out(s, c)
 
@@ -194,6 +197,7 @@ def release(settings: Settings, record_id: int, principal: Principal) -> bool:
         if c is None or not (principal.kind == "user" and c.user_id == principal.id):
             return False
         s.delete(c)
+        audit(s, principal.actor, "review.release", "record", record_id)
         return True
 
 
@@ -489,7 +493,7 @@ def next_record(settings: Settings, principal: Principal, filters: Filters, skip
         try:
             claim(settings, candidate, principal)
             return candidate
-        except RecordClaimed:
+        except (RecordClaimed, Conflict):  # taken, or decided, meanwhile
             skip = (*skip, candidate)
     return None
 

@@ -141,6 +141,8 @@ def test_approve_only_when_nothing_is_left_then_reject_and_reopen(env: Env) -> N
     assert env.patch(rid, "child_name", "王小明", approved["revision"]).json()["error"] == "not_in_review"
     assert env.post(f"/records/{rid}/reject", revision=approved["revision"], reason="x").json()["error"] == \
         "not_in_review"
+    assert env.post(f"/review/records/{rid}/claim").json()["error"] == "not_in_review"
+    assert rows(env, ReviewClaim, ReviewClaim.record_id == rid) == []  # approving gave the claim back
     # reopening is for admins; what a person verified stays verified
     assert env.post(f"/records/{rid}/reopen", revision=approved["revision"]).status_code == 403
     r = env.post(f"/records/{rid}/reopen", who="admin", revision=approved["revision"])
@@ -178,7 +180,7 @@ def test_clerks_and_tokens_without_the_scope_get_403_on_every_write(env: Env) ->
             r = env.client.request(method, f"{API}{url}", json=body, headers=env.headers[who])
             assert r.status_code == 403, (who, method, url, r.text)
             assert r.json()["error"] == "forbidden"
-        for url in ("/review/queue", "/review/group?type=checkbox", "/review/stats"):
+        for url in ("/review/queue", "/review/group?type=checkbox", "/review/stats", "/review/pages/1/preview"):
             assert env.client.get(f"{API}{url}", headers=env.headers[who]).status_code == 403
     assert env.client.get(f"{API}/review/stats", headers=env.headers["supervisor"]).status_code == 403
     assert env.get(rid)["revision"] == rev  # nothing changed
@@ -196,6 +198,8 @@ def test_two_supervisors_on_one_record(env: Env) -> None:
     seen = rec["revision"]
     r = env.post(f"/review/records/{rid}/claim")
     assert r.status_code == 200 and r.json()["user"] == "supervisor"
+    assert [a.actor for a in rows(env, AuditEntry, AuditEntry.action == "review.claim")] == [
+        f"user:{env.users['supervisor']}"]
     # the second supervisor is told the record is open, and nothing is written
     r = env.patch(rid, "child_name", "王大明", seen, who="supervisor2")
     assert r.status_code == 409 and r.json()["error"] == "record_claimed"

@@ -249,7 +249,7 @@ def test_a_supervisor_reviews_a_record_with_the_keyboard_only(page, server: Serv
 
     def go_to(path: str) -> None:
         page.keyboard.press("Shift+Tab")
-        for _ in range(120):
+        for _ in range(250):
             if (active_section(page) or {}).get("path") == path:
                 return
             page.keyboard.press("Tab")
@@ -377,8 +377,8 @@ def test_without_javascript_the_record_is_a_plain_form(pw, server: Server, clean
                 page.keyboard.press("Control+a")
                 page.keyboard.type(str(truth.get(path) or ""))
         tab_to(page, "#rv-approve")
-        page.keyboard.press("Enter")
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
         after = server.api.get(f"{API}/records/{rid}").json()
         if after["status"] != "approved":  # a choice was wrong: the page says what is left
             assert page.locator(".alert-bad").count() == 1

@@ -118,7 +118,11 @@
     if (!cell || e.ctrlKey || e.metaKey || e.altKey) { return; }
     var t0 = window.performance ? window.performance.now() : 0;
     var text = cell.getAttribute('data-kind') === 'text';
-    if (key === 'Tab') { e.preventDefault(); move(e.shiftKey ? -1 : 1, t0); return; }
+    if (key === 'Tab') {
+      var at = cells.indexOf(cell);
+      if ((e.shiftKey && at === 0) || (!e.shiftKey && at === cells.length - 1)) { return; }  /* out of the grid: no trap */
+      e.preventDefault(); move(e.shiftKey ? -1 : 1, t0); return;
+    }
     if (key === 'Enter' || (key === 'ArrowRight' && !text) || (key === 'ArrowDown' && !text)) { e.preventDefault(); move(1, t0); return; }
     if ((key === 'ArrowLeft' || key === 'ArrowUp') && !text) { e.preventDefault(); move(-1, t0); return; }
     if (key === 'Escape' || key === 'Esc') { e.preventDefault(); restore(cell); focusCell(cell); return; }

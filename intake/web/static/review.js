@@ -447,7 +447,12 @@
     if (!sec || e.ctrlKey || e.metaKey || e.altKey) { return; }
     var t0 = window.performance ? window.performance.now() : 0;
     if (key === 'Enter' || e.keyCode === 13) { e.preventDefault(); current = sec; confirmField(sec, t0); return; }
-    if (key === 'Tab' || e.keyCode === 9) { e.preventDefault(); current = sec; move(e.shiftKey ? -1 : 1, t0); return; }
+    if (key === 'Tab' || e.keyCode === 9) {
+      var list = order();
+      var at = list.indexOf(sec);
+      if ((e.shiftKey && at === 0) || (!e.shiftKey && at === list.length - 1)) { return; }  /* out of the fields: no trap */
+      e.preventDefault(); current = sec; move(e.shiftKey ? -1 : 1, t0); return;
+    }
     if (key === 'Escape' || key === 'Esc' || e.keyCode === 27) { e.preventDefault(); show(sec, saved(sec)); clearError(sec); focusSection(sec); return; }
     if (kindOf(sec) === 'choice' && /^[0-9]$/.test(key)) { e.preventDefault(); pick(sec, +key); }
   });
