@@ -1,7 +1,7 @@
 """The FastAPI application: `create_app(settings=None)`.
 
-- The HTTP API under ``/api/v1`` (batches, pages, records, templates, auth, users, tokens); its
-  OpenAPI document at ``/api/v1/openapi.json`` and interactive docs at ``/api/v1/docs``
+- The HTTP API under ``/api/v1`` (batches, pages, records, review, templates, auth, users, tokens);
+  its OpenAPI document at ``/api/v1/openapi.json`` and interactive docs at ``/api/v1/docs``
   (Swagger UI served from this server, `intake.api_docs`: they work offline).
 - Errors: every `IntakeError` becomes ``{"error": code, "detail": message}`` with its
   ``http_status``; a malformed request becomes ``{"error": "invalid_request", "detail": ...,
@@ -10,8 +10,9 @@
   (`intake.batches.inprocess.ThreadDispatcher`, installed when the app is made, stopped at
   shutdown), and at startup re-enqueues pages left unfinished by a previous run. With a broker,
   Celery workers do it.
-- The clerk's web pages (`intake.web`: sign in, upload, batch list, live batch page) are mounted
-  last on this same app, at the site root, with the same session cookie.
+- The web pages (`intake.web`: sign in, upload, batch list, live batch page, the review station)
+  are mounted last on this same app, at the site root, with the same session cookie.
+- Responses are gzip-compressed when the client accepts it, except the SSE stream and images.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from intake import api_docs
 from intake.auth.routes import router as auth_router
@@ -33,6 +35,7 @@ from intake.batches.routes import router as batches_router
 from intake.config import Settings, get_settings
 from intake.errors import IntakeError
 from intake.records.routes import router as records_router
+from intake.review.routes import router as review_router
 from intake.templates_api import router as templates_router
 from intake.web import install as _install_web
 
@@ -49,7 +52,7 @@ async def _intake_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
     if exc.http_status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc.code)
-    return _error(exc.http_status, exc.code, exc.message, headers)
+    return _error(exc.http_status, exc.code, exc.message, headers, **exc.extra)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -111,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(IntakeError, _intake_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for router in (auth_router, batches_router, records_router, templates_router):
+    for router in (auth_router, batches_router, records_router, review_router, templates_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
@@ -120,4 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     api_docs.install(app, API_PREFIX)
     _install_web(app)
+    # Compressed responses for slow lines (pages, scripts, JSON). Never the Server-Sent Events
+    # stream: compressing it would hold events back in the compressor's buffer.
+    app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6,
+                       exclude_content_types=DEFAULT_EXCLUDED_CONTENT_TYPES)
     return app

@@ -11,6 +11,7 @@ import typer
 
 from intake.config import limit_ocr_threads
 from intake.errors import IntakeError
+from intake.review.cli import app as review_app
 
 limit_ocr_threads()
 
@@ -278,6 +279,9 @@ def users_token(
     with get_db(get_settings()).session() as session:
         _, secret = create_token(session, name, scope, created_by=None)
     typer.echo(secret)
+
+
+app.add_typer(review_app, name="review")
 
 
 def main() -> None:

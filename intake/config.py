@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     # Web sessions
     session_max_age_s: int = Field(12 * 3600, gt=0)
 
+    # Review station
+    review_claim_s: int = Field(300, ge=10, le=3600)  # a record opened by a supervisor is theirs this long
+    # share of straight-through records sampled into the review queue as spot checks (0 to turn off)
+    review_spot_check_share: float = Field(0.02, ge=0.0, le=1.0)
+
     @model_validator(mode="after")
     def _derive_and_refuse_unsafe(self) -> Settings:
         if self.database_url is None:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 
 class IntakeError(Exception):
-    """Base of all errors the system reports. Subclasses set `code` and `http_status`."""
+    """Base of all errors the system reports. Subclasses set `code` and `http_status`. `extra`
+    (JSON-ready) is added to the API's error body beside ``error`` and ``detail``."""
 
     code = "intake_error"
     http_status = 500
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, extra: dict | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.extra = extra or {}
         if code is not None:
             self.code = code
 
@@ -105,6 +107,34 @@ class NotFound(IntakeError):
 class Conflict(IntakeError):
     code = "conflict"
     http_status = 409
+
+
+class StaleRevision(Conflict):
+    """The client saw an older revision of the record: someone changed it since. Nothing was
+    written; `extra["record"]` is the record as it is now."""
+
+    code = "stale_revision"
+
+
+class RecordClaimed(Conflict):
+    """Another supervisor has the record open (their claim has not expired)."""
+
+    code = "record_claimed"
+
+
+class ReviewIncomplete(Conflict):
+    """A record cannot be approved while a field still needs a person or a rule fails."""
+
+    code = "review_incomplete"
+
+
+class InvalidValue(IntakeError):
+    """A value a supervisor entered is not valid for its field. `code` is the validator's own
+    (``national_id.checksum``, ``date.invalid``, ...); `extra` names the field and gives the
+    message in Traditional Chinese."""
+
+    code = "invalid_value"
+    http_status = 422
 
 
 class PermissionDenied(IntakeError):

@@ -28,7 +28,7 @@ from intake.db.session import forget_db, get_db, upgrade
 limit_ocr_threads()
 POSTGRES_URL = os.environ.get("INTAKE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("INTAKE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TABLES = ("record_events", "record_fields", "records", "page_events", "pages", "form_instances", "batch_files", "batches",
+TABLES = ("review_claims", "field_corrections", "record_events", "record_fields", "records", "page_events", "pages", "form_instances", "batch_files", "batches",
           "originals", "audit_log", "api_tokens", "users", "counters")
 PASSWORD = "correct horse battery"
 TESTS_DIR = Path(__file__).resolve().parent
@@ -45,6 +45,9 @@ def _fast_password_hashing() -> Iterator[None]:
 
 
 def make_settings(data_dir: Path, database_url: str, **extra) -> Settings:  # noqa: ANN003
+    """Test settings. Spot checks are off unless a test asks for them (`review_spot_check_share`):
+    a random 2% of straight-through records going to review would make other tests' counts vary."""
+    extra.setdefault("review_spot_check_share", 0.0)
     return Settings(env="test", data_dir=data_dir, database_url=database_url, storage_dir=data_dir / "storage",
                     templates_dir=PROJECT_ROOT / "form_templates", broker_url=None, **extra)
 

@@ -9,8 +9,12 @@ of the batch is still being read. Only segments with a page read since the last 
 redone, so assembling after every page costs little.
 
 Idempotent: an instance is keyed by ``"<batch id>:<first page id>"``; running again with the
-same pages finds the same instance and record, and a record's revision changes only when its
-content (status, data, errors, fields, pages) changes. An instance whose pages now belong to
+same pages finds the same instance and record, and a record's revision changes only when the
+machine's content (status, data, errors, fields, pages) changes. Fields a supervisor verified
+keep their values when the content changes (`_write_fields`), the record is rebuilt from its
+fields by `intake.records.state.refresh`, and an approved or rejected record goes back to review
+(`_status_after_reading`). A new record read straight through may be sampled as a spot check
+(``review_spot_check_share``). An instance whose pages now belong to
 another one (after a re-run) has its record marked ``superseded`` (a change, so a new revision).
 Assemblies of one batch are serialised by locking the batch row. Lock order everywhere: batch
 row, then page rows (by id), then the revision counter, then the event counter.
@@ -21,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +55,7 @@ from intake.errors import TemplateError
 from intake.pipeline.extract import FormInstance, assemble
 from intake.pipeline.types import jsonable
 from intake.records.events import record_event
+from intake.records.state import refresh
 from intake.storage import crop_key
 
 log = logging.getLogger(__name__)
@@ -147,37 +153,50 @@ def _plan_segment(s: Session, batch: Batch, seg: list[Page], files: dict[int, Ba
     return plans
 
 
-def _write_fields(s: Session, plan: _Plan, record: Record, files: dict[int, BatchFile]) -> dict[str, Any]:
-    """Upsert the record's fields with provenance; returns the data with corrections applied."""
+def _write_fields(s: Session, plan: _Plan, record: Record, files: dict[int, BatchFile]) -> list[RecordField]:
+    """Upsert the record's fields from the machine's readings, with provenance. A field a person
+    confirmed or corrected keeps their value (the machine's new value goes to original_value);
+    every field keeps the machine's reading as read (`reading`). Returns the fields in template
+    order."""
     existing = {f.path: f for f in s.scalars(select(RecordField).where(RecordField.record_id == record.id))}
     by_template_page = {p.template_page: p for p in plan.pages}
-    data = dict(plan.inst.data)
-    for path, r in plan.inst.fields.items():
+    out = []
+    for path, r in plan.inst.readings.items():
         page = by_template_page.get(r.page + 1)
         kept = set((page.result or {}).get("crops", [])) if page is not None else set()
         f = existing.pop(path, None)
         if f is None:
-            f = RecordField(record_id=record.id, path=path)
+            f = RecordField(record_id=record.id, path=path, errors=[])
             s.add(f)
         machine = jsonable(r.value)
         if f.corrected_at is not None:
             f.original_value = machine
-            if path in data:
-                data[path] = f.value
         else:
             f.value = machine
-        f.type, f.text, f.confidence, f.status = r.type, r.text, float(r.confidence), str(r.status)
-        f.errors, f.template_page, f.box, f.engine = list(r.errors), r.page, list(r.box), r.engine
+        f.reading = {k: v for k, v in r.to_dict().items() if k not in ("path", "page", "box")}
+        f.type, f.text, f.confidence, f.engine = r.type, r.text, float(r.confidence), r.engine
+        f.template_page, f.box = r.page, list(r.box)
         f.page_id = page.id if page is not None else None
         f.crop_key = (crop_key(files[page.file_id].sha256, page.index, path)
                       if page is not None and path in kept else None)
+        out.append(f)
     for gone in existing.values():
         s.delete(gone)
-    return data
+    return out
+
+
+def _status_after_reading(rec: Record, previous: str | None, ready: bool) -> str:
+    """A record's status after its pages were read (again) with new content. Straight through when
+    nothing is left for a person; a spot check waits for its supervisor; an approved or rejected
+    record whose reading changed goes back to review (its verified values are kept), so nothing
+    a person signed off changes without a person seeing it."""
+    if not ready or rec.spot_check or previous in (RecordState.APPROVED, RecordState.REJECTED):
+        return RecordState.NEEDS_REVIEW
+    return RecordState.ACCEPTED
 
 
 def _apply(s: Session, batch: Batch, plans: list[_Plan], stale: list[InstanceRow],
-           files: dict[int, BatchFile]) -> int:
+           files: dict[int, BatchFile], settings: Settings) -> int:
     stale_records = [r for r in (s.scalar(select(Record).where(Record.instance_id == row.id)) for row in stale)
                      if r is not None and r.status != RecordState.SUPERSEDED]
     changed = [p for p in plans if p.changed]
@@ -197,16 +216,23 @@ def _apply(s: Session, batch: Batch, plans: list[_Plan], stale: list[InstanceRow
         if not plan.changed:
             continue
         rec = plan.record
+        previous = rec.status if rec is not None else None
         if rec is None:
-            rec = Record(instance_id=row.id, batch_id=batch.id, created_at=now)
-        rec.template_id, rec.template_version, rec.status = t.id, t.version, inst.status
+            rec = Record(instance_id=row.id, batch_id=batch.id, created_at=now, spot_check=False, urgent=False,
+                         reason_codes="")
+        rec.template_id, rec.template_version = t.id, t.version
         rec.errors, rec.content_hash = jsonable(inst.errors), plan.digest
         rec.revision, rec.updated_at = next(revisions), now
         if plan.record is None:
-            rec.data = {}
+            rec.status, rec.data = str(inst.status), {}
             s.add(rec)
             s.flush()
-        rec.data = jsonable(_write_fields(s, plan, rec, files))
+        fields = _write_fields(s, plan, rec, files)
+        ready = refresh(rec, t, fields)
+        if plan.record is None and ready and random.random() < settings.review_spot_check_share:
+            rec.spot_check = True  # sampled: a person checks what the machine accepted
+            ready = refresh(rec, t, fields)
+        rec.status = _status_after_reading(rec, previous, ready)
         record_event(s, rec, RecordEventKind.CREATED if plan.record is None else RecordEventKind.UPDATED, "system",
                      pages=[p.id for p in plan.pages])
     for row in stale:
@@ -244,7 +270,7 @@ def assemble_batch(batch_id: int, *, settings: Settings | None = None) -> dict[s
                  if row.key not in new_keys] if old_ids else []
         for p in touched:
             p.instance_id = None  # set again by _apply for the pages of a template instance
-        changed = _apply(s, batch, plans, stale, files)
+        changed = _apply(s, batch, plans, stale, files, settings)
         for p in touched:
             p.needs_assembly = False
             if p.instance_id is not None:

@@ -12,7 +12,9 @@ processing state), page_events (typed progress records, one per state change), f
 (pages assembled into one form), records (the versioned data of an instance), record_fields
 (each value with its provenance, and room for a supervisor's correction), record_events (every
 change to a record, written in the transaction that made it: its history and the outbox that
-downstream deliveries are made from).
+downstream deliveries are made from), field_corrections (every value a supervisor confirmed or
+corrected, with the machine's reading and crop: the field's history and labelled examples),
+review_claims (which supervisor has a record open, until when).
 """
 
 from __future__ import annotations
@@ -140,6 +142,20 @@ class RecordState(StrEnum):
     APPROVED = "approved"  # a supervisor checked what needed a person and approved it
     REJECTED = "rejected"  # a supervisor rejected it (with a reason): not a usable record
     SUPERSEDED = "superseded"  # its pages now belong to another record (after a re-run)
+
+
+class FieldState(StrEnum):
+    """A record field's status. The first two are the machine's (`FieldStatus`); `verified` is a
+    person's: a supervisor confirmed or corrected the value, and a page read again keeps it."""
+
+    ACCEPTED = "accepted"
+    NEEDS_REVIEW = "needs_review"
+    VERIFIED = "verified"
+
+
+class CorrectionKind(StrEnum):
+    CONFIRMED = "confirmed"  # the value shown was right: kept as it was
+    CORRECTED = "corrected"  # the value was changed
 
 
 class RecordEventKind(StrEnum):
@@ -336,6 +352,7 @@ class Record(Base):
     """The data read from one form instance. Every change gets a new, larger `revision`."""
 
     __tablename__ = "records"
+    __table_args__ = (Index("ix_records_status_urgent_created_at", "status", "urgent", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("form_instances.id"), unique=True)
@@ -346,9 +363,16 @@ class Record(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     errors: Mapped[list[Any]] = mapped_column(default=list)
     revision: Mapped[int] = mapped_column(BigInteger, unique=True)
-    content_hash: Mapped[str] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64))  # of the machine's reading (see assembly)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Review: what the template calls urgent (`urgent_when`), the reason codes of what needs a
+    # person (" code code ", for the queue's filter), a straight-through record sampled for a
+    # spot check (never shown as such to supervisors), and why a record was rejected.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason_codes: Mapped[str] = mapped_column(Text, default="")
+    spot_check: Mapped[bool] = mapped_column(Boolean, default=False)
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class RecordField(Base):
@@ -371,7 +395,11 @@ class RecordField(Base):
     box: Mapped[list[Any]] = mapped_column(default=list)  # mm on the template page
     engine: Mapped[str] = mapped_column(String(64), default="")
     crop_key: Mapped[str | None] = mapped_column(String(255))
-    # Corrections (review station): the machine's value is kept in original_value.
+    # The machine's reading as read (value, text, confidence, status and errors before the
+    # record-level checks, engine, details: every engine's reading or the marks' fills).
+    reading: Mapped[dict[str, Any] | None]
+    # Corrections (review station): the machine's value is kept in original_value; a field a
+    # person confirmed or corrected has status `verified` (see FieldState).
     original_value: Mapped[Any | None]
     corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     corrected_at: Mapped[datetime | None]
@@ -394,3 +422,43 @@ class RecordEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))  # "user:3", "token:5", "system"
     at: Mapped[datetime] = mapped_column(default=utcnow)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class FieldCorrection(Base):
+    """A supervisor confirmed or corrected one field: who, when, from what, to what, with the
+    machine's reading and crop at that moment. The field's history, and a labelled example for
+    calibration (`intake review export`). Holds values: personal data, like record_fields."""
+
+    __tablename__ = "field_corrections"
+    __table_args__ = (CheckConstraint(_in("kind", CorrectionKind), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(16))
+    template_id: Mapped[str] = mapped_column(String(64))
+    template_version: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(16))
+    from_value: Mapped[Any | None]  # the value before this change
+    to_value: Mapped[Any | None]
+    machine_value: Mapped[Any | None]
+    machine_status: Mapped[str] = mapped_column(String(16))  # the machine's own status for the field
+    reading: Mapped[dict[str, Any] | None]
+    crop_key: Mapped[str | None] = mapped_column(String(255))
+    spot_check: Mapped[bool] = mapped_column(Boolean, default=False)
+    revision: Mapped[int] = mapped_column(BigInteger)  # the record's revision this change made
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ReviewClaim(Base):
+    """A supervisor has a record open: others skip it until `expires_at` (renewed while working,
+    deleted on leaving, ignored once expired)."""
+
+    __tablename__ = "review_claims"
+
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -122,6 +122,29 @@ def template_problems(t: Template) -> list[tuple[str, str]]:
             src = fields[rule.when.field]
             if src.type == "choice" and rule.when.equals not in [o.value for o in src.options]:
                 problems.append((f"rules[{ri}].when.equals", f"{rule.when.equals!r} is not an option of {src.name!r}"))
+    computed = {c.name for c in t.computed}
+    for ui, cond in enumerate(t.urgent_when):
+        path = f"urgent_when[{ui}]"
+        src = fields.get(cond.field)
+        if src is None and cond.field not in computed:
+            problems.append((f"{path}.field", f"field {cond.field!r} does not exist"))
+            continue
+        if cond.at_least is not None:
+            if src is not None and src.type != "number":
+                problems.append((f"{path}.at_least", f"at_least needs a number or a computed value; "
+                                                     f"{cond.field!r} is a {src.type}"))
+            continue
+        if src is None:
+            if not isinstance(cond.equals, int) or isinstance(cond.equals, bool):
+                problems.append((f"{path}.equals", f"{cond.field!r} is a computed count: compare it with a number"))
+        elif src.type == "choice":
+            if cond.equals not in [o.value for o in src.options]:
+                problems.append((f"{path}.equals", f"{cond.equals!r} is not an option of {src.name!r}"))
+        elif src.type in ("checkbox", "signature"):
+            if not isinstance(cond.equals, bool):
+                problems.append((f"{path}.equals", f"{cond.field!r} is a {src.type}: use true or false"))
+        elif src.type == "table":
+            problems.append((f"{path}.field", f"{cond.field!r} is a table; name one of its values instead"))
     if t.marks:
         _, module = qr_modules(PageCode(t.id, t.version, len(t.pages), len(t.pages)), *size)
         if module < MIN_QR_MODULE_MM:

@@ -10,6 +10,7 @@ as ``pages[0].fields[3].box`` so an author can find the line.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,6 +28,7 @@ from pydantic import (
 
 from intake.forms.check import template_problems  # check imports this module for types only
 
+_CELL_PATH = re.compile(r"^(\w+)\[(\d+)\]\.(\w+)$")
 Name = Annotated[str, PField(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
 FieldType = Literal[
@@ -220,6 +222,21 @@ class Rule(Strict):
         return self
 
 
+class UrgentWhen(Strict):
+    """One condition that makes a record urgent (reviewed first): a field (or computed value)
+    `equals` a value (for a multiple choice: contains it), or a number is `at_least` this."""
+
+    field: Name
+    equals: str | bool | int | None = None
+    at_least: float | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> UrgentWhen:
+        if (self.equals is None) == (self.at_least is None):
+            raise ValueError("give exactly one of equals or at_least")
+        return self
+
+
 class Computed(Strict):
     """A value the record carries that nobody writes on paper, derived from read fields."""
 
@@ -249,6 +266,7 @@ class Template(Strict):
     pages: list[Page] = PField(min_length=1)
     rules: list[Rule] = []
     computed: list[Computed] = []
+    urgent_when: list[UrgentWhen] = []  # any of these makes a record urgent in the review queue
 
     @model_validator(mode="after")
     def _marks_or_reference(self) -> Template:
@@ -291,6 +309,18 @@ class Template(Strict):
             if f.name == name:
                 return f
         raise KeyError(name)
+
+    def field_at(self, path: str) -> Field:
+        """The field a value's path names: a field name, or ``table[row].column`` for a table cell
+        (the column's definition). KeyError for a path the template does not have."""
+        m = _CELL_PATH.match(path)
+        if m is None:
+            return self.field(path)
+        table = self.field(m.group(1))
+        for c in table.columns:
+            if c.name == m.group(3) and table.rows is not None and int(m.group(2)) < table.rows:
+                return c
+        raise KeyError(path)
 
     def slots(self) -> Iterator[Slot]:
         """Every place a value is read from, tables expanded into one slot per cell.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from intake.forms.model import Field, Rule, Template
+from intake.forms.model import Field, Rule, Template, UrgentWhen
 from intake.values import validate as validate_value
 
 
@@ -132,3 +132,16 @@ def empty_value(f: Field) -> Any:
     if f.type == "table":
         return []
     return None
+
+
+def urgent_condition_holds(t: Template, cond: UrgentWhen, data: dict[str, Any]) -> bool:
+    value = data.get(cond.field)
+    if cond.at_least is not None:
+        return isinstance(value, int | float) and not isinstance(value, bool) and value >= cond.at_least
+    f = next((f for _, f in t.fields() if f.name == cond.field), None)
+    return _equals(f, value, cond.equals)
+
+
+def is_urgent(t: Template, data: dict[str, Any]) -> bool:
+    """Whether the template's `urgent_when` says this record is urgent (any condition holds)."""
+    return any(urgent_condition_holds(t, c, data) for c in t.urgent_when)

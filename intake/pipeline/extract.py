@@ -10,9 +10,10 @@ numbers in their QR codes); `extract_files` does both for the `intake extract` c
 from __future__ import annotations
 
 import math
+import re
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +69,21 @@ def read_page(page: LoadedPage, registry: Registry | None = None, engine: PageEn
     t1 = time.perf_counter()
     readings, crops = read_page_fields(page.image, loc.homography, template, loc.page, engine, keep_crops)
     timings["read"] = time.perf_counter() - t1
+    h, w = page.image.shape[:2]
     return PageResult(
         page.file, page.index, PageStatus.READ, form_id=loc.form_id, version=loc.version,
         template_page=loc.page + 1, pages_in_form=loc.pages, alignment=loc.alignment, method=loc.method,
         rotation=_rotation(loc.homography), fields=readings, timings=timings, crops=crops,
+        image_size=[int(w), int(h)], corners=page_corners(loc.homography, template.page_size_mm),
     )
+
+
+def page_corners(H: np.ndarray, size_mm: tuple[float, float]) -> list[list[float]]:
+    """The template page's corners (mm: top-left, top-right, bottom-right, bottom-left) in image
+    pixels, from the image->mm homography."""
+    w, h = size_mm
+    pts = np.float64([[[0, 0]], [[w, 0]], [[w, h]], [[0, h]]])
+    return [[round(float(x), 2), round(float(y), 2)] for x, y in cv2.perspectiveTransform(pts, np.linalg.inv(H)).reshape(4, 2)]
 
 
 # ------------------------------------------------------------------------- assembly
@@ -84,6 +95,7 @@ class FormInstance:
     fields: dict[str, FieldReading] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    readings: dict[str, FieldReading] = field(default_factory=dict)  # as read, before record checks
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -122,15 +134,63 @@ def group_pages(pages: list[PageResult]) -> Iterator[list[PageResult]]:
         yield current
 
 
-def _table_data(t: Template, readings: dict[str, FieldReading], name: str) -> list[dict[str, Any]]:
-    f = t.field(name)
-    rows = []
-    for r in range(f.rows or 0):
-        row = {c.name: (readings[f"{name}[{r}].{c.name}"].value if f"{name}[{r}].{c.name}" in readings else None)
-               for c in f.columns}
-        if any(v not in (None, "", False) for v in row.values()):
-            rows.append(row)
-    return rows
+_ROW_PATH = re.compile(r"^(\w+)\[(\d+)\]\.(\w+)$")
+
+
+@dataclass
+class RecordCheck:
+    """A record's data built from its field values, and what the record-level checks found."""
+
+    data: dict[str, Any]
+    field_codes: dict[str, list[str]]  # slot path (tables by printed row) -> codes of the checks it fails
+    errors: list[dict[str, Any]]  # record-level problems: rule.*, other_text_missing
+
+
+def record_data(t: Template, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """A record's data from its values by slot path, and for each table the printed row of each
+    row kept. The one place data is built (assembly, the review station): every field is a key
+    (`empty_value` where nothing was read), a table keeps only its rows with something written,
+    computed values are added."""
+    data: dict[str, Any] = {}
+    rows_kept: dict[str, list[int]] = {}
+    for _, f in t.fields():
+        if f.type == "table":
+            rows, kept = [], []
+            for r in range(f.rows or 0):
+                row = {c.name: values.get(f"{f.name}[{r}].{c.name}") for c in f.columns}
+                if any(v not in (None, "", False) for v in row.values()):
+                    rows.append(row)
+                    kept.append(r)
+            data[f.name], rows_kept[f.name] = rows, kept
+        else:
+            v = values.get(f.name)
+            data[f.name] = empty_value(f) if v is None and f.type in ("checkbox", "signature") else v
+    data.update(computed_values(t, data))
+    return data, rows_kept
+
+
+def check_record(t: Template, values: Mapping[str, Any]) -> RecordCheck:
+    """`record_data` and `record_violations` over it, with each violation's field paths turned
+    back from data rows (blank rows left out) into printed rows: a problem in the second row kept
+    is the field of the row it was written on."""
+    data, rows_kept = record_data(t, values)
+    codes: dict[str, list[str]] = {}
+    errors: list[dict[str, Any]] = []
+    for v in record_violations(t, data):
+        paths = []
+        for path in v.fields:
+            m = _ROW_PATH.match(path)
+            if m and m.group(1) in rows_kept and int(m.group(2)) < len(rows_kept[m.group(1)]):
+                path = f"{m.group(1)}[{rows_kept[m.group(1)][int(m.group(2))]}].{m.group(3)}"
+            paths.append(path)
+            if v.code not in codes.setdefault(path, []):
+                codes[path].append(v.code)
+        if v.code.startswith("rule.") or v.code == "other_text_missing":
+            errors.append({"code": v.code, "fields": paths, "message": v.message})
+    return RecordCheck(data, codes, errors)
+
+
+RECORD_CHECK_CODES = ("rule.", "other_text_missing")  # record-level errors `check_record` makes
 
 
 def build_instance(t: Template, pages: list[PageResult]) -> FormInstance:
@@ -153,27 +213,17 @@ def build_instance(t: Template, pages: list[PageResult]) -> FormInstance:
     if missing_pages:
         inst.errors.append({"code": "pages_missing", "pages": missing_pages,
                             "message": f"page(s) {', '.join(map(str, missing_pages))} of {len(t.pages)} were not read"})
-    data: dict[str, Any] = {}
-    for _, f in t.fields():
-        if f.type == "table":
-            data[f.name] = _table_data(t, readings, f.name)
-        else:
-            v = readings[f.name].value
-            data[f.name] = empty_value(f) if v is None and f.type in ("checkbox", "signature") else v
-    data.update(computed_values(t, data))
-    for v in record_violations(t, data):
-        for path in v.fields:
-            r = readings.get(path)
-            if r is None:
-                continue
-            if v.code not in r.errors:
-                r.errors.append(v.code)
-            r.status = FieldStatus.NEEDS_REVIEW
-        if v.code.startswith("rule.") or v.code == "other_text_missing":
-            inst.errors.append({"code": v.code, "fields": list(v.fields), "message": v.message})
-    inst.fields = {slot.path: readings[slot.path] for slot in t.slots()}
-    inst.data = data
-    ok = not missing_pages and all(r.status == FieldStatus.ACCEPTED for r in readings.values())
+    inst.readings = {slot.path: readings[slot.path] for slot in t.slots()}
+    check = check_record(t, {p: r.value for p, r in inst.readings.items()})
+    inst.fields = {}
+    for path, r in inst.readings.items():
+        extra = [c for c in check.field_codes.get(path, []) if c not in r.errors]
+        if path in check.field_codes:
+            r = replace(r, errors=list(r.errors) + extra, status=FieldStatus.NEEDS_REVIEW)
+        inst.fields[path] = r
+    inst.errors += check.errors
+    inst.data = check.data
+    ok = not missing_pages and all(r.status == FieldStatus.ACCEPTED for r in inst.fields.values())
     inst.status = "accepted" if ok and not inst.errors else "needs_review"
     return inst
 

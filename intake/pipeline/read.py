@@ -622,13 +622,33 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
                                  "agreement": verdict.agreement.value, "attempts": attempts})
 
 
+# A checkbox's or choice's crop (for the review station): its squares with this much around them,
+# and room on the right for the labels printed there (the renderer puts them right of squares).
+MARK_CROP_MARGIN_MM = 2.0
+MARK_CROP_LABEL_MM = 24.0
+
+
+def _keep_mark_crop(ctx: PageContext, slot: Slot) -> None:
+    x, y, w, h = slot.box
+    m = MARK_CROP_MARGIN_MM
+    ctx.crops[slot.path] = cut_out(ctx, (max(0.0, x - m), max(0.0, y - m), w + 2 * m + MARK_CROP_LABEL_MM,
+                                         h + 2 * m)).copy()
+
+
 def read_slot(ctx: PageContext, slot: Slot) -> FieldReading:
+    """One field's reading. A reading sent to review always names why (`low_confidence` when no
+    check failed but the reading was too close to call)."""
     try:
-        return _read_slot(ctx, slot)
+        r = _read_slot(ctx, slot)
     except OcrTimeout as exc:  # one pathological field: a person reads it, the page goes on
-        return FieldReading(path=slot.path, type=slot.field.type, value=None, text=None, confidence=0.0,
-                            status=FieldStatus.NEEDS_REVIEW, errors=[exc.code], page=slot.page, box=slot.box,
-                            engine="tesseract", details={"reason": exc.message})
+        r = FieldReading(path=slot.path, type=slot.field.type, value=None, text=None, confidence=0.0,
+                         status=FieldStatus.NEEDS_REVIEW, errors=[exc.code], page=slot.page, box=slot.box,
+                         engine="tesseract", details={"reason": exc.message})
+    if r.status == FieldStatus.NEEDS_REVIEW and not r.errors:
+        r.errors = ["low_confidence"]
+    if ctx.keep_crops and slot.field.type in ("checkbox", "choice") and slot.path not in ctx.crops:
+        _keep_mark_crop(ctx, slot)
+    return r
 
 
 def _read_slot(ctx: PageContext, slot: Slot) -> FieldReading:

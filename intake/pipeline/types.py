@@ -109,6 +109,11 @@ class PageResult:
     rotation: int = 0  # degrees counter-clockwise that turn the scan upright: np.rot90(scan, rotation // 90)
     fields: list[FieldReading] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # Registration, for showing a field's box on the page as scanned: the image's [width, height]
+    # in pixels and the template page's corners (top-left, top-right, bottom-right, bottom-left)
+    # in the image's pixels. None where the page was not registered.
+    image_size: list[int] | None = None
+    corners: list[list[float]] | None = None
     crops: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # field path -> grey crop
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from intake.auth.service import Principal
 from intake.config import Settings
 from intake.records import service
 from intake.records.schemas import Feed, RecordOut
+from intake.review.images import jpeg_at_width
 from intake.storage import get_storage
 
 router = APIRouter(tags=["records"])
@@ -45,11 +46,20 @@ def get_record(record_id: int, principal: Reader, session: DbSession) -> RecordO
 
 
 @router.get("/records/{record_id}/fields/{path}/crop", response_class=Response,
-            responses={200: {"content": {"image/png": {}}, "description": "the field as cut from the page"}})
+            responses={200: {"content": {"image/png": {}, "image/jpeg": {}},
+                             "description": "the field as cut from the page (checkbox and choice fields with "
+                                            "their squares and labels): PNG, or with `w` a grey JPEG"}})
 def field_crop(record_id: int, path: str, principal: Reader, session: DbSession,
-               settings: Annotated[Settings, Depends(app_settings)]) -> Response:
+               settings: Annotated[Settings, Depends(app_settings)],
+               w: Annotated[int | None, Query(ge=64, le=2000, description="at most this wide, as a grey JPEG "
+                                                                         "(for screens: smaller to send)")] = None
+               ) -> Response:
+    """The field's crop from the registered page."""
     key = service.field_crop_key(session, record_id, path)
     data = get_storage(settings).get(key)
     audit(session, principal.actor, "field.crop", "record", record_id)
     session.commit()
+    if w is not None:
+        return Response(jpeg_at_width(data, w), media_type="image/jpeg",
+                        headers={"Cache-Control": "private, max-age=3600"})
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})

@@ -53,15 +53,18 @@ class Provenance(BaseModel):
 
 class Correction(BaseModel):
     original_value: Any = Field(description="the value as read by the machine")
-    corrected_by: int | None
-    corrected_at: datetime
+    corrected_by: int | None = Field(description="the supervisor's user id (null for an API token)")
+    corrected_at: datetime = Field(description="the last confirmation or correction; every one is in "
+                                               "GET /records/{id}/history")
 
 
 class FieldOut(BaseModel):
     value: Any
     type: str
-    status: str
-    errors: list[str]
+    status: str = Field(description="accepted (by the machine), needs_review, or verified (a supervisor "
+                                    "confirmed or corrected it)")
+    errors: list[str] = Field(description="why it needs a person: stable codes (see the review station's "
+                                          "reasons), e.g. low_confidence, national_id.checksum, rule.not_after")
     provenance: Provenance
     correction: Correction | None = None
 

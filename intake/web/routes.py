@@ -335,7 +335,7 @@ def rerun(request: Request, page_id: int, csrf: Annotated[str, Form()] = "") -> 
 @router.get("/records/{record_id}")
 def record_page(request: Request, record_id: int) -> Response:
     """A record's summary for whoever may see its batch: form, status, pages and how many fields
-    need review — never the values (supervisors read those in the review station or the API)."""
+    need review — never the values (supervisors read those in the review station, linked here)."""
     principal = signed_in(request)
     needs(principal, "batches:read")
     settings = _settings(request)
@@ -359,4 +359,4 @@ def record_page(request: Request, record_id: int) -> Response:
     forms = _forms(settings)
     return render(request, "record.html", principal, title=f"紀錄 Record {record_id}", r=summary, counts=counts,
                   pages=rows, form=forms.get(f"{summary['template']}@{summary['version']}"),
-                  can_read_records=principal.can("records:read"))
+                  can_read_records=principal.can("records:read"), can_review=principal.can("records:review"))

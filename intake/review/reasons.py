@@ -1,0 +1,88 @@
+"""Why a field needs a person, in words a supervisor understands: Traditional Chinese and English.
+
+One entry per stable code the reader, the validators and the record checks give (see
+docs/design-notes.md, "`intake extract --json`"); a rule's own message comes from its template.
+The review pages show these under each field; the API's 422 answers carry the Chinese beside the
+validator's English (`detail_zh`).
+"""
+
+from __future__ import annotations
+
+from intake.forms.model import Template
+
+REASONS: dict[str, tuple[str, str]] = {
+    # reading
+    "low_confidence": ("辨識信心不足，請與原件核對。", "The machine is not sure of this reading; compare it with the form."),
+    "readings_disagree": ("兩個辨識引擎讀出不同的內容，顯示的是較常正確的那一個。",
+                          "The two reading engines read different things; the one shown is the one right more often."),
+    "unreadable": ("有筆跡，但無法辨識。", "Something is written here but could not be read."),
+    "ocr_timeout": ("辨識逾時，請直接輸入。", "Reading this field took too long; type it in."),
+    "verify": ("請與原件核對。", "Compare it with the form."),
+    "required": ("必填欄位是空的。", "This field is required and is empty."),
+    "page_missing": ("這一頁沒有掃描到。", "This page of the form was not scanned."),
+    "page_unreadable": ("這一頁無法讀取。", "This page of the form could not be read."),
+    "other_text_missing": ("勾選「其他」時，請填寫說明。", "\"Other\" is marked but its text is empty."),
+    # names and texts
+    "name.rare_surname": ("第一個字不是常見的姓氏，請確認。", "The first character is not a common surname; check it."),
+    "name.variant_surname": ("這個姓氏有兩種寫法（如溫／温），請確認原件用哪一種。",
+                             "This surname is written two ways (e.g. 溫/温); check which one the form uses."),
+    "name.empty": ("姓名是空的。", "The name is empty."),
+    "name.characters": ("姓名不能有數字。", "A name cannot contain digits."),
+    "name.format": ("姓名格式不對。", "The name is not in a valid form."),
+    "name.unexpected_value": ("這個值不在常見的選項中，請確認。", "This is not one of the usual values here; check it."),
+    "text.unexpected_value": ("這個值不在常見的選項中，請確認。", "This is not one of the usual values here; check it."),
+    "text.unknown_precinct": ("警察分局名稱與該市的行政區不符，請確認。",
+                              "The police precinct does not match a district of its city; check it."),
+    "text.too_long": ("內容超過這個欄位的長度上限。", "The text is longer than this field allows."),
+    "text.format": ("內容格式不對。", "The text is not in a valid form."),
+    "address.district": ("地址的縣市後面不是它的鄉鎮市區，請確認。",
+                         "The address names no district of its county or city after it; check it."),
+    "address.characters": ("地址含有不應出現的符號（例如把「三段」讀成「=段」）。",
+                           "The address has a symbol addresses never have (e.g. =段 for 三段)."),
+    "address.empty": ("地址是空的。", "The address is empty."),
+    "address.format": ("地址格式不對。", "The address is not in a valid form."),
+    # numbers, IDs, dates, phones
+    "national_id.checksum": ("身分證字號的檢查碼不符，請逐字核對。", "The ID number's check digit does not match; compare every digit."),
+    "national_id.format": ("身分證字號應為 1 個英文字母加 9 個字元，例如 A123456789。",
+                           "An ID number is one letter and 9 characters, e.g. A123456789."),
+    "national_id.digit_shape": ("有數字的形狀與讀出的數字不符（例如 3 和 8），請逐字核對。",
+                                "A digit's shape does not match the digit read (3 and 8, say); compare every digit."),
+    "number.digit_shape": ("有數字的形狀與讀出的數字不符，請核對。", "A digit's shape does not match the digit read; check it."),
+    "phone.digit_shape": ("有數字的形狀與讀出的數字不符，請核對。", "A digit's shape does not match the digit read; check it."),
+    "number.format": ("這不是數字。", "This is not a number."),
+    "date.format": ("日期格式不對，請輸入如 1130503 或 113/5/3。", "This is not a date; type it like 1130503 or 113/5/3."),
+    "date.invalid": ("沒有這個日期（月份或日期不對）。", "There is no such date (wrong month or day)."),
+    "date.range": ("日期超出範圍（民國元年至西元 2100 年）。", "The date is out of range (ROC year 1 to 2100)."),
+    "phone.format": ("電話號碼的位數或格式不對。", "The phone number has the wrong number of digits or form."),
+    "phone.prefix": ("電話號碼不是以區碼或 09 開頭。", "The phone number does not start with an area code or 09."),
+    # marks
+    "mark.cancelled": ("方格被塗滿（表示取消），請確認是否勾選。", "The box is filled in (a cancelled mark); check whether it is marked."),
+    "mark.cancelled_only": ("只有被塗滿（取消）的方格，請確認勾選了哪一個。",
+                            "Only cancelled (filled) boxes; check which one is meant."),
+    "mark.square_not_found": ("找不到印好的方格，框內的筆跡可能是方格的邊。",
+                              "The printed square was not found; the ink may be its own edge."),
+    "choice.several_marked": ("只能選一個，卻勾了好幾個。", "Only one may be marked, but several are."),
+    "choice.unknown": ("不是這個欄位的選項。", "This is not one of the field's options."),
+    "choice.type": ("應為選項的清單。", "Expected a list of options."),
+    "checkbox.format": ("應為勾選或未勾選。", "Expected marked or not marked."),
+    "checkbox.type": ("應為勾選或未勾選。", "Expected marked or not marked."),
+    "signature.type": ("應為有簽名或沒有簽名。", "Expected signed or not signed."),
+    # record level
+    "pages_missing": ("表單有幾頁沒有掃描到。", "Some pages of the form were not scanned."),
+}
+NOT_NORMALIZED = ("格式不是標準寫法。", "The value is not in its standard form.")
+UNKNOWN = ("請與原件核對。", "Compare it with the form.")
+
+
+def reason_words(code: str, template: Template | None = None, field_name: str | None = None) -> tuple[str, str]:
+    """(中文, English) for a code; a rule's code in words from the template's own message."""
+    if code.startswith("rule.") and template is not None:
+        check = code.removeprefix("rule.")
+        for rule in template.rules:
+            if rule.check == check and (field_name is None or field_name in rule.fields):
+                return rule.message.zh or rule.message.en or "", rule.message.en or rule.message.zh or ""
+    if code in REASONS:
+        return REASONS[code]
+    if code.endswith(".not_normalized"):
+        return NOT_NORMALIZED
+    return UNKNOWN
