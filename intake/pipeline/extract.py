@@ -1,6 +1,6 @@
 """The reading pipeline, top to bottom: file -> pages -> located -> fields -> form instances.
 
-    load ─► locate (identify + register) ─► read fields ─► assemble pages into forms ─► validate
+    load ─► blank? ─► locate (identify + register) ─► read fields ─► assemble pages into forms ─► validate
 
 `read_page` is what a worker runs for one page; `assemble` turns the pages of one file into form
 instances (a multi-page form from its pages in order, several forms in one file split by the page
@@ -23,13 +23,14 @@ from intake.errors import InputError
 from intake.forms.model import Template
 from intake.forms.registry import Registry, default_registry
 from intake.forms.rules import computed_values, empty_value, record_violations
+from intake.pipeline.blank import could_be_blank, is_blank
 from intake.pipeline.load import LoadedPage, iter_pages
 from intake.pipeline.read import read_page_fields
 from intake.pipeline.register import Failure, locate
 from intake.pipeline.types import FieldReading, FieldStatus, PageResult, PageStatus
 
 
-def _rotation(H: np.ndarray) -> int:
+def rotation_of(H: np.ndarray) -> int:
     """Quarter turns (degrees) the scan was from upright, from the image->mm transform."""
     Hi = np.linalg.inv(H)
     a, b = cv2.perspectiveTransform(np.float64([[[100, 100]], [[150, 100]]]), Hi).reshape(2, 2)
@@ -52,9 +53,14 @@ def read_page(page: LoadedPage, registry: Registry | None = None, engine: Any = 
         engine = default_engine()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    maybe_blank = could_be_blank(page.image, page.dpi)  # a few ms; spares a blank sheet the form search
+    if maybe_blank and is_blank(page.image, page.dpi):
+        return _blank(page, timings, t0)
     loc = locate(page.image, page.dpi, registry, page.dpi_from_file)
     timings["locate"] = time.perf_counter() - t0
     if isinstance(loc, Failure):
+        if loc.code == "unidentified" and not maybe_blank and is_blank(page.image, page.dpi):
+            return _blank(page, timings, t0)  # a photo of a blank sheet: the desk is dark
         res = PageResult(page.file, page.index, PageStatus(loc.code), reason=loc.reason, error_code=loc.code,
                          timings=timings)
         if loc.located is not None:
@@ -70,8 +76,14 @@ def read_page(page: LoadedPage, registry: Registry | None = None, engine: Any = 
     return PageResult(
         page.file, page.index, PageStatus.READ, form_id=loc.form_id, version=loc.version,
         template_page=loc.page + 1, pages_in_form=loc.pages, alignment=loc.alignment, method=loc.method,
-        rotation=_rotation(loc.homography), fields=readings, timings=timings, crops=crops,
+        rotation=rotation_of(loc.homography), fields=readings, timings=timings, crops=crops,
     )
+
+
+def _blank(page: LoadedPage, timings: dict[str, float], t0: float) -> PageResult:
+    timings["blank"] = time.perf_counter() - t0
+    return PageResult(page.file, page.index, PageStatus.BLANK, error_code="blank", timings=timings,
+                      reason="the page is blank: no printing or writing was found on it")
 
 
 # ------------------------------------------------------------------------- assembly
@@ -100,25 +112,34 @@ class FormInstance:
 
 def group_pages(pages: list[PageResult]) -> Iterator[list[PageResult]]:
     """Consecutive pages of the same form, in page order; a new instance when the page number
-    does not go up or the form changes. Pages that were not identified stand alone."""
+    does not go up or the form changes. Pages that were not identified stand alone. A blank page
+    (the back of a sheet scanned on both sides) does not split a form: it stands alone after the
+    form around it."""
     current: list[PageResult] = []
+    blanks: list[PageResult] = []
     for p in pages:
-        known = p.form_id is not None and p.template_page is not None
-        if not known:
-            if current:
-                yield current
-                current = []
-            yield [p]
+        if p.status == PageStatus.BLANK:
+            blanks.append(p)
             continue
-        if current:
+        known = p.form_id is not None and p.template_page is not None
+        if current and known:
             last = current[-1]
             same = (last.form_id, last.version) == (p.form_id, p.version)
-            if not same or (p.template_page or 0) <= (last.template_page or 0):
-                yield current
-                current = []
-        current.append(p)
+            if same and (p.template_page or 0) > (last.template_page or 0):
+                current.append(p)
+                continue
+        if current:
+            yield current
+            current = []
+        yield from ([b] for b in blanks)
+        blanks = []
+        if known:
+            current.append(p)
+        else:
+            yield [p]
     if current:
         yield current
+    yield from ([b] for b in blanks)
 
 
 def _table_data(t: Template, readings: dict[str, FieldReading], name: str) -> list[dict[str, Any]]:
