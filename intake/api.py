@@ -1,7 +1,8 @@
 """The FastAPI application: `create_app(settings=None)`.
 
-- The HTTP API under ``/api/v1`` (batches, pages, records, templates, auth, users, tokens); its
-  OpenAPI document at ``/api/v1/openapi.json`` and interactive docs at ``/api/v1/docs``.
+- The HTTP API under ``/api/v1`` (batches, pages, placement, records, templates, auth, users,
+  tokens); its OpenAPI document at ``/api/v1/openapi.json`` and interactive docs at
+  ``/api/v1/docs``.
 - Errors: every `IntakeError` becomes ``{"error": code, "detail": message}`` with its
   ``http_status``; a malformed request becomes ``{"error": "invalid_request", "detail": ...,
   "fields": [...]}`` with 422.
@@ -29,6 +30,7 @@ from intake.auth.routes import router as auth_router
 from intake.batches.routes import router as batches_router
 from intake.config import Settings, get_settings
 from intake.errors import IntakeError
+from intake.placement.routes import router as placement_router
 from intake.records.routes import router as records_router
 from intake.templates_api import router as templates_router
 from intake.web import install as _install_web
@@ -107,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(IntakeError, _intake_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for router in (auth_router, batches_router, records_router, templates_router):
+    for router in (auth_router, batches_router, placement_router, records_router, templates_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
