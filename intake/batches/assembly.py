@@ -224,6 +224,21 @@ def _apply(s: Session, batch: Batch, plans: list[_Plan], stale: list[InstanceRow
     return len(changed) + len(stale_records)
 
 
+def touch_neighbours(session: Session, page: Page) -> None:
+    """Before a transparent page is read again: the pages on either side of it (joined across it
+    into one form) must be assembled again once it is read, as it may now split them. Call with
+    the batch row locked."""
+    if page.status not in TRANSPARENT_STATES:
+        return
+    for cond, order in ((Page.position < page.position, Page.position.desc()),
+                        (Page.position > page.position, Page.position.asc())):
+        n = session.scalar(select(Page).options(defer(Page.result)).where(
+            Page.batch_id == page.batch_id, cond, Page.status.not_in([str(x) for x in TRANSPARENT_STATES]))
+            .order_by(order).limit(1))
+        if n is not None:
+            n.needs_assembly = True
+
+
 def _reassemble_neighbours(pages: list[Page], moved: list[Page]) -> None:
     """A page that became transparent may join the pages on either side of it into one form."""
     positions = [p.position for p in pages]

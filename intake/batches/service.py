@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, defer
 from intake import dispatch
 from intake.auth.audit import audit
 from intake.auth.service import Principal
-from intake.batches.assembly import assemble_batch
+from intake.batches.assembly import assemble_batch, touch_neighbours
 from intake.batches.processing import process_page, record_page_failure, stuck_pages
 from intake.batches.progress import Progress, add_events, batch_progress
 from intake.batches.schemas import (
@@ -107,6 +107,7 @@ def rerun_page(page_id: int, principal: Principal, settings: Settings) -> None:
             raise Conflict("the batch was cancelled; upload the file again to read it")
         if page.status not in FINAL_PAGE_STATES:
             raise Conflict("the page is still waiting or being read")
+        touch_neighbours(s, page)
         now = utcnow()
         page.status, page.stage, page.attempts = PageState.QUEUED, "queued", 0
         page.error_code = page.error_message = None

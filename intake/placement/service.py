@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, defer
 from intake import dispatch
 from intake.auth.audit import audit
 from intake.auth.service import Principal
-from intake.batches.assembly import TRANSPARENT_STATES
+from intake.batches.assembly import touch_neighbours
 from intake.batches.processing import registry_for
 from intake.batches.progress import add_events
 from intake.batches.service import get_batch_for
@@ -131,24 +131,9 @@ def _page_for_change(s: Session, page_id: int, principal: Principal) -> tuple[Ba
     return batch, page
 
 
-def _neighbours(s: Session, page: Page) -> list[Page]:
-    """The nearest pages before and after `page` that assembly does not skip."""
-    out = []
-    for cond, order in ((Page.position < page.position, Page.position.desc()),
-                        (Page.position > page.position, Page.position.asc())):
-        p = s.scalar(select(Page).options(defer(Page.result)).where(
-            Page.batch_id == page.batch_id, cond, Page.status.not_in([str(x) for x in TRANSPARENT_STATES]))
-            .order_by(order).limit(1))
-        if p is not None:
-            out.append(p)
-    return out
-
-
 def _requeue(s: Session, batch: Batch, page: Page, settings: Settings) -> None:
     """Queue a final page to be read again (as `rerun_page` does)."""
-    if page.status in TRANSPARENT_STATES:  # it may split again what assembly joined across it
-        for n in _neighbours(s, page):
-            n.needs_assembly = True
+    touch_neighbours(s, page)  # a blank or set-aside page may split again what was joined across it
     now = utcnow()
     page.status, page.stage, page.attempts = PageState.QUEUED, "queued", 0
     page.error_code = page.error_message = None

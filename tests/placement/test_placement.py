@@ -155,6 +155,39 @@ def test_a_blank_page_is_recognised_does_not_split_its_form_and_is_set_aside(
     assert batch.status == "done"
 
 
+def test_setting_aside_joins_a_form_and_reading_the_page_again_splits_it(
+        any_runner, blank_pages: list[Path], other_version_form: tuple[list[Path], dict]) -> None:
+    """A page that is not one of our forms between a form's two pages splits it into two records
+    (each missing a page). Set aside, the two pages make one record; read again (it is still
+    not a form), the form is split as before: the records follow, each change a new revision."""
+    settings, runner = any_runner
+    who = people(settings)
+    stranger = other_version_form[0][0]  # its QR names a form version not installed: unidentified
+    batch_id = upload(settings, blank_pages[0], stranger, blank_pages[1])
+    drain(runner)
+    p1, odd, p2 = pages_of(settings, batch_id)
+    assert odd.status == "unidentified"
+    first, second = sorted(live_records(settings, batch_id), key=lambda r: r.id)
+    assert all(any(e["code"] == "pages_missing" for e in r.errors) for r in (first, second))
+
+    placement.set_aside(odd.id, who["supervisor"], settings)
+    drain(runner)
+    (joined,) = live_records(settings, batch_id)
+    assert joined.id == first.id and not any(e["code"] == "pages_missing" for e in joined.errors)
+    (inst,) = rows(settings, FormInstance, FormInstance.id == joined.instance_id)
+    assert inst.page_ids == [p1.id, p2.id]
+
+    service.rerun_page(odd.id, who["supervisor"], settings)  # re-run: it is read again
+    drain(runner)
+    assert [p.status for p in pages_of(settings, batch_id)] == ["read", "unidentified", "read"]
+    again = sorted(live_records(settings, batch_id), key=lambda r: r.id)
+    assert [r.id for r in again] == [first.id, second.id]
+    assert all(any(e["code"] == "pages_missing" for e in r.errors) for r in again)
+    kinds = [(e.record_id, e.kind) for e in sorted(rows(settings, RecordEvent), key=lambda e: e.revision)]
+    assert kinds == [(first.id, "created"), (second.id, "created"), (first.id, "updated"),
+                     (second.id, "superseded"), (first.id, "updated"), (second.id, "updated")]
+
+
 # ---------------------------------------------------------------- four points
 @pytest.mark.slow
 def test_an_unregistered_page_fixed_by_four_points_is_read_and_becomes_a_record(
