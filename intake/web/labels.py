@@ -63,6 +63,9 @@ BATCH_STATUS: dict[str, tuple[str, str, str, str]] = {
     "done": ("check", "ok", "已完成", "Done"),
     "cancelled": ("stop", "off", "已取消", "Cancelled"),
 }
+# A batch whose pages are all read but where something still needs a person is not shown as
+# done (its status stays "done": the processing state).
+BATCH_DONE_OPEN = ("warning", "wait", "已讀完，待處理", "Read; needs a person")
 FILE_STATUS: dict[str, tuple[str, str, str, str]] = {
     "accepted": ("check", "ok", "已接受", "Accepted"),
     "duplicate": ("copy", "off", "重複的檔案", "Duplicate"),
@@ -188,6 +191,13 @@ def upload_labels() -> dict[str, Any]:
             "file_status": {k: badge(FILE_STATUS, k) for k in FILE_STATUS}}
 
 
+def batch_badge(status: str, problems: int = 0) -> dict[str, str]:
+    if status == "done" and problems:
+        icon, tone, zh, en = BATCH_DONE_OPEN
+        return {"icon": ICONS[icon], "tone": tone, "zh": zh, "en": en, "status": status}
+    return badge(BATCH_STATUS, status)
+
+
 def page_badge(status: str, record_status: str | None = None) -> dict[str, str]:
     """The page's status; a read page whose record still needs a person is not shown green."""
     b = badge(PAGE_STATUS, status)
@@ -201,6 +211,7 @@ def client_labels() -> dict[str, Any]:
     return {
         "page_status": {k: badge(PAGE_STATUS, k) for k in PAGE_STATUS},
         "batch_status": {k: badge(BATCH_STATUS, k) for k in BATCH_STATUS},
+        "batch_done_open": batch_badge("done", 1),
         "record_status": {k: badge(RECORD_STATUS, k) for k in RECORD_STATUS},
         "reasons": {k: {"zh": zh, "en": en} for k, (zh, en) in REASONS.items()},
         "rerunnable": list(RERUNNABLE),

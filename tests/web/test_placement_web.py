@@ -82,6 +82,7 @@ def test_an_unregistered_page_fixed_by_four_clicks_becomes_a_record(page, server
     read_row = page.locator(f"#page-{p2['id']}")
     assert read_row.locator(".c-status .badge").get_attribute("class") == "badge tone-off"  # not a green "Read"
     assert "待人工確認" in read_row.locator(".c-record").inner_text()
+    assert "已讀完，待處理" in page.locator("#batch-status").inner_text()  # read, but not done for a person
     summary = page.locator(f"#review-{batch_id}")
     assert "1 筆紀錄待審核" in summary.inner_text() and "1 頁待督導放置" in summary.inner_text()
     assert summary.locator("a").count() == 0  # the ways to review and place are for supervisors
@@ -215,6 +216,11 @@ def test_a_blank_page_is_shown_as_blank_and_set_aside(page, server: Server, blan
     assert page.locator("#problems-n").inner_text() == "2"  # the two pages of the record that needs review
     page.reload()
     assert page.locator(f"#page-{blank['id']}").get_attribute("data-status") == "set_aside"
+    page.goto(f"{server.url}/batches")
+    listed = page.locator(f"#batch-{batch_id}")
+    assert "1 筆紀錄待審核" in listed.inner_text() and "待督導放置" not in listed.inner_text()
+    assert listed.get_by_role("link", name="只看問題頁").get_attribute("href") == f"/batches/{batch_id}?problems=1"
+    shot(page, "batches-review.png")
 
 
 # ---------------------------------------------------------------- problems only, paging, live

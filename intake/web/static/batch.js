@@ -27,6 +27,7 @@
   var to = root.getAttribute('data-to') ? parseInt(root.getAttribute('data-to'), 10) : null;
   var csrf = root.getAttribute('data-csrf');
   var status = root.getAttribute('data-status');
+  var problems = parseInt(root.getAttribute('data-problems') || '0', 10);
   var live = document.getElementById('live');
   var actionMessage = document.getElementById('action-message');
   var tbody = document.getElementById('pages') ? document.getElementById('pages').tBodies[0] : null;
@@ -335,15 +336,20 @@
       items[i].hidden = key === 'done' ? (r.problems > 0 || !anyRecords || status === 'processing') : !r[key];
     }
     setText('problems-n', String(r.problems));
+    if (r.problems !== problems) { problems = r.problems; renderBatchBadge(); }
+  }
+
+  function renderBatchBadge() {  /* mirrors labels.batch_badge */
+    var holder = document.getElementById('batch-status');
+    clear(holder);
+    holder.appendChild(badge(status === 'done' && problems ? L.batch_done_open : (L.batch_status[status] || pageBadge(status))));
   }
 
   function setStatus(st) {
     if (st === status) { return; }
     status = st;
     root.setAttribute('data-status', st);
-    var holder = document.getElementById('batch-status');
-    clear(holder);
-    holder.appendChild(badge(L.batch_status[st] || pageBadge(st)));
+    renderBatchBadge();
     var cancelForm = document.getElementById('cancel-form');
     if (cancelForm) { cancelForm.hidden = st !== 'processing'; }
     if (st === 'cancelled') {
@@ -353,7 +359,7 @@
   }
 
   function finished(st) {
-    if (st === 'done') { setLive('批次已完成', 'The batch is done.'); }
+    if (st === 'done') { setLive('所有頁面都已讀完', 'Every page has been read.'); }
     else if (st === 'cancelled') { setLive('批次已取消', 'The batch was cancelled.'); }
   }
 
