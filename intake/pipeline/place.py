@@ -119,7 +119,8 @@ def _solid_blobs(win: np.ndarray, side: float) -> np.ndarray:
     out = []
     for i in range(1, n):
         _, _, w, h, area = stats[i]
-        if max(w, h) > 3.5 * side or max(w, h) < 0.3 * side or area < (0.2 * side) ** 2:
+        # not the 2 mm centre of a QR code's finder pattern beside the top-right square
+        if max(w, h) > 3.5 * side or max(w, h) < 0.5 * side or area < (0.3 * side) ** 2:
             continue
         if area < 0.55 * w * h:  # solid (a square turned 45 degrees still fills half its box)
             continue

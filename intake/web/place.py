@@ -125,9 +125,10 @@ def _parse_points(text: str) -> list[list[float]]:
 
 
 def _back_to_batch(s: Any, page_id: int, next_url: str | None) -> str:
+    """Where a form sends the supervisor back to: the batch page it came from (a path on this
+    site), else the batch page at this page."""
     if next_url and next_url.startswith("/batches/"):
-        target = safe_next(next_url)
-        return f"{target}#page-{page_id}"
+        return f"{safe_next(next_url).split('#')[0]}#page-{page_id}"
     batch_id, position = s.execute(select(Page.batch_id, Page.position).where(Page.id == page_id)).one()
     return f"/batches/{batch_id}?start={position}#page-{page_id}"
 
