@@ -109,15 +109,17 @@ def test_placement_writes_are_for_supervisors_and_admins_only(client: TestClient
     assert_error(client.put(f"{API}/pages/{read_page['id']}/placement", json=place, headers=sup), 409, "conflict")
     assert_error(client.delete(f"{API}/pages/{blank['id']}/placement", headers=sup), 404, "not_found")
 
-    # an admin sets it aside
-    r = client.post(f"{API}/pages/{blank['id']}/set-aside", headers=logins["admin"])
-    assert r.status_code == 200 and r.json()["status"] == "set_aside"
-    assert_error(client.post(f"{API}/pages/{blank['id']}/set-aside", headers=sup), 409, "conflict")
+    # a supervisor sets it aside with the batch page's form (no JavaScript): back to the same screen
+    token = _csrf(client, f"/batches/{batch_id}?problems=1", sup)
+    r = client.post(f"/pages/{blank['id']}/set-aside", headers=sup, follow_redirects=False,
+                    data={"csrf": token, "next": f"/batches/{batch_id}?problems=1"})
+    assert r.status_code == 303 and r.headers["location"] == f"/batches/{batch_id}?problems=1#page-{blank['id']}"
+    assert_error(client.post(f"{API}/pages/{blank['id']}/set-aside", headers=logins["admin"]), 409, "conflict")
     after = wait_done(client, batch_id, sup)
     assert after["review"]["pages_to_place"] == 0
     with get_db(settings).read_session() as s:
         actions = [(e.action, e.actor) for e in s.scalars(select(AuditEntry).where(AuditEntry.action.like("page.%")))]
-    assert ("page.set_aside", "user:3") in actions and ("page.placement", "user:2") in actions
+    assert ("page.set_aside", "user:2") in actions and ("page.placement", "user:2") in actions
     assert not any(a == "page.place" for a, _ in actions)  # every refused write left nothing behind
 
 
