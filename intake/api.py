@@ -1,8 +1,8 @@
 """The FastAPI application: `create_app(settings=None)`.
 
-- The HTTP API under ``/api/v1`` (batches, pages, records, review, templates, auth, users, tokens);
-  its OpenAPI document at ``/api/v1/openapi.json`` and interactive docs at ``/api/v1/docs``
-  (Swagger UI served from this server, `intake.api_docs`: they work offline).
+- The HTTP API under ``/api/v1`` (batches, pages, placement, records, review, templates, auth,
+  users, tokens); its OpenAPI document at ``/api/v1/openapi.json`` and interactive docs at
+  ``/api/v1/docs`` (Swagger UI served from this server, `intake.api_docs`: they work offline).
 - Errors: every `IntakeError` becomes ``{"error": code, "detail": message}`` with its
   ``http_status``; a malformed request becomes ``{"error": "invalid_request", "detail": ...,
   "fields": [...]}`` with 422.
@@ -34,6 +34,7 @@ from intake.batches import inprocess
 from intake.batches.routes import router as batches_router
 from intake.config import Settings, get_settings
 from intake.errors import IntakeError
+from intake.placement.routes import router as placement_router
 from intake.records.routes import router as records_router
 from intake.review.routes import router as review_router
 from intake.templates_api import router as templates_router
@@ -114,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(IntakeError, _intake_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for router in (auth_router, batches_router, records_router, review_router, templates_router):
+    for router in (auth_router, batches_router, placement_router, records_router, review_router, templates_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])

@@ -1,15 +1,21 @@
-"""Template endpoints: the form templates and the JSON Schema of each version's record data."""
+"""Template endpoints: the form templates, the JSON Schema of each version's record data, and a
+small image of each blank page (the placement page shows it beside a page to be placed)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+import cv2
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 
 from intake.auth.deps import CurrentPrincipal, app_settings
 from intake.batches.processing import registry_for
 from intake.config import Settings
+from intake.errors import NotFound
+from intake.forms.model import Template
+from intake.forms.registry import Registry
 from intake.forms.schema import record_schema
 
 router = APIRouter(tags=["templates"])
@@ -44,3 +50,26 @@ def list_templates(principal: Reader, settings: AppSettings) -> list[TemplateOut
 def template_schema(form_id: str, version: int, principal: Reader, settings: AppSettings) -> dict[str, Any]:
     """The JSON Schema of the `data` of records read from this template version."""
     return record_schema(registry_for(settings).get(form_id, version))
+
+
+PAGE_IMAGE_DPI = 40  # an A4 page 331 x 468 px
+
+
+@lru_cache(maxsize=32)
+def _page_png(registry: Registry, template: Template, page: int) -> bytes:
+    ok, buf = cv2.imencode(".png", registry.blank_image(template, page, PAGE_IMAGE_DPI))
+    assert ok
+    return buf.tobytes()
+
+
+@router.get("/templates/{form_id}/versions/{version}/pages/{page}/image", response_class=Response,
+            responses={200: {"content": {"image/png": {}}, "description": f"the blank page at {PAGE_IMAGE_DPI} dpi"}})
+def template_page_image(form_id: str, version: int, page: int, principal: Reader, settings: AppSettings) -> Response:
+    """The blank template page (1-based `page`) as a small image: our own rendering, or the
+    template's reference scan for a form printed without marks."""
+    reg = registry_for(settings)
+    t = reg.get(form_id, version)
+    if not 1 <= page <= len(t.pages):
+        raise NotFound(f"{form_id} version {version} has no page {page}")
+    return Response(_page_png(reg, t, page - 1), media_type="image/png",
+                    headers={"Cache-Control": "private, max-age=86400"})

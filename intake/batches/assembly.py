@@ -18,6 +18,11 @@ fields by `intake.records.state.refresh`, and an approved or rejected record goe
 another one (after a re-run) has its record marked ``superseded`` (a change, so a new revision).
 Assemblies of one batch are serialised by locking the batch row. Lock order everywhere: batch
 row, then page rows (by id), then the revision counter, then the event counter.
+
+Blank pages and pages a supervisor set aside are *transparent*: assembly skips them, so the blank
+back of a sheet scanned on both sides does not split a form in two. When a page becomes
+transparent (or stops being so), the pages on either side of it are assembled again, and an
+instance it alone belonged to is superseded.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import hashlib
 import json
 import logging
 import random
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +65,7 @@ from intake.records.state import refresh
 from intake.storage import crop_key
 
 log = logging.getLogger(__name__)
+TRANSPARENT_STATES = frozenset({PageState.BLANK, PageState.SET_ASIDE})
 
 
 def _starts_clean(p: Page) -> bool:
@@ -244,6 +251,31 @@ def _apply(s: Session, batch: Batch, plans: list[_Plan], stale: list[InstanceRow
     return len(changed) + len(stale_records)
 
 
+def touch_neighbours(session: Session, page: Page) -> None:
+    """Before a transparent page is read again: the pages on either side of it (joined across it
+    into one form) must be assembled again once it is read, as it may now split them. Call with
+    the batch row locked."""
+    if page.status not in TRANSPARENT_STATES:
+        return
+    for cond, order in ((Page.position < page.position, Page.position.desc()),
+                        (Page.position > page.position, Page.position.asc())):
+        n = session.scalar(select(Page).options(defer(Page.result)).where(
+            Page.batch_id == page.batch_id, cond, Page.status.not_in([str(x) for x in TRANSPARENT_STATES]))
+            .order_by(order).limit(1))
+        if n is not None:
+            n.needs_assembly = True
+
+
+def _reassemble_neighbours(pages: list[Page], moved: list[Page]) -> None:
+    """A page that became transparent may join the pages on either side of it into one form."""
+    positions = [p.position for p in pages]
+    for m in moved:
+        i = bisect_left(positions, m.position)
+        for k in (i - 1, i):
+            if 0 <= k < len(pages):
+                pages[k].needs_assembly = True
+
+
 def assemble_batch(batch_id: int, *, settings: Settings | None = None) -> dict[str, Any]:
     """Assemble what can be assembled now (see module docstring); mark the batch done when all
     its pages are final and assembled. Returns counts for logs and tests."""
@@ -252,8 +284,11 @@ def assemble_batch(batch_id: int, *, settings: Settings | None = None) -> dict[s
         batch = s.get(Batch, batch_id, with_for_update=True)
         if batch is None:
             return {"batch": batch_id, "gone": True}
-        pages = list(s.scalars(select(Page).options(defer(Page.result))
+        every = list(s.scalars(select(Page).options(defer(Page.result))
                                .where(Page.batch_id == batch_id).order_by(Page.position)))
+        pages = [p for p in every if p.status not in TRANSPARENT_STATES]
+        moved = [p for p in every if p.status in TRANSPARENT_STATES and p.needs_assembly]
+        _reassemble_neighbours(pages, moved)
         segments = settled_segments(pages)
         files = {f.id: f for f in s.scalars(select(BatchFile).where(BatchFile.batch_id == batch_id))}
         plans: list[_Plan] = []
@@ -265,13 +300,13 @@ def assemble_batch(batch_id: int, *, settings: Settings | None = None) -> dict[s
             plans.extend(seg_plans)
             touched.extend(seg)
         new_keys = {p.key for p in plans}
-        old_ids = {p.instance_id for p in touched if p.instance_id is not None}
+        old_ids = {p.instance_id for p in touched + moved if p.instance_id is not None}
         stale = [row for row in s.scalars(select(InstanceRow).where(InstanceRow.id.in_(old_ids)))
                  if row.key not in new_keys] if old_ids else []
-        for p in touched:
+        for p in touched + moved:
             p.instance_id = None  # set again by _apply for the pages of a template instance
         changed = _apply(s, batch, plans, stale, files, settings)
-        for p in touched:
+        for p in touched + moved:
             p.needs_assembly = False
             if p.instance_id is not None:
                 p.stage = PageStage.ASSEMBLED
@@ -280,7 +315,7 @@ def assemble_batch(batch_id: int, *, settings: Settings | None = None) -> dict[s
             Page.batch_id == batch_id,
             or_(Page.status.not_in([str(x) for x in FINAL_PAGE_STATES]), Page.needs_assembly.is_(True))))
         if batch.started_at is None:  # set here, under the batch lock, not by every page claim
-            batch.started_at = min((p.started_at for p in pages if p.started_at), default=None)
+            batch.started_at = min((p.started_at for p in every if p.started_at), default=None)
         done = False
         if not left and batch.status == BatchState.PROCESSING:
             batch.status, batch.finished_at, done = BatchState.DONE, utcnow(), True

@@ -5,9 +5,11 @@
 1. *claim* (one short transaction): return at once if the page is gone or already final, or if
    another live run holds it (see `process_page`); count the attempt (a page that has killed or timed out a worker `max_page_attempts` times fails with
    ``too_many_attempts`` instead of looping forever); mark it ``processing``.
-2. *work* (no transaction open): original from storage -> `load_page` -> `read_page`; the preview
-   and field crops are written under keys derived from the original's SHA-256 and page number, so
-   a re-run replaces them.
+2. *work* (no transaction open): original from storage -> `load_page` -> `read_page`, or, for a
+   page a supervisor placed (`PagePlacement`: a template page, perhaps four points), `read_placed`
+   with that placement instead of the pipeline's own search; the preview and field crops are
+   written under keys derived from the original's SHA-256 and page number, so a re-run replaces
+   them.
 3. *finish* (one short transaction, page row locked): if the page became final meanwhile (another
    run finished first, or the batch was cancelled) the result is dropped; otherwise the result is
    stored and the page marked final. So a page's final state is written once per run request,
@@ -38,6 +40,7 @@ from intake.db.models import (
     BatchState,
     Original,
     Page,
+    PagePlacement,
     PageStage,
     PageState,
     utcnow,
@@ -47,6 +50,7 @@ from intake.errors import InputError, OcrEngineError, OriginalMissing, TemplateE
 from intake.forms.registry import Registry, registry_at
 from intake.pipeline.extract import read_page
 from intake.pipeline.load import load_page
+from intake.pipeline.place import Placement, read_placed
 from intake.pipeline.types import PageResult, PageStatus
 from intake.storage import crop_key, get_storage, preview_key
 
@@ -66,6 +70,7 @@ class Claim:
     sha256: str
     storage_key: str
     index: int
+    placement: Placement | None = None
 
 
 def _claim(page_id: int, settings: Settings, worker: str | None, run_id: str) -> Claim | str:
@@ -99,7 +104,11 @@ def _claim(page_id: int, settings: Settings, worker: str | None, run_id: str) ->
         page.status, page.stage, page.run_id = PageState.PROCESSING, PageStage.READING, run_id
         page.started_at = page.updated_at = now  # (the batch row is not touched: see assembly)
         add_events(s, [page], worker=worker)
-        return Claim(page.id, page.run_id, file.filename, file.sha256, original.storage_key, page.index)
+        placed = s.scalar(select(PagePlacement).where(PagePlacement.page_id == page.id))
+        placement = None if placed is None else Placement(
+            placed.template_id, placed.template_version, placed.template_page,
+            None if placed.points is None else tuple((float(x), float(y)) for x, y in placed.points))
+        return Claim(page.id, page.run_id, file.filename, file.sha256, original.storage_key, page.index, placement)
 
 
 def _mark_failed(page: Page, code: str, message: str) -> None:
@@ -134,7 +143,10 @@ def _read(claim: Claim, settings: Settings) -> tuple[PageResult, str | None, lis
     except InputError as exc:
         return PageResult(claim.filename, claim.index, PageStatus.UNREADABLE, reason=exc.message,
                           error_code=exc.code), None, []
-    result = read_page(loaded, registry_for(settings), keep_crops=True)
+    if claim.placement is not None:
+        result = read_placed(loaded, claim.placement, registry_for(settings), keep_crops=True)
+    else:
+        result = read_page(loaded, registry_for(settings), keep_crops=True)
     pkey = None
     if loaded.image is not None:
         pkey = preview_key(claim.sha256, claim.index)

@@ -1,4 +1,5 @@
-"""Batch endpoints: upload, list, read, follow (Server-Sent Events), cancel, re-run a page."""
+"""Batch endpoints: upload, list, read (all pages, or problems only, a screen at a time), follow
+(Server-Sent Events), cancel, re-run a page, a page's preview and thumbnail."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 import anyio
+import cv2
+import numpy as np
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy.orm import Session
@@ -58,15 +61,23 @@ def list_batches(principal: Reader, session: DbSession,
                  ) -> BatchList:
     """Batches, newest first: your own, or all of them for supervisors and admins."""
     batches = service.list_batches(session, principal, limit, before)
-    items = [service.summary(session, b) for b in batches]
+    review = service.review_counts(session, [b.id for b in batches])
+    items = [service.summary(session, b, review[b.id]) for b in batches]
     return BatchList(items=items, next=str(batches[-1].id) if len(batches) == limit else None)
 
 
 @router.get("/batches/{batch_id}", response_model=BatchOut)
-def get_batch(batch_id: int, principal: Reader, session: DbSession) -> BatchOut:
-    """The batch with every file and page: status, template, record link, error; and progress."""
+def get_batch(batch_id: int, principal: Reader, session: DbSession,
+              problems: Annotated[bool, Query(description="only the pages that need a person: to place, "
+                                                          "unreadable, or whose record needs review")] = False,
+              start: Annotated[int, Query(ge=0, description="the first page position to list (see "
+                                                            "`pages_next_start`)")] = 0,
+              limit: Annotated[int | None, Query(ge=1, le=1000, description="at most this many pages")] = None
+              ) -> BatchOut:
+    """The batch with every file and its pages (status, template, record and its status, error),
+    progress, and what still needs a person (`review`)."""
     batch = service.get_batch_for(session, batch_id, principal)
-    out = service.batch_view(session, batch)
+    out = service.batch_view(session, batch, problems=problems, start=start, limit=limit)
     audit(session, principal.actor, "batch.read", "batch", batch_id)
     session.commit()
     return out
@@ -104,10 +115,33 @@ def page_preview(page_id: int, principal: Reader, settings: AppSettings, session
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
+THUMB_WIDTH = 200
+
+
+@router.get("/pages/{page_id}/thumbnail", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}, "description": f"the page {THUMB_WIDTH} px wide"}})
+def page_thumbnail(page_id: int, principal: Reader, settings: AppSettings, session: DbSession) -> Response:
+    """A small picture of the page (made from its preview), for lists of pages that need a person."""
+    page = session.get(Page, page_id)
+    if page is None:
+        raise NotFound(f"there is no page {page_id}")
+    service.get_batch_for(session, page.batch_id, principal)
+    if not page.preview_key:
+        raise NotFound("this page has no preview (it was not decoded)")
+    img = cv2.imdecode(np.frombuffer(get_storage(settings).get(page.preview_key), np.uint8), cv2.IMREAD_GRAYSCALE)
+    h, w = img.shape
+    small = cv2.resize(img, (THUMB_WIDTH, max(1, round(h * THUMB_WIDTH / w))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    assert ok
+    audit(session, principal.actor, "page.thumbnail", "page", page_id)
+    session.commit()
+    return Response(buf.tobytes(), media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
 @router.get("/batches/{batch_id}/events", response_class=EventSourceResponse,
             responses={200: {"description": "`page` events (one page's new state, data: PageOut) and "
-                                            "`progress` events ({done, total, eta_seconds, status}); ids "
-                                            "resume with Last-Event-ID. Ends when the batch is done."}})
+                                            "`progress` events ({done, total, eta_seconds, status, review}); "
+                                            "ids resume with Last-Event-ID. Ends when the batch is done."}})
 async def batch_events(batch_id: int, request: Request, principal: Reader,
                        last_event_id: Annotated[str | None, Header()] = None) -> AsyncIterator[ServerSentEvent]:
     """Follow a batch as it is processed (Server-Sent Events)."""
@@ -123,26 +157,29 @@ async def batch_events(batch_id: int, request: Request, principal: Reader,
             service.get_batch_for(s, batch_id, principal)
             audit(s, principal.actor, "batch.watch", "batch", batch_id)
 
-    def poll(after: int):  # noqa: ANN202
+    def poll(after: int, first: bool):  # noqa: ANN202
         with db.read_session() as s:
             batch = service.get_batch_for(s, batch_id, principal)
             status = batch.status  # read before the events: "done" implies all its events are visible
             final = status != BatchState.PROCESSING
             events = service.page_events_since(s, batch_id, after, limit=10**9 if final else 500)
             progress = service.progress_out(batch_progress(s, batch))
-        return status, events, progress
+            review = service.review_counts(s, [batch_id])[batch_id] if events or final or first else None
+        return status, events, progress, review
 
     await anyio.to_thread.run_sync(check)
     first = True
     while True:
-        status, events, progress = await anyio.to_thread.run_sync(poll, after)
+        status, events, progress, review = await anyio.to_thread.run_sync(poll, after, first)
         for seq, page in events:
             after = seq
             yield ServerSentEvent(event="page", id=str(seq), data=page.model_dump(mode="json"))
         final = status != BatchState.PROCESSING
         if events or first or final:
-            yield ServerSentEvent(event="progress", id=str(after),
-                                  data={**progress.model_dump(mode="json"), "status": status, "final": final})
+            data = {**progress.model_dump(mode="json"), "status": status, "final": final}
+            if review is not None:
+                data["review"] = review.model_dump(mode="json")
+            yield ServerSentEvent(event="progress", id=str(after), data=data)
         first = False
         if final:
             return

@@ -5,21 +5,24 @@
   `intake.batches.assembly`. Both idempotent; both what the work queue runs (`jobs`).
 - `cancel_batch`, `rerun_page`: state changes, audited, work enqueued after commit.
 - `sweep()`: re-enqueues work whose message was lost (broker restarted, worker host died).
-- `batch_view`, `list_batches`, `page_events_since`: what the endpoints return.
+- `batch_view`, `list_batches`, `page_events_since`: what the endpoints return; `review_counts`
+  (what still needs a person) and `page_window` (the "problems only" filter and paging of a
+  batch's pages, by position so that a live page update knows whether it belongs on the page).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from intake import dispatch
 from intake.auth.audit import audit
 from intake.auth.service import Principal
-from intake.batches.assembly import assemble_batch
+from intake.batches.assembly import assemble_batch, touch_neighbours
 from intake.batches.processing import process_page, record_page_failure, stuck_pages
 from intake.batches.progress import Progress, add_events, batch_progress
 from intake.batches.schemas import (
@@ -29,7 +32,9 @@ from intake.batches.schemas import (
     ErrorOut,
     FileOut,
     PageOut,
+    PlacementOut,
     ProgressOut,
+    ReviewOut,
 )
 from intake.batches.upload import create_batch
 from intake.config import Settings, get_settings
@@ -40,9 +45,11 @@ from intake.db.models import (
     BatchState,
     Page,
     PageEvent,
+    PagePlacement,
     PageStage,
     PageState,
     Record,
+    RecordState,
     utcnow,
 )
 from intake.db.session import get_db
@@ -101,6 +108,7 @@ def rerun_page(page_id: int, principal: Principal, settings: Settings) -> None:
             raise Conflict("the batch was cancelled; upload the file again to read it")
         if page.status not in FINAL_PAGE_STATES:
             raise Conflict("the page is still waiting or being read")
+        touch_neighbours(s, page)
         now = utcnow()
         page.status, page.stage, page.attempts = PageState.QUEUED, PageStage.QUEUED, 0
         page.error_code = page.error_message = None
@@ -154,44 +162,145 @@ def progress_out(p: Progress) -> ProgressOut:
                        rate_per_minute=p.rate_per_minute)
 
 
-def _record_ids(session: Session, pages: Sequence[Page]) -> dict[int, int]:
+def _records(session: Session, pages: Sequence[Page]) -> dict[int, tuple[int, str]]:
+    """(record id, record status) by instance id."""
     inst = {p.instance_id for p in pages if p.instance_id is not None}
     if not inst:
         return {}
-    return dict(session.execute(select(Record.instance_id, Record.id).where(Record.instance_id.in_(inst))).all())
+    rows = session.execute(select(Record.instance_id, Record.id, Record.status).where(Record.instance_id.in_(inst)))
+    return {i: (r, st) for i, r, st in rows}
 
 
-def page_out(p: Page, file: BatchFile, record_id: int | None) -> PageOut:
+def _placements(session: Session, pages: Sequence[Page]) -> dict[int, PagePlacement]:
+    ids = [p.id for p in pages]
+    if not ids:
+        return {}
+    return {pl.page_id: pl for pl in session.scalars(select(PagePlacement).where(PagePlacement.page_id.in_(ids)))}
+
+
+def placement_out(pl: PagePlacement) -> PlacementOut:
+    return PlacementOut(template=pl.template_id, template_version=pl.template_version, template_page=pl.template_page,
+                        points=pl.points, placed_by=pl.placed_by_id, placed_at=pl.placed_at)
+
+
+def page_out(p: Page, file: BatchFile, record: tuple[int, str] | None, placement: PagePlacement | None = None
+             ) -> PageOut:
     error = ErrorOut(code=p.error_code, message=p.error_message) if p.error_code else None
+    record_id, record_status = record if record else (None, None)
     return PageOut(
         id=p.id, batch_id=p.batch_id, file_id=p.file_id, file=file.filename, index=p.index, position=p.position,
         status=p.status, stage=p.stage, attempts=p.attempts, template=p.template_id,
         template_version=p.template_version, template_page=p.template_page, alignment=p.alignment, error=error,
-        record_id=record_id, record_url=f"{API}/records/{record_id}" if record_id else None,
-        preview_url=f"{API}/pages/{p.id}/preview" if p.preview_key else None, updated_at=p.updated_at,
+        record_id=record_id, record_status=record_status, record_url=f"{API}/records/{record_id}" if record_id else None,
+        preview_url=f"{API}/pages/{p.id}/preview" if p.preview_key else None,
+        thumbnail_url=f"{API}/pages/{p.id}/thumbnail" if p.preview_key else None,
+        placement=placement_out(placement) if placement else None, updated_at=p.updated_at,
     )
 
 
 def pages_out(session: Session, pages: Sequence[Page], files: dict[int, BatchFile]) -> list[PageOut]:
-    records = _record_ids(session, pages)
-    return [page_out(p, files[p.file_id], records.get(p.instance_id) if p.instance_id else None) for p in pages]
+    records = _records(session, pages)
+    placed = _placements(session, pages)
+    return [page_out(p, files[p.file_id], records.get(p.instance_id) if p.instance_id else None, placed.get(p.id))
+            for p in pages]
 
 
 def _pages_of(session: Session, where) -> list[Page]:  # noqa: ANN001 - a SQL condition
     return list(session.scalars(select(Page).options(defer(Page.result)).where(where).order_by(Page.position)))
 
 
-def summary(session: Session, b: Batch) -> BatchSummary:
+# Pages that need a person, besides those of records needing review (see `ReviewOut`).
+TO_PLACE = (PageState.UNIDENTIFIED, PageState.UNREGISTERED, PageState.BLANK)
+UNREADABLE = (PageState.UNREADABLE, PageState.FAILED)
+
+
+def review_counts(session: Session, batch_ids: Sequence[int]) -> dict[int, ReviewOut]:
+    """What still needs a person in each batch (two grouped queries for all of them)."""
+    out = {b: ReviewOut() for b in batch_ids}
+    if not batch_ids:
+        return out
+    recs = session.execute(select(Record.batch_id, Record.status, func.count()).where(
+        Record.batch_id.in_(batch_ids), Record.status != RecordState.SUPERSEDED).group_by(Record.batch_id, Record.status))
+    for b, status, n in recs:
+        out[b].records[status] = n
+    review_pages = session.execute(
+        select(Page.batch_id, func.count()).join(Record, Record.instance_id == Page.instance_id)
+        .where(Page.batch_id.in_(batch_ids), Page.status == PageState.READ, Record.status == RecordState.NEEDS_REVIEW)
+        .group_by(Page.batch_id))
+    for b, n in review_pages:
+        out[b].pages_needs_review = n
+    states = session.execute(select(Page.batch_id, Page.status, func.count()).where(
+        Page.batch_id.in_(batch_ids), Page.status.in_([str(x) for x in TO_PLACE + UNREADABLE]))
+        .group_by(Page.batch_id, Page.status))
+    for b, status, n in states:
+        if status in TO_PLACE:
+            out[b].pages_to_place += n
+        else:
+            out[b].pages_unreadable += n
+    for r in out.values():
+        r.records_needs_review = r.records.get(RecordState.NEEDS_REVIEW, 0)
+        r.problems = r.pages_needs_review + r.pages_to_place + r.pages_unreadable
+    return out
+
+
+def summary(session: Session, b: Batch, review: ReviewOut | None = None) -> BatchSummary:
     return BatchSummary(id=b.id, status=b.status, created_at=b.created_at, started_at=b.started_at,
                         finished_at=b.finished_at, cancelled_at=b.cancelled_at, files_count=b.files_count,
                         pages_count=b.pages_count, progress=progress_out(batch_progress(session, b)),
-                        url=f"{API}/batches/{b.id}")
+                        review=review or review_counts(session, [b.id])[b.id], url=f"{API}/batches/{b.id}")
 
 
-def batch_view(session: Session, batch: Batch) -> BatchOut:
+def problem_condition(batch_id: int):  # noqa: ANN201 - a SQL condition
+    """Pages the "problems only" filter shows: those a person must place, rescan or re-run, and
+    read pages whose record needs review. Mirrored by `isProblem` in static/batch.js."""
+    needs_review = select(Record.instance_id).where(Record.batch_id == batch_id,
+                                                    Record.status == RecordState.NEEDS_REVIEW)
+    return or_(Page.status.in_([str(x) for x in TO_PLACE + UNREADABLE]),
+               and_(Page.status == PageState.READ, Page.instance_id.in_(needs_review)))
+
+
+@dataclass
+class Window:
+    """One screen of a batch's pages: those matching the filter from position `start` on."""
+
+    pages: list[Page]
+    matching: int  # pages matching the filter in the whole batch
+    first: int  # how many matching pages come before this window
+    next_start: int | None  # the `start` of the next window, None at the end
+    prev_start: int | None  # the `start` of the previous window, None at the beginning
+    last: int | None  # the position of the window's last page when more follow (its end), else None
+
+
+def page_window(session: Session, batch_id: int, *, problems: bool = False, start: int = 0,
+                limit: int | None = None) -> Window:
+    """Pages of the batch by position, from `start`, at most `limit`, problems only if asked."""
+    where = [Page.batch_id == batch_id] + ([problem_condition(batch_id)] if problems else [])
+    q = select(Page).options(defer(Page.result)).where(*where, Page.position >= start).order_by(Page.position)
+    pages = list(session.scalars(q.limit(limit + 1) if limit else q))
+    more = limit is not None and len(pages) > limit
+    pages = pages[:limit] if limit else pages
+    matching = session.scalar(select(func.count()).select_from(Page).where(*where)) or 0
+    first = 0
+    if start > 0:
+        first = session.scalar(select(func.count()).select_from(Page).where(*where, Page.position < start)) or 0
+    prev_start = None
+    if first and limit:
+        prev_start = session.scalar(select(Page.position).where(*where, Page.position < start)
+                                    .order_by(Page.position.desc()).offset(limit - 1).limit(1)) or 0
+    elif first:
+        prev_start = 0
+    return Window(pages, matching, first, pages[-1].position + 1 if more else None, prev_start,
+                  pages[-1].position if more else None)
+
+
+def batch_view(session: Session, batch: Batch, *, problems: bool = False, start: int = 0,
+               limit: int | None = None, window: Window | None = None) -> BatchOut:
+    """The batch with its files and the pages of `window` (by default: `page_window` of the
+    other arguments)."""
     files = list(session.scalars(select(BatchFile).where(BatchFile.batch_id == batch.id).order_by(BatchFile.position)))
     by_id = {f.id: f for f in files}
-    pages = pages_out(session, _pages_of(session, Page.batch_id == batch.id), by_id)
+    window = window or page_window(session, batch.id, problems=problems, start=start, limit=limit)
+    pages = pages_out(session, window.pages, by_id)
     out_files = []
     for f in files:
         fo = FileOut(id=f.id, position=f.position, filename=f.filename, size=f.size, sha256=f.sha256, kind=f.kind,
@@ -203,7 +312,8 @@ def batch_view(session: Session, batch: Batch) -> BatchOut:
             fo.duplicate_of = DuplicateOf(batch_id=first.batch_id, file_id=first.id)
             fo.linked_pages = pages_out(session, _pages_of(session, Page.file_id == first.id), {first.id: first})
         out_files.append(fo)
-    return BatchOut(**summary(session, batch).model_dump(), files=out_files, pages=pages)
+    return BatchOut(**summary(session, batch).model_dump(), files=out_files, pages=pages,
+                    pages_matching=window.matching, pages_next_start=window.next_start)
 
 
 def list_batches(session: Session, principal: Principal, limit: int, before: int | None) -> list[Batch]:

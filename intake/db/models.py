@@ -8,7 +8,8 @@ Tables: users, api_tokens, audit_log (who did what to which object, never field 
 counters (the revision and event sequences, see `intake.db.session.next_values`), originals
 (one row per distinct uploaded file, by SHA-256), batches, batch_files (one row per uploaded file,
 accepted, refused or a duplicate linked to the first upload), pages (one per page, with its
-processing state), page_events (typed progress records, one per state change), form_instances
+processing state), page_placements (where a supervisor placed a page the pipeline could not),
+page_events (typed progress records, one per state change), form_instances
 (pages assembled into one form), records (the versioned data of an instance), record_fields
 (each value with its provenance, and room for a supervisor's correction), record_events (every
 change to a record, written in the transaction that made it: its history and the outbox that
@@ -92,7 +93,8 @@ class Role(StrEnum):
 
 
 class PageState(StrEnum):
-    """Where a page is. The last five are final: nothing runs for the page until it is re-run."""
+    """Where a page is. All but the first two are final: nothing runs for the page until it is
+    re-run or placed (`PagePlacement`)."""
 
     QUEUED = "queued"
     PROCESSING = "processing"
@@ -100,14 +102,19 @@ class PageState(StrEnum):
     UNIDENTIFIED = "unidentified"
     UNREGISTERED = "unregistered"
     UNREADABLE = "unreadable_file"
+    BLANK = "blank"  # nothing printed or written on it
     FAILED = "failed"  # processing itself failed permanently (error_code says why)
     CANCELLED = "cancelled"
+    SET_ASIDE = "set_aside"  # a supervisor set aside a page that is not part of a form
 
 
 FINAL_PAGE_STATES = frozenset(
-    {PageState.READ, PageState.UNIDENTIFIED, PageState.UNREGISTERED, PageState.UNREADABLE,
-     PageState.FAILED, PageState.CANCELLED}
+    {PageState.READ, PageState.UNIDENTIFIED, PageState.UNREGISTERED, PageState.UNREADABLE, PageState.BLANK,
+     PageState.FAILED, PageState.CANCELLED, PageState.SET_ASIDE}
 )
+# Pages the pipeline could not place on a form: a supervisor places them (template, four
+# points) or sets them aside.
+UNPLACED_PAGE_STATES = frozenset({PageState.UNIDENTIFIED, PageState.UNREGISTERED, PageState.BLANK})
 
 
 class PageStage(StrEnum):
@@ -310,6 +317,25 @@ class Page(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PagePlacement(Base):
+    """Where a supervisor said a page belongs, for a page the pipeline could not place: a template
+    page, and optionally the four points (fractions of the page image's width and height) where the
+    page shows the template's reference points (`intake.pipeline.place`). Processing reads a page
+    that has one with it instead of searching (`intake.batches.processing`). One per page; placing
+    the page again replaces it."""
+
+    __tablename__ = "page_placements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), unique=True)
+    template_id: Mapped[str] = mapped_column(String(64))
+    template_version: Mapped[int]
+    template_page: Mapped[int]  # 1-based
+    points: Mapped[list[Any] | None]  # [[x, y] x 4] clockwise from the form's top-left, or null
+    placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    placed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PageEvent(Base):

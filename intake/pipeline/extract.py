@@ -1,6 +1,6 @@
 """The reading pipeline, top to bottom: file -> pages -> located -> fields -> form instances.
 
-    load ─► locate (identify + register) ─► read fields ─► assemble pages into forms ─► validate
+    load ─► blank? ─► locate (identify + register) ─► read fields ─► assemble pages into forms ─► validate
 
 `read_page` is what a worker runs for one page; `assemble` turns the pages of one file into form
 instances (a multi-page form from its pages in order, several forms in one file split by the page
@@ -24,6 +24,7 @@ from intake.errors import InputError
 from intake.forms.model import Template
 from intake.forms.registry import Registry, default_registry
 from intake.forms.rules import computed_values, empty_value, record_violations
+from intake.pipeline.blank import could_be_blank, is_blank
 from intake.pipeline.engines.contract import PageEngine
 from intake.pipeline.load import LoadedPage, iter_pages
 from intake.pipeline.read import read_page_fields
@@ -31,7 +32,7 @@ from intake.pipeline.register import Failure, locate
 from intake.pipeline.types import FieldReading, FieldStatus, PageResult, PageStatus
 
 
-def _rotation(H: np.ndarray) -> int:
+def rotation_of(H: np.ndarray) -> int:
     """Quarter turns (degrees) the scan was from upright, from the image->mm transform."""
     Hi = np.linalg.inv(H)
     a, b = cv2.perspectiveTransform(np.float64([[[100, 100]], [[150, 100]]]), Hi).reshape(2, 2)
@@ -54,9 +55,14 @@ def read_page(page: LoadedPage, registry: Registry | None = None, engine: PageEn
         engine = default_engine()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    maybe_blank = could_be_blank(page.image, page.dpi)  # a few ms; spares a blank sheet the form search
+    if maybe_blank and is_blank(page.image, page.dpi):
+        return _blank(page, timings, t0)
     loc = locate(page.image, page.dpi, registry, page.dpi_from_file)
     timings["locate"] = time.perf_counter() - t0
     if isinstance(loc, Failure):
+        if loc.code == "unidentified" and not maybe_blank and is_blank(page.image, page.dpi):
+            return _blank(page, timings, t0)  # a photo of a blank sheet: the desk is dark
         res = PageResult(page.file, page.index, PageStatus(loc.code), reason=loc.reason, error_code=loc.code,
                          timings=timings)
         if loc.located is not None:
@@ -73,7 +79,7 @@ def read_page(page: LoadedPage, registry: Registry | None = None, engine: PageEn
     return PageResult(
         page.file, page.index, PageStatus.READ, form_id=loc.form_id, version=loc.version,
         template_page=loc.page + 1, pages_in_form=loc.pages, alignment=loc.alignment, method=loc.method,
-        rotation=_rotation(loc.homography), fields=readings, timings=timings, crops=crops,
+        rotation=rotation_of(loc.homography), fields=readings, timings=timings, crops=crops,
         image_size=[int(w), int(h)], corners=page_corners(loc.homography, template.page_size_mm),
     )
 
@@ -84,6 +90,12 @@ def page_corners(H: np.ndarray, size_mm: tuple[float, float]) -> list[list[float
     w, h = size_mm
     pts = np.float64([[[0, 0]], [[w, 0]], [[w, h]], [[0, h]]])
     return [[round(float(x), 2), round(float(y), 2)] for x, y in cv2.perspectiveTransform(pts, np.linalg.inv(H)).reshape(4, 2)]
+
+
+def _blank(page: LoadedPage, timings: dict[str, float], t0: float) -> PageResult:
+    timings["blank"] = time.perf_counter() - t0
+    return PageResult(page.file, page.index, PageStatus.BLANK, error_code="blank", timings=timings,
+                      reason="the page is blank: no printing or writing was found on it")
 
 
 # ------------------------------------------------------------------------- assembly
@@ -113,25 +125,34 @@ class FormInstance:
 
 def group_pages(pages: list[PageResult]) -> Iterator[list[PageResult]]:
     """Consecutive pages of the same form, in page order; a new instance when the page number
-    does not go up or the form changes. Pages that were not identified stand alone."""
+    does not go up or the form changes. Pages that were not identified stand alone. A blank page
+    (the back of a sheet scanned on both sides) does not split a form: it stands alone after the
+    form around it."""
     current: list[PageResult] = []
+    blanks: list[PageResult] = []
     for p in pages:
-        known = p.form_id is not None and p.template_page is not None
-        if not known:
-            if current:
-                yield current
-                current = []
-            yield [p]
+        if p.status == PageStatus.BLANK:
+            blanks.append(p)
             continue
-        if current:
+        known = p.form_id is not None and p.template_page is not None
+        if current and known:
             last = current[-1]
             same = (last.form_id, last.version) == (p.form_id, p.version)
-            if not same or (p.template_page or 0) <= (last.template_page or 0):
-                yield current
-                current = []
-        current.append(p)
+            if same and (p.template_page or 0) > (last.template_page or 0):
+                current.append(p)
+                continue
+        if current:
+            yield current
+            current = []
+        yield from ([b] for b in blanks)
+        blanks = []
+        if known:
+            current.append(p)
+        else:
+            yield [p]
     if current:
         yield current
+    yield from ([b] for b in blanks)
 
 
 _ROW_PATH = re.compile(r"^(\w+)\[(\d+)\]\.(\w+)$")

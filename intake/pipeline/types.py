@@ -14,6 +14,7 @@ class PageStatus(StrEnum):
     UNIDENTIFIED = "unidentified"  # not one of our forms (or not a form at all)
     UNREGISTERED = "unregistered"  # identified but could not be aligned well enough to read
     UNREADABLE = "unreadable_file"  # the page itself could not be decoded
+    BLANK = "blank"  # nothing printed or written on it (the back of a sheet, a separator)
 
 
 class FieldStatus(StrEnum):

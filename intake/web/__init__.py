@@ -2,9 +2,10 @@
 
 `install(app)` is called by `intake.api.create_app` after the API routers are in place. It mounts
 the static assets at ``/static`` and the server-rendered pages (`intake.web.routes`) at the site
-root: ``/login``, ``/logout``, ``/batches``, ``/upload``, ``/batches/{id}``, ``/records/{id}``, and the
+root: ``/login``, ``/logout``, ``/batches``, ``/upload``, ``/batches/{id}``, ``/records/{id}``; the
 supervisors' review station (`intake.web.review`): ``/review``, ``/review/records/{id}``,
-``/review/group``, ``/review/stats``.
+``/review/group``, ``/review/stats``; and for supervisors the pages the pipeline could not place
+(`intake.web.place`): ``/place``, ``/pages/{id}/place``.
 Nothing here changes the API under ``/api/v1``; the pages' scripts use it with the same session
 cookie. Plain HTML and CSS, a little ES5 JavaScript, no build step, no external resources.
 """
@@ -29,9 +30,11 @@ class _Static(StaticFiles):
 
 
 def install(app: FastAPI) -> None:
+    from intake.web.place import router as place_router
     from intake.web.review import router as review_router
     from intake.web.routes import STATIC_DIR, router
 
     app.mount("/static", _Static(directory=STATIC_DIR), name="static")
     app.include_router(review_router)
     app.include_router(router)
+    app.include_router(place_router)

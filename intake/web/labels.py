@@ -33,6 +33,10 @@ ICONS = {
                          '<path d="m5.3 5.3 5.4 5.4m0-5.4-5.4 5.4" stroke="#fff" stroke-width="1.8"/>'),
     "stop": _SVG.format('<circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.6"/>'
                         '<path d="m3.5 12.5 9-9" stroke="currentColor" stroke-width="1.6"/>'),
+    "sheet": _SVG.format('<path d="M3.5 1.5h6l3 3v10h-9z" fill="none" stroke="currentColor" stroke-width="1.6" '
+                         'stroke-linejoin="round"/>'),
+    "aside": _SVG.format('<path d="M2 4.5h12M2 8h7M2 11.5h5" stroke="currentColor" stroke-width="1.6"/>'
+                         '<path d="m10.5 9.5 3.5 2-3.5 2z" fill="currentColor"/>'),
     "copy": _SVG.format('<rect x="5" y="5" width="9" height="9.5" rx="1" fill="none" stroke="currentColor" '
                         'stroke-width="1.6"/><path d="M3 11V2.5h8" fill="none" stroke="currentColor" '
                         'stroke-width="1.6"/>'),
@@ -46,14 +50,22 @@ PAGE_STATUS: dict[str, tuple[str, str, str, str]] = {
     "unidentified": ("question", "bad", "無法辨識表單", "Form not recognised"),
     "unregistered": ("warning", "bad", "無法對準表單", "Could not line up"),
     "unreadable_file": ("cross", "bad", "無法開啟", "Could not open"),
+    "blank": ("sheet", "wait", "空白頁", "Blank page"),
     "failed": ("cross", "bad", "讀取失敗", "Failed"),
     "cancelled": ("stop", "off", "已取消", "Cancelled"),
+    "set_aside": ("aside", "off", "已略過", "Set aside"),
 }
+# A read page is shown green only when its record needs nobody; otherwise its record's status
+# is shown beside it (the page's own status stays its processing state).
+RECORD_DONE = ("accepted", "approved")
 BATCH_STATUS: dict[str, tuple[str, str, str, str]] = {
     "processing": ("gear", "busy", "處理中", "Processing"),
     "done": ("check", "ok", "已完成", "Done"),
     "cancelled": ("stop", "off", "已取消", "Cancelled"),
 }
+# A batch whose pages are all read but where something still needs a person is not shown as
+# done (its status stays "done": the processing state).
+BATCH_DONE_OPEN = ("warning", "wait", "已讀完，待處理", "Read; needs a person")
 FILE_STATUS: dict[str, tuple[str, str, str, str]] = {
     "accepted": ("check", "ok", "已接受", "Accepted"),
     "duplicate": ("copy", "off", "重複的檔案", "Duplicate"),
@@ -67,8 +79,14 @@ RECORD_STATUS: dict[str, tuple[str, str, str, str]] = {
     "superseded": ("stop", "off", "已被取代", "Superseded"),
 }
 # Pages that can be read again from the batch page: final, and not read.
-RERUNNABLE = ("unidentified", "unregistered", "unreadable_file", "failed")
-FINAL = ("read", "unidentified", "unregistered", "unreadable_file", "failed", "cancelled")
+RERUNNABLE = ("unidentified", "unregistered", "unreadable_file", "failed", "set_aside")
+FINAL = ("read", "unidentified", "unregistered", "unreadable_file", "blank", "failed", "cancelled", "set_aside")
+# Pages a supervisor places (template, four corners) or sets aside; and pages that are problems
+# (mirrored by `service.problem_condition` and `isProblem` in batch.js).
+PLACEABLE = ("unidentified", "unregistered", "blank", "set_aside")
+SETTABLE_ASIDE = ("unidentified", "unregistered", "blank", "unreadable_file", "failed")
+PROBLEM = ("unidentified", "unregistered", "blank", "unreadable_file", "failed")
+WITH_THUMBNAIL = ("unidentified", "unregistered", "blank", "set_aside")
 
 # What a reason code means for the clerk and what to do, in Chinese; the English sentence shown
 # beside it is the server's own message when there is one (it is more specific), else this one.
@@ -80,6 +98,9 @@ REASONS: dict[str, tuple[str, str]] = {
                      "The form was recognised but could not be lined up with its layout. Scan it again, "
                      "flat and straight."),
     "unreadable_file": ("檔案無法開啟。請重新掃描或重新匯出。", "The file could not be opened. Scan or export it again."),
+    "blank": ("這一頁是空白的（例如雙面掃描的背面）。督導可以略過它。",
+              "This page is blank (the back of a sheet scanned on both sides, say). A supervisor can set it aside."),
+    "placement_invalid": ("無法用這個位置讀取這一頁。", "The page cannot be placed like this."),
     "corrupt_file": ("檔案已損壞或不完整。請重新掃描或重新匯出。", "The file is damaged or incomplete. Scan or export it again."),
     "unsupported_file_type": ("這不是可讀取的掃描檔。請上傳 PDF、TIFF、PNG 或 JPEG。",
                               "This is not a scan we can read. Upload PDF, TIFF, PNG or JPEG files."),
@@ -170,12 +191,34 @@ def upload_labels() -> dict[str, Any]:
             "file_status": {k: badge(FILE_STATUS, k) for k in FILE_STATUS}}
 
 
+def batch_badge(status: str, problems: int = 0) -> dict[str, str]:
+    if status == "done" and problems:
+        icon, tone, zh, en = BATCH_DONE_OPEN
+        return {"icon": ICONS[icon], "tone": tone, "zh": zh, "en": en, "status": status}
+    return badge(BATCH_STATUS, status)
+
+
+def page_badge(status: str, record_status: str | None = None) -> dict[str, str]:
+    """The page's status; a read page whose record still needs a person is not shown green."""
+    b = badge(PAGE_STATUS, status)
+    if status == "read" and record_status not in RECORD_DONE:
+        b["tone"] = "off"
+    return b
+
+
 def client_labels() -> dict[str, Any]:
     """What batch.js needs to render a row or the progress exactly as the server does."""
     return {
         "page_status": {k: badge(PAGE_STATUS, k) for k in PAGE_STATUS},
         "batch_status": {k: badge(BATCH_STATUS, k) for k in BATCH_STATUS},
+        "batch_done_open": batch_badge("done", 1),
+        "record_status": {k: badge(RECORD_STATUS, k) for k in RECORD_STATUS},
         "reasons": {k: {"zh": zh, "en": en} for k, (zh, en) in REASONS.items()},
         "rerunnable": list(RERUNNABLE),
         "final": list(FINAL),
+        "placeable": list(PLACEABLE),
+        "settable_aside": list(SETTABLE_ASIDE),
+        "problem": list(PROBLEM),
+        "with_thumbnail": list(WITH_THUMBNAIL),
+        "record_done": list(RECORD_DONE),
     }

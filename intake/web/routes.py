@@ -45,12 +45,14 @@ from intake.config import Settings
 from intake.db.models import BatchFile, FormInstance, Page, Record, RecordField, User
 from intake.db.session import get_db
 from intake.errors import IntakeError, InvalidRequest, NotAuthenticated, NotFound, PermissionDenied
+from intake.placement.service import can_place
 from intake.web import labels
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
 API = "/api/v1"
 PAGE_SIZE = 50
+PAGE_ROWS = 100  # pages of a batch shown at once (a batch may have hundreds)
 
 # Pages hold names of files and statuses: not cached, not framed, scripts and styles from here only.
 SECURITY_HEADERS = {
@@ -171,7 +173,9 @@ def render(request: Request, template: str, principal: Principal | None, *, stat
            **context: Any) -> Response:
     if template == "upload.html":
         context["client_json"] = _json(labels.upload_labels())
-    context |= {"user": principal, "csrf": csrf_token(request) if principal else "", "path": request.url.path}
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    context |= {"user": principal, "csrf": csrf_token(request) if principal else "", "path": request.url.path,
+                "here": here, "can_place_pages": can_place(principal)}
     return templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
@@ -232,7 +236,8 @@ def batch_list(request: Request, before: Annotated[int | None, Query(ge=1)] = No
     needs(principal, "batches:read")
     with get_db(_settings(request)).read_session() as s:
         batches = service.list_batches(s, principal, PAGE_SIZE, before)
-        items = [service.summary(s, b) for b in batches]
+        review = service.review_counts(s, [b.id for b in batches])
+        items = [service.summary(s, b, review[b.id]) for b in batches]
         owners = {b.id: b.created_by_user_id for b in batches}
         ids = {u for u in owners.values() if u is not None}
         names = dict(s.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
@@ -240,7 +245,8 @@ def batch_list(request: Request, before: Annotated[int | None, Query(ge=1)] = No
             for b in items]
     older = items[-1].id if len(items) == PAGE_SIZE else None
     return render(request, "batches.html", principal, title="批次 Batches", rows=rows, older=older, before=before,
-                  show_owner=principal.can("batches:read_all"))
+                  show_owner=principal.can("batches:read_all"), can_review=can_review(principal),
+                  can_place=can_place(principal))
 
 
 @router.get("/upload")
@@ -283,14 +289,37 @@ def upload(request: Request, files: Annotated[list[UploadFile], File()] = [],  #
     return RedirectResponse(f"/batches/{batch_id}", status_code=303)
 
 
+def can_review(principal: Principal | None) -> bool:
+    """Who is shown the way to the review station: whoever holds ``records:review``."""
+    return principal is not None and principal.can("records:review")
+
+
+def _window(batch_id: int, problems: bool, start: int, limit: int, w: service.Window) -> dict[str, Any]:
+    def url(at: int) -> str:
+        q = ["problems=1"] if problems else []
+        q += [f"start={at}"] if at else []
+        q += [f"limit={limit}"] if limit != PAGE_ROWS else []
+        return f"/batches/{batch_id}" + (f"?{'&'.join(q)}" if q else "")
+
+    query = "&".join([f"problems={'true' if problems else 'false'}", f"start={start}", f"limit={limit}"])
+    return {"problems": problems, "start": start, "limit": limit, "matching": w.matching, "first": w.first,
+            "last": w.last, "query": query,
+            "prev_url": url(w.prev_start) if w.prev_start is not None else None,
+            "next_url": url(w.next_start) if w.next_start is not None else None}
+
+
 @router.get("/batches/{batch_id}")
-def batch_page(request: Request, batch_id: int) -> Response:
+def batch_page(request: Request, batch_id: int, problems: Annotated[str, Query(max_length=5)] = "",
+               start: Annotated[int, Query(ge=0)] = 0,
+               limit: Annotated[int, Query(ge=10, le=500)] = PAGE_ROWS) -> Response:
     principal = signed_in(request)
     needs(principal, "batches:read")
     settings = _settings(request)
+    only_problems = problems not in ("", "0", "false")
     with get_db(settings).session() as s:
         batch = service.get_batch_for(s, batch_id, principal)
-        view = service.batch_view(s, batch)
+        window = service.page_window(s, batch_id, problems=only_problems, start=start, limit=limit)
+        view = service.batch_view(s, batch, window=window)
         owner = s.get(User, batch.created_by_user_id).name if batch.created_by_user_id else "API"
         audit(s, principal.actor, "batch.read", "batch", batch_id)
     forms = _forms(settings)
@@ -298,7 +327,9 @@ def batch_page(request: Request, batch_id: int) -> Response:
     return render(request, "batch.html", principal, title=f"批次 Batch {batch_id}", b=view, owner=owner,
                   forms=forms, eta=labels.eta_text(view.progress.eta_seconds, view.progress.done, view.progress.total),
                   files_noted=[f for f in view.files if f.status != "accepted"],
-                  can_write=principal.can("batches:write"), client_json=_json(client))
+                  can_write=principal.can("batches:write"), client_json=_json(client),
+                  can_review=can_review(principal), can_place=can_place(principal),
+                  window=_window(batch_id, only_problems, start, limit, window))
 
 
 @router.get("/batches/{batch_id}/cancel")

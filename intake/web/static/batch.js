@@ -1,8 +1,14 @@
 /* Batch page: live page status, progress and ETA from GET /api/v1/batches/{id}/events
    (Server-Sent Events). The browser reconnects by itself after a network blip and resumes with
    Last-Event-ID; after a refused connection this script re-reads the batch and connects again
-   with growing pauses; without EventSource it polls GET /api/v1/batches/{id}. Re-run and cancel
-   go to the API. Without this script the page is a snapshot that reloads every 15 s. ES5. */
+   with growing pauses; without EventSource it polls GET /api/v1/batches/{id}. Re-run, set aside
+   and cancel go to the API. Without this script the page is a snapshot that reloads every 15 s.
+
+   The page shows one window of the batch's pages: from position data-from to data-to (empty:
+   to the end), all of them or problems only (data-filter). A live update for a page outside the
+   window is ignored; a page that becomes a problem inside it is inserted in order; a row already
+   shown is updated in place (it stays until the page is reloaded, even if no longer a problem).
+   ES5. */
 (function () {
   'use strict';
   var root = document.getElementById('batch');
@@ -14,8 +20,14 @@
   var apiUrl = root.getAttribute('data-api-url');
   var rerunBase = root.getAttribute('data-rerun-url');
   var canWrite = root.getAttribute('data-can-write') === 'true';
+  var canPlace = root.getAttribute('data-can-place') === 'true';
+  var pollUrl = root.getAttribute('data-poll-url') || apiUrl;
+  var filter = root.getAttribute('data-filter') || 'all';
+  var from = parseInt(root.getAttribute('data-from') || '0', 10);
+  var to = root.getAttribute('data-to') ? parseInt(root.getAttribute('data-to'), 10) : null;
   var csrf = root.getAttribute('data-csrf');
   var status = root.getAttribute('data-status');
+  var problems = parseInt(root.getAttribute('data-problems') || '0', 10);
   var live = document.getElementById('live');
   var actionMessage = document.getElementById('action-message');
   var tbody = document.getElementById('pages') ? document.getElementById('pages').tBodies[0] : null;
@@ -59,8 +71,20 @@
     s.appendChild(w);
     return s;
   }
-  function pageBadge(st) {
-    return L.page_status[st] || { icon: '', tone: 'off', zh: st, en: st, status: st };
+  function pageBadge(st, recordStatus) {
+    var b = L.page_status[st] || { icon: '', tone: 'off', zh: st, en: st, status: st };
+    if (st === 'read' && !has(L.record_done, recordStatus)) {  /* mirrors labels.page_badge */
+      b = { icon: b.icon, tone: 'off', zh: b.zh, en: b.en, status: b.status };
+    }
+    return b;
+  }
+
+  /* mirrors service.problem_condition */
+  function isProblem(p) {
+    return has(L.problem, p.status) || (p.status === 'read' && p.record_status === 'needs_review');
+  }
+  function inWindow(p) {
+    return p.position >= from && (to === null || p.position <= to) && (filter !== 'problems' || isProblem(p));
   }
 
   /* ---------------------------------------------------------------- one row (mirrors page_row) */
@@ -69,10 +93,11 @@
 
   function rowFor(p) {
     var tr = document.getElementById('page-' + p.id);
-    if (tr || !tbody) { return tr; }
+    if (tr || !tbody || !inWindow(p)) { return tr; }
     tr = el('tr');
     tr.id = 'page-' + p.id;
     tr.setAttribute('data-page-id', String(p.id));
+    tr.setAttribute('data-position', String(p.position));
     for (var i = 0; i < CELLS.length; i++) {
       var td = el('td', CELLS[i][0]);
       if (CELLS[i][1]) { td.setAttribute('data-label', CELLS[i][1]); }
@@ -81,7 +106,13 @@
     tr.cells[0].appendChild(document.createTextNode(String(p.position + 1)));
     tr.cells[1].appendChild(el('span', 'filename', p.file));
     tr.cells[2].appendChild(document.createTextNode(String(p.index)));
-    tbody.appendChild(tr);
+    var after = null;  /* keep batch order: before the first row further down the batch */
+    for (var r = 0; r < tbody.rows.length; r++) {
+      if (parseInt(tbody.rows[r].getAttribute('data-position'), 10) > p.position) { after = tbody.rows[r]; break; }
+    }
+    tbody.insertBefore(tr, after);
+    var none = document.getElementById('no-rows');
+    if (none) { none.hidden = true; }
     return tr;
   }
 
@@ -97,10 +128,12 @@
     if (!tr) { return; }
     var before = tr.getAttribute('data-status');
     tr.setAttribute('data-status', p.status);
+    if (p.record_status) { tr.setAttribute('data-record-status', p.record_status); }
+    else { tr.removeAttribute('data-record-status'); }
     var c = tr.cells;
 
     clear(c[3]);
-    c[3].appendChild(badge(pageBadge(p.status)));
+    c[3].appendChild(badge(pageBadge(p.status, p.record_status)));
     if (p.status === 'processing' && p.attempts > 1) {
       var note = el('span', 'note', ' 第 ' + p.attempts + ' 次嘗試 ');
       note.appendChild(en('attempt ' + p.attempts));
@@ -127,9 +160,27 @@
       c[4].appendChild(el('span', 'none', '—'));
     }
 
+    var placeable = canPlace && has(L.placeable, p.status);
     clear(c[5]);
+    if (p.thumbnail_url && (has(L.problem, p.status) || p.status === 'set_aside')) {
+      c[5].appendChild(thumb(p, placeable ? '/pages/' + p.id + '/place' : p.preview_url));
+    }
     var why = reasonOf(p);
     if (why) { I.twoLines(c[5], why.zh, why.en, 'reason'); }
+    var aligned = p.alignment !== null && p.alignment !== undefined ? Math.round(p.alignment * 100) : null;
+    if (p.placement) {
+      var placed = el('p', 'note placed', '由督導放置 ');
+      placed.appendChild(en('Placed by a supervisor'));
+      if (aligned !== null && (p.status === 'read' || p.status === 'unregistered')) {
+        placed.appendChild(document.createTextNode(' · 對準 ' + aligned + '% '));
+        placed.appendChild(en('aligned'));
+      }
+      c[5].appendChild(placed);
+    } else if (p.status === 'unregistered' && aligned !== null) {
+      var al = el('p', 'note', '對準 ' + aligned + '% ');
+      al.appendChild(en('aligned'));
+      c[5].appendChild(al);
+    }
 
     clear(c[6]);
     if (p.record_id) {
@@ -138,12 +189,20 @@
       a.appendChild(en('Record'));
       a.appendChild(document.createTextNode(' #' + p.record_id));
       c[6].appendChild(a);
+      if (p.record_status && L.record_status[p.record_status]) {
+        c[6].appendChild(document.createTextNode(' '));
+        c[6].appendChild(badge(L.record_status[p.record_status]));
+      }
     } else {
       c[6].appendChild(el('span', 'none', '—'));
     }
 
     var keepFocus = c[7].contains && c[7].contains(document.activeElement);
     clear(c[7]);
+    if (placeable) { c[7].appendChild(placeLink(p)); }
+    if (canPlace && status !== 'cancelled' && has(L.settable_aside, p.status)) {
+      c[7].appendChild(pageForm(p, 'set-aside', '略過 ', 'Set aside'));
+    }
     if (canWrite && status !== 'cancelled' && has(L.rerunnable, p.status)) {
       c[7].appendChild(rerunForm(p));
     }
@@ -160,22 +219,42 @@
     }
   }
 
-  function rerunForm(p) {
-    var form = el('form', 'rerun');
+  function pageForm(p, action, zh, english) {
+    var form = el('form', action);
     form.method = 'post';
-    form.action = '/pages/' + p.id + '/rerun';
+    form.action = '/pages/' + p.id + '/' + action;
     form.setAttribute('data-page-id', String(p.id));
     var hidden = el('input');
     hidden.type = 'hidden';
     hidden.name = 'csrf';
     hidden.value = csrf;
     form.appendChild(hidden);
-    var b = el('button', 'btn btn-small', '重新讀取 ');
+    var b = el('button', 'btn btn-small', zh);
     b.type = 'submit';
-    b.appendChild(en('Re-run'));
+    b.appendChild(en(english));
     b.appendChild(el('span', 'vh', ' ' + p.file + ' 第 ' + p.index + ' 頁 page ' + p.index));
     form.appendChild(b);
     return form;
+  }
+  function rerunForm(p) { return pageForm(p, 'rerun', '重新讀取 ', 'Re-run'); }
+
+  function placeLink(p) {
+    var a = el('a', 'btn btn-small', '放置 ');
+    a.href = '/pages/' + p.id + '/place';
+    a.appendChild(en('Place'));
+    a.appendChild(el('span', 'vh', ' ' + p.file + ' 第 ' + p.index + ' 頁 page ' + p.index));
+    return a;
+  }
+
+  function thumb(p, href) {  /* mirrors the thumb macro */
+    var a = el('a', 'thumb');
+    a.href = href;
+    var img = el('img');
+    img.src = p.thumbnail_url;
+    img.width = 80;
+    img.alt = '第 ' + p.index + ' 頁的縮圖 Thumbnail of page ' + p.index + ' of ' + p.file;
+    a.appendChild(img);
+    return a;
   }
 
   /* ---------------------------------------------------------------- progress and ETA */
@@ -217,7 +296,7 @@
     for (var st in L.page_status) {
       if (L.page_status.hasOwnProperty(st) && pr.counts && pr.counts[st]) {
         var b = L.page_status[st];
-        var li = el('li', 'tone-' + b.tone);
+        var li = el('li', 'tone-' + (st === 'read' ? 'off' : b.tone));  /* read is not "done": see review */
         li.setAttribute('data-status', st);
         li.innerHTML = b.icon;
         var w = el('span', 'word', b.zh + ' ');
@@ -236,16 +315,41 @@
     rate.hidden = !pr.rate_per_minute || (pr.status || status) !== 'processing';
     eta = { seconds: pr.eta_seconds, at: new Date().getTime(), done: pr.done, total: pr.total };
     if (pr.status) { setStatus(pr.status); }
+    if (pr.review) { applyReview(pr.review); }
     renderEta();
+  }
+
+  /* the review summary (mirrors the review_summary macro) */
+  function applyReview(r) {
+    var box = document.getElementById('review-' + batchId);
+    if (!box) { return; }
+    var items = box.getElementsByTagName('li');
+    for (var i = 0; i < items.length; i++) {
+      var key = items[i].getAttribute('data-count');
+      var spans = items[i].getElementsByTagName('*');
+      for (var k = 0; k < spans.length; k++) {
+        if (spans[k].className === 'n' && key !== 'done') { spans[k].textContent = String(r[key]); }
+        if (spans[k].className === 'n-pages') { spans[k].textContent = String(r.pages_needs_review); }
+      }
+      var anyRecords = false;
+      for (var st in r.records) { if (r.records.hasOwnProperty(st) && r.records[st]) { anyRecords = true; } }
+      items[i].hidden = key === 'done' ? (r.problems > 0 || !anyRecords || status === 'processing') : !r[key];
+    }
+    setText('problems-n', String(r.problems));
+    if (r.problems !== problems) { problems = r.problems; renderBatchBadge(); }
+  }
+
+  function renderBatchBadge() {  /* mirrors labels.batch_badge */
+    var holder = document.getElementById('batch-status');
+    clear(holder);
+    holder.appendChild(badge(status === 'done' && problems ? L.batch_done_open : (L.batch_status[status] || pageBadge(status))));
   }
 
   function setStatus(st) {
     if (st === status) { return; }
     status = st;
     root.setAttribute('data-status', st);
-    var holder = document.getElementById('batch-status');
-    clear(holder);
-    holder.appendChild(badge(L.batch_status[st] || pageBadge(st)));
+    renderBatchBadge();
     var cancelForm = document.getElementById('cancel-form');
     if (cancelForm) { cancelForm.hidden = st !== 'processing'; }
     if (st === 'cancelled') {
@@ -255,7 +359,7 @@
   }
 
   function finished(st) {
-    if (st === 'done') { setLive('批次已完成', 'The batch is done.'); }
+    if (st === 'done') { setLive('所有頁面都已讀完', 'Every page has been read.'); }
     else if (st === 'cancelled') { setLive('批次已取消', 'The batch was cancelled.'); }
   }
 
@@ -263,7 +367,7 @@
     for (var i = 0; i < b.pages.length; i++) { renderRow(b.pages[i]); }
     var pr = b.progress;
     applyProgress({ done: pr.done, total: pr.total, eta_seconds: pr.eta_seconds, counts: pr.counts,
-                    rate_per_minute: pr.rate_per_minute, status: b.status });
+                    rate_per_minute: pr.rate_per_minute, status: b.status, review: b.review });
   }
 
   /* ---------------------------------------------------------------- live connection */
@@ -306,7 +410,7 @@
             'Connection lost; trying again in ' + Math.round(retryDelay / 1000) + ' s…');
     retryTimer = setTimeout(function () {
       retryTimer = null;
-      I.request('GET', apiUrl, null, function (st, body) {
+      I.request('GET', pollUrl, null, function (st, body) {
         if (st === 200 && body) {
           applyBatch(body);
           if (body.status === 'processing') { connect(); } else { finished(body.status); }
@@ -327,7 +431,7 @@
 
   function poll() {  /* browsers without EventSource */
     setLive('每 5 秒更新', 'Updated every 5 seconds');
-    I.request('GET', apiUrl, null, function (st, body) {
+    I.request('GET', pollUrl, null, function (st, body) {
       if (st === 200 && body) {
         applyBatch(body);
         if (body.status !== 'processing') { finished(body.status); return; }
@@ -364,6 +468,24 @@
     });
   }
 
+  function setAside(form) {
+    var id = form.getAttribute('data-page-id');
+    var button = form.getElementsByTagName('button')[0];
+    button.disabled = true;
+    I.request('POST', rerunBase + id + '/set-aside', null, function (st, body) {
+      if (st === 200 && body) {
+        renderRow(body);
+        say('已略過：' + body.file + ' 第 ' + body.index + ' 頁', 'Set aside: ' + body.file + ' page ' + body.index + '.');
+        I.request('GET', pollUrl, null, function (st2, b) { if (st2 === 200 && b) { applyBatch(b); } });
+        var tr = document.getElementById('page-' + id);
+        if (tr) { tr.cells[3].setAttribute('tabindex', '-1'); tr.cells[3].focus(); }
+      } else {
+        button.disabled = false;
+        failed(st, body, '無法略過這一頁', 'The page could not be set aside.');
+      }
+    });
+  }
+
   function cancel(form) {
     var msg = '確定要取消批次 #' + batchId + ' 嗎？尚未讀取的頁面將不再讀取；已讀完的頁面與紀錄會保留。\n\n' +
               'Cancel batch ' + batchId + '? Pages not read yet will not be read; pages already read and their ' +
@@ -388,6 +510,9 @@
     if (f && f.className && (' ' + f.className + ' ').indexOf(' rerun ') >= 0) {
       e.preventDefault();
       rerun(f);
+    } else if (f && f.className && (' ' + f.className + ' ').indexOf(' set-aside ') >= 0) {
+      e.preventDefault();
+      setAside(f);
     } else if (f && f.id === 'cancel-form') {
       e.preventDefault();
       cancel(f);
