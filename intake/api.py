@@ -7,7 +7,8 @@
   "fields": [...]}`` with 422.
 - Embedded defaults (no ``INTAKE_BROKER_URL``): at startup the app re-enqueues pages left
   unfinished by a previous run, and processes pages on one background thread
-  (`intake.dispatch.ThreadDispatcher`), stopped at shutdown. With a broker, Celery workers do it.
+  (`intake.dispatch.ThreadDispatcher`), stopped at shutdown, and sends webhooks on another
+  (`intake.webhooks.runner`). With a broker, Celery workers do both.
 - The clerk's web pages (`intake.web`: sign in, upload, batch list, live batch page) are mounted
   last on this same app, at the site root, with the same session cookie.
 """
@@ -32,6 +33,7 @@ from intake.errors import IntakeError
 from intake.records.routes import router as records_router
 from intake.templates_api import router as templates_router
 from intake.web import install as _install_web
+from intake.webhooks.routes import router as webhooks_router
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -89,6 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         embedded = not settings.broker_url
         if embedded:
             await anyio.to_thread.run_sync(_recover, settings)
+            d = dispatch.dispatcher_for(settings)
+            if isinstance(d, dispatch.ThreadDispatcher):
+                d.webhooks()  # sends webhooks and polls for due retries (intake.webhooks.runner)
         yield
         d = dispatch.dispatcher_for(settings)
         if embedded and isinstance(d, dispatch.ThreadDispatcher):
@@ -107,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(IntakeError, _intake_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for router in (auth_router, batches_router, records_router, templates_router):
+    for router in (auth_router, batches_router, records_router, templates_router, webhooks_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])

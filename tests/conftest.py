@@ -27,7 +27,8 @@ from intake.db.session import forget_db, get_db, upgrade
 limit_ocr_threads()
 POSTGRES_URL = os.environ.get("INTAKE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("INTAKE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TABLES = ("record_events", "record_fields", "records", "page_events", "pages", "form_instances", "batch_files", "batches",
+TABLES = ("webhook_attempts", "webhook_deliveries", "webhook_subscriptions", "family_links", "family_keys",
+          "family_members", "families", "record_events", "record_fields", "records", "page_events", "pages", "form_instances", "batch_files", "batches",
           "originals", "audit_log", "api_tokens", "users", "counters")
 PASSWORD = "correct horse battery"
 TESTS_DIR = Path(__file__).resolve().parent
