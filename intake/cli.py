@@ -87,6 +87,42 @@ def templates_schema(form_id: str, version: Annotated[int | None, typer.Option("
     typer.echo(json.dumps(record_schema(_registry().get(form_id, version)), ensure_ascii=False, indent=2))
 
 
+@templates_app.command("diff")
+def templates_diff(
+    form_id: str,
+    a: Annotated[int, typer.Argument(help="from this version")],
+    b: Annotated[int, typer.Argument(help="to this version")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What changed between two versions: fields added, removed, renamed, retyped, options."""
+    from intake.forms.revisions import diff
+
+    d = diff(_registry(), form_id, a, b)
+    if as_json:
+        typer.echo(json.dumps(d.to_dict(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"{form_id}: version {a} -> {b}")
+    for line in d.lines():
+        typer.echo(f"  {line}")
+
+
+@templates_app.command("changelog")
+def templates_changelog(
+    form_id: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="the CHANGELOG.md kept beside the template")] = False,
+) -> None:
+    """Every version of a template, newest first, with its note and its changes."""
+    from intake.forms.revisions import changelog, changelog_markdown
+
+    reg = _registry()
+    if markdown:
+        typer.echo(changelog_markdown(reg, form_id), nl=False)
+    else:
+        typer.echo(json.dumps(changelog(reg, form_id), ensure_ascii=False, indent=2) if as_json
+                   else changelog_markdown(reg, form_id), nl=False)
+
+
 @templates_app.command("render")
 def templates_render(
     form_id: str,

@@ -234,6 +234,18 @@ class Reference(Strict):
     dpi: float = PField(gt=50, le=1200)
 
 
+class Revises(Strict):
+    """How this version's fields map to the previous version's (see `intake.forms.revisions`):
+    fields renamed (new name: previous name) and option values renamed per choice field (new
+    value: previous value). Fields not named keep their name; a name that exists in only one of
+    the two versions was added or removed."""
+
+    version: int = PField(ge=1)
+    fields: dict[Name, Name] = {}
+    options: dict[Name, dict[Name, Name]] = {}
+    note: Label | None = None  # the changelog entry, in words
+
+
 class Template(Strict):
     id: Name
     version: int = PField(ge=1)
@@ -247,6 +259,7 @@ class Template(Strict):
     pages: list[Page] = PField(min_length=1)
     rules: list[Rule] = []
     computed: list[Computed] = []
+    revises: Revises | None = None  # the previous version and how fields map to it
 
     @model_validator(mode="after")
     def _marks_or_reference(self) -> Template:
@@ -254,6 +267,8 @@ class Template(Strict):
             raise ValueError("a template without marks needs a reference: blank scans to match")
         if self.reference is not None and len(self.reference.pages) != len(self.pages):
             raise ValueError("reference.pages must list one blank scan per page")
+        if self.revises is not None and self.revises.version >= self.version:
+            raise ValueError("revises.version must be an earlier version than this one")
         return self
 
     # -- identity -------------------------------------------------------------------------

@@ -160,6 +160,9 @@ def load_registry(root: Path) -> Registry:
             from intake.pipeline.register import set_reference_root
 
             set_reference_root(template, path.parent)
+    from intake.forms.revisions import check_revisions
+
+    reg.problems.extend(check_revisions(reg))
     return reg
 
 
