@@ -307,6 +307,57 @@ def _beat_schedule(settings: Settings) -> Path:
     return settings.data_dir / "celerybeat-schedule"
 
 
+# ---------------------------------------------------------------- downstream
+@app.command("export")
+def export(
+    form_id: str,
+    version: Annotated[int, typer.Option("--version", help="the template version whose records (and columns)")],
+    fmt: Annotated[str, typer.Option("--format", help="csv | jsonl")] = "csv",
+    out: Annotated[Path | None, typer.Option("--out", help="file to write (default: standard output)")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="only records in this status")] = None,
+    after: Annotated[str | None, typer.Option("--after", help="a feed cursor: only records changed since")] = None,
+    all_versions: Annotated[bool, typer.Option("--all-versions", help="also older/newer versions, converted")] = False,
+) -> None:
+    """Export a template version's records as CSV or JSON Lines, streamed (see the codebook)."""
+    from intake.auth.audit import audit
+    from intake.config import get_settings
+    from intake.db.session import get_db
+    from intake.exports.service import export_lines
+
+    if fmt not in ("csv", "jsonl"):
+        _fail(f"--format must be csv or jsonl, not {fmt!r}")
+    settings = get_settings()
+    reg = _registry()
+    reg.get(form_id, version)
+    with get_db(settings).session() as session:
+        audit(session, "cli", "record.export", "template", form_id, version=version, code=fmt, status=status)
+    target = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+    try:
+        for chunk in export_lines(settings, reg, form_id, version, fmt, status, after, all_versions):  # type: ignore[arg-type]
+            target.write(chunk)
+    finally:
+        if out:
+            target.close()
+
+
+@app.command("codebook")
+def codebook_cmd(
+    form_id: str,
+    version: Annotated[int | None, typer.Option("--version")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv | json")] = "csv",
+) -> None:
+    """The codebook of a template version's exports: columns, types, labels, allowed codes."""
+    from intake.exports.codebook import codebook, codebook_csv
+
+    t = _registry().get(form_id, version)
+    if fmt == "json":
+        typer.echo(json.dumps(codebook(t), ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        typer.echo(codebook_csv(t), nl=False)
+    else:
+        _fail(f"--format must be csv or json, not {fmt!r}")
+
+
 # ---------------------------------------------------------------- db / users
 db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
