@@ -358,6 +358,38 @@ def codebook_cmd(
         _fail(f"--format must be csv or json, not {fmt!r}")
 
 
+@app.command("stats")
+def stats_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="the release as GET /api/v1/stats gives it")] = False,
+    threshold: Annotated[int | None, typer.Option("--threshold", min=3, help="default: INTAKE_STATS_THRESHOLD")] = None,
+    template: Annotated[str | None, typer.Option("--template")] = None,
+) -> None:
+    """Open statistics: accepted and approved records by template, month, county and category,
+    small cells suppressed (shown as '<N' or 'x')."""
+    from intake.config import get_settings
+    from intake.stats.service import release, select_view
+
+    reg = _registry()
+    if template:
+        reg.get(template)
+    out = select_view(release(get_settings(), reg, threshold), template, None)
+    if as_json:
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+
+    def show(c: dict) -> str:
+        return "x" if c["suppressed"] else str(c["count"])
+
+    typer.echo(f"records accepted or approved; cells below {out['threshold']} suppressed (x), and cells that "
+               "would reveal them")
+    for scope, sc in out["scopes"].items():
+        typer.echo(f"\n== {scope}: {show(sc['total'])} records")
+        for dim in ("by_category", "by_month", "by_county"):
+            cells = [c for c in sc.get(dim) or [] if c["suppressed"] or c["count"]]
+            if cells:
+                typer.echo(f"  {dim[3:]}: " + ", ".join(f"{c['key']} {show(c)}" for c in cells))
+
+
 # ---------------------------------------------------------------- db / users
 db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)

@@ -246,6 +246,16 @@ class Revises(Strict):
     note: Label | None = None  # the changelog entry, in words
 
 
+class Statistics(Strict):
+    """What the open statistics count a record by (`intake.stats`); each defaults as shown there:
+    the month of a date field, the county or city of an address field, and the report category:
+    one choice field (its options are the categories) or several (each field a category)."""
+
+    month: Name | None = None
+    county: Name | None = None
+    category: list[Name] = []
+
+
 class Template(Strict):
     id: Name
     version: int = PField(ge=1)
@@ -260,6 +270,7 @@ class Template(Strict):
     rules: list[Rule] = []
     computed: list[Computed] = []
     revises: Revises | None = None  # the previous version and how fields map to it
+    statistics: Statistics | None = None  # what the open statistics count records by
 
     @model_validator(mode="after")
     def _marks_or_reference(self) -> Template:
