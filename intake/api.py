@@ -31,6 +31,7 @@ from intake.batches.routes import router as batches_router
 from intake.config import Settings, get_settings
 from intake.errors import IntakeError
 from intake.exports.routes import router as exports_router
+from intake.families.routes import router as families_router
 from intake.records.routes import router as records_router
 from intake.stats.routes import router as stats_router
 from intake.templates_api import router as templates_router
@@ -115,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for router in (auth_router, batches_router, records_router, templates_router, webhooks_router,
-                   exports_router, stats_router):
+                   exports_router, stats_router, families_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])

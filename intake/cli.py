@@ -390,6 +390,22 @@ def stats_cmd(
                 typer.echo(f"  {dim[3:]}: " + ", ".join(f"{c['key']} {show(c)}" for c in cells))
 
 
+families_app = typer.Typer(help="Families (家庭歸戶): records of the same child or household.", no_args_is_help=True)
+app.add_typer(families_app, name="families")
+
+
+@families_app.command("rebuild")
+def families_rebuild() -> None:
+    """Recompute every record's family keys, links and family (after INTAKE_SECRET_KEY changed)."""
+    from intake.config import get_settings
+    from intake.db.session import get_db
+    from intake.families.service import rebuild
+
+    with get_db(get_settings()).session() as session:
+        n = rebuild(session, _registry())
+    typer.echo(f"{n} records relinked")
+
+
 # ---------------------------------------------------------------- db / users
 db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)

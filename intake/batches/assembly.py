@@ -13,7 +13,8 @@ same pages finds the same instance and record, and a record's revision changes o
 content (status, data, errors, fields, pages) changes. An instance whose pages now belong to
 another one (after a re-run) has its record marked ``superseded`` (a change, so a new revision).
 Assemblies of one batch are serialised by locking the batch row. Lock order everywhere: batch
-row, then page rows (by id), then the revision counter, then the event counter.
+row, then page rows (by id), then the revision counter, then the event counter, then (PostgreSQL)
+the families advisory lock taken by `intake.families.service.relink`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from intake.db.models import (
 from intake.db.models import FormInstance as InstanceRow
 from intake.db.session import get_db, next_values
 from intake.errors import TemplateError
+from intake.families.service import relink
 from intake.pipeline.extract import FormInstance, assemble
 from intake.pipeline.types import jsonable
 from intake.records.events import record_event
@@ -208,12 +210,14 @@ def _apply(s: Session, batch: Batch, plans: list[_Plan], stale: list[InstanceRow
         rec.data = jsonable(_write_fields(s, plan, rec, files))
         record_event(s, rec, RecordEventKind.CREATED if plan.record is None else RecordEventKind.UPDATED, "system",
                      pages=[p.id for p in plan.pages])
+        relink(s, rec)
     for row in stale:
         row.page_ids = []
     for rec in stale_records:
         rec.status, rec.revision, rec.updated_at = RecordState.SUPERSEDED, next(revisions), now
         rec.content_hash = "superseded"
         record_event(s, rec, RecordEventKind.SUPERSEDED, "system")
+        relink(s, rec)  # a superseded record leaves its family
     return len(changed) + len(stale_records)
 
 

@@ -52,6 +52,12 @@ def get_record(record_id: int, principal: Reader, session: DbSession,
     rec = service.get_record(session, record_id)
     reg = registry_for(settings)
     out = service.record_out(session, rec, as_version_or_none(reg, rec.template_id, as_version), reg)
+    if principal.can("families:read"):
+        from intake.families.service import family_of
+        from intake.records.schemas import FamilyRef
+
+        fid = family_of(session, record_id)
+        out.family = FamilyRef(id=fid, url=f"/api/v1/families/{fid}") if fid is not None else None
     audit(session, principal.actor, "record.read", "record", record_id)
     session.commit()
     return out

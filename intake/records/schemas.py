@@ -79,6 +79,14 @@ class FieldOut(BaseModel):
     correction: Correction | None = None
 
 
+class FamilyRef(BaseModel):
+    id: int
+    url: str
+
+
 class RecordOut(RecordItem):
     pages: list[RecordPage]
     fields: dict[str, FieldOut]
+    family: FamilyRef | None = Field(None, description="the family (家庭歸戶) the record belongs to: given to "
+                                                       "supervisors and tokens with families:read, null for others "
+                                                       "and when nothing links the record to another")
