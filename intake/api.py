@@ -23,7 +23,10 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from intake import dispatch
 from intake.auth.routes import router as auth_router
@@ -61,6 +64,56 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return _error(422, "invalid_request", f"the request is not valid ({where})", fields=fields)
 
 
+ERROR_SCHEMA = {
+    "type": "object",
+    "title": "Error",
+    "description": "Every error: a stable code and one sentence saying what is wrong",
+    "properties": {
+        "error": {"type": "string", "description": "stable code, e.g. not_found, invalid_request, forbidden"},
+        "detail": {"type": "string", "description": "what is wrong, in words a person can act on"},
+        "fields": {"type": "array", "description": "for invalid_request: each invalid part of the request",
+                   "items": {"type": "object", "properties": {"loc": {"type": "array", "items": {"type": "string"}},
+                                                              "message": {"type": "string"}},
+                             "required": ["loc", "message"]}},
+    },
+    "required": ["error", "detail"],
+}
+_ERRORS = {401: "not signed in, or the token is unknown or revoked", 403: "you do not have the permission this needs",
+           404: "there is no such thing (or it is not yours to see)", 409: "it conflicts with the current state",
+           413: "too large: too many files, pages or bytes", 415: "a file type that is not accepted",
+           422: "the request is not valid: a parameter, the body or a value in it"}
+
+
+def _document_errors(schema: dict) -> dict:
+    """Every operation under /api/v1 documents the errors it can answer, with the one error
+    shape (`ERROR_SCHEMA`) instead of FastAPI's own 422 body, which this API never sends."""
+    comps = schema.setdefault("components", {}).setdefault("schemas", {})
+    comps.pop("HTTPValidationError", None)
+    comps.pop("ValidationError", None)
+    comps["Error"] = ERROR_SCHEMA
+    ref = {"$ref": "#/components/schemas/Error"}
+    for path, item in schema.get("paths", {}).items():
+        if not path.startswith(API_PREFIX):
+            continue
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            codes = [404, 422]
+            if op.get("security"):
+                codes += [401, 403]
+            if method != "get":
+                codes.append(409)
+            if "multipart/form-data" in (op.get("requestBody") or {}).get("content", {}):
+                codes += [413, 415]
+            responses = op.setdefault("responses", {})
+            for code in sorted(codes):
+                responses[str(code)] = {"description": _ERRORS[code], "content": {"application/json": {"schema": ref}}}
+            for code, resp in responses.items():  # errors a route declares itself get the one shape too
+                if code.startswith("4") and "content" not in resp:
+                    resp["content"] = {"application/json": {"schema": ref}}
+    return schema
+
+
 _HTTP_CODES = {401: "not_authenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 
 
@@ -68,9 +121,34 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else "the request failed"
+    headers = exc.headers
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"there is nothing at {request.url.path}"
-    return _error(exc.status_code, code, detail, exc.headers)
+    if exc.status_code == 400:  # a body that cannot be parsed (not JSON, broken multipart)
+        return _error(422, "invalid_request", f"the request body could not be read ({detail.lower()})")
+    if exc.status_code == 405:  # Allow: every method of the path, not only those of the first route
+        allowed = sorted({m for r in request.app.router.routes if isinstance(r, APIRoute)
+                          and r.matches(request.scope)[0] != Match.NONE for m in r.methods} - {"HEAD"})
+        detail = f"{request.method} is not allowed here; use {', '.join(allowed)}"
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    return _error(exc.status_code, code, detail, headers)
+
+
+async def _number_too_large(request: Request, exc: Exception) -> JSONResponse:
+    """An id beyond what the database stores (SQLite: 64 bits; PostgreSQL integer columns: 32)
+    names nothing that exists."""
+    return _error(404, "not_found", "there is nothing with a number that large")
+
+
+def _out_of_range(exc: Exception) -> bool:
+    return isinstance(exc, OverflowError) or (
+        isinstance(exc, DataError) and "out of range" in str(getattr(exc, "orig", exc)))
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    if _out_of_range(exc):
+        return await _number_too_large(request, exc)
+    raise exc
 
 
 def _recover(settings: Settings) -> None:
@@ -115,6 +193,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(IntakeError, _intake_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OverflowError, _number_too_large)
+    app.add_exception_handler(DataError, _data_error)
     for router in (auth_router, batches_router, records_router, templates_router, webhooks_router,
                    exports_router, stats_router, families_router):
         app.include_router(router, prefix=API_PREFIX)
@@ -122,6 +202,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get(f"{API_PREFIX}/health", tags=["health"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    default_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = _document_errors(default_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     _install_web(app)
     return app

@@ -9,13 +9,14 @@ from pydantic import BaseModel, Field
 
 from intake.webhooks import EVENT_TYPE_NAMES
 
+URL_PATTERN = r"^https?://[A-Za-z0-9._~-]+(:[0-9]{1,5})?(/[!-~]*)?$"
 EventType = Literal[EVENT_TYPE_NAMES]  # type: ignore[valid-type]
 Status = Literal["accepted", "needs_review", "approved", "rejected", "superseded"]
 
 
 class SubscriptionIn(BaseModel):
     name: str = Field(min_length=1, max_length=64)
-    url: str = Field(min_length=8, max_length=2048, description="http(s) URL that receives the POSTs")
+    url: str = Field(min_length=8, max_length=2048, pattern=URL_PATTERN, description="http(s) URL that receives the POSTs")
     template: str | None = Field(None, max_length=64, description="only records of this template (default: all)")
     statuses: list[Status] = Field([], description="only changes that leave the record in one of these statuses "
                                                    "(default: any)")
@@ -29,7 +30,7 @@ class SubscriptionIn(BaseModel):
 
 class SubscriptionPatch(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=64)
-    url: str | None = Field(None, min_length=8, max_length=2048)
+    url: str | None = Field(None, min_length=8, max_length=2048, pattern=URL_PATTERN)
     template: str | None = Field(None, max_length=64, description="empty string: all templates")
     statuses: list[Status] | None = None
     event_types: list[EventType] | None = Field(None, min_length=1)
