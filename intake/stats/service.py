@@ -158,7 +158,6 @@ def build(rows: list[Row], specs: dict[str, Spec]) -> Built:
     for dim, keys in (("month", months), ("county", counties)):
         for k in keys:
             rel.equalities.append({cell("all", dim, k): 1} | {cell(t, dim, k): -1 for t in specs})
-            rel.totals.add(cell("all", dim, k))
     rel.equalities.append({cell("all"): 1} | {cell(t): -1 for t in specs})
     for t, spec in specs.items():
         keys = [k for k, _ in spec.categories]

@@ -90,17 +90,21 @@ def _relations_of(rel: Release, cell: str) -> list[dict[str, int]]:
 
 def _complement(rel: Release, cell: str, withheld: set[str]) -> str | None:
     """The published cell to withhold next to protect `cell`: in a relation of `cell` with the
-    fewest withheld cells, the smallest non-zero cell that is not a total (else a total)."""
-    best: tuple[int, int, int, str] | None = None
+    fewest withheld cells, preferring a cell whose other relations already hold a withheld cell
+    (it closes a cycle, so it protects without starting a new chain), then cells that are not a
+    table's total, then the smallest non-zero one."""
+    best: tuple[int, int, bool, int, str] | None = None
     for r in _relations_of(rel, cell):
         n_hidden = sum(1 for c in r if c in withheld)
         for c in r:
             if c in withheld or rel.values[c] == 0:
                 continue
-            key = (n_hidden, c in rel.totals, rel.values[c], c)
+            closing = sum(1 for other in _relations_of(rel, c)
+                          if other is not r and any(x in withheld for x in other))
+            key = (n_hidden, -closing, c in rel.totals, rel.values[c], c)
             if best is None or key < best:
                 best = key
-    return best[3] if best else None
+    return best[4] if best else None
 
 
 def suppress(rel: Release, threshold: int, complementary: bool = True, max_rounds: int = 200) -> set[str]:
@@ -114,10 +118,14 @@ def suppress(rel: Release, threshold: int, complementary: bool = True, max_round
         if not bad:
             return withheld
         added = False
+        touched: set[int] = set()  # relations a complement of this round is in: audit them again first
         for c in bad:
+            if any(id(r) in touched for r in _relations_of(rel, c)):
+                continue
             extra = _complement(rel, c, withheld)
             if extra is not None:
                 withheld.add(extra)
+                touched |= {id(r) for r in _relations_of(rel, extra)}
                 added = True
         if not added:  # nothing left to withhold beside them: withhold every non-zero cell
             withheld |= {c for c, v in rel.values.items() if v > 0}

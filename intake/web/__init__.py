@@ -2,7 +2,8 @@
 
 `install(app)` is called by `intake.api.create_app` after the API routers are in place. It mounts
 the static assets at ``/static`` and the server-rendered pages (`intake.web.routes`) at the site
-root: ``/login``, ``/logout``, ``/batches``, ``/upload``, ``/batches/{id}``, ``/records/{id}``.
+root: ``/login``, ``/logout``, ``/batches``, ``/upload``, ``/batches/{id}``, ``/records/{id}``; and
+(`intake.web.downstream`) the public ``/stats`` and the admins' ``/admin/webhooks``.
 Nothing here changes the API under ``/api/v1``; the pages' scripts use it with the same session
 cookie. Plain HTML and CSS, a little ES5 JavaScript, no build step, no external resources.
 """
@@ -27,7 +28,9 @@ class _Static(StaticFiles):
 
 
 def install(app: FastAPI) -> None:
+    from intake.web.downstream import router as downstream_router
     from intake.web.routes import STATIC_DIR, router
 
     app.mount("/static", _Static(directory=STATIC_DIR), name="static")
     app.include_router(router)
+    app.include_router(downstream_router)
