@@ -324,6 +324,8 @@ class Record(Base):
     """The data read from one form instance. Every change gets a new, larger `revision`."""
 
     __tablename__ = "records"
+    # one template's records in revision order (the feed with ?template=, exports) without a sort
+    __table_args__ = (Index("ix_records_template_id_revision", "template_id", "revision"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("form_instances.id"), unique=True)

@@ -7,6 +7,7 @@ import csv
 import io
 from dataclasses import asdict, dataclass
 from dataclasses import field as dc_field
+from functools import lru_cache
 from typing import Any
 
 from intake.forms.model import Field, Template
@@ -101,11 +102,16 @@ def codebook_csv(t: Template) -> str:
 def flatten(t: Template, data: dict[str, Any]) -> dict[str, Any]:
     """A record's data as export cells (see `intake.exports`): values as text, '' for empty."""
     out: dict[str, Any] = {}
-    for _, f in t.fields():
+    for f in _top_fields(t):
         _flatten_field(f, data.get(f.name), f.name, out)
     for c in t.computed:
         out[c.name] = _cell(data.get(c.name))
     return out
+
+
+@lru_cache(maxsize=32)
+def _top_fields(t: Template) -> tuple[Field, ...]:
+    return tuple(f for _, f in t.fields())
 
 
 def _flatten_field(f: Field, value: Any, name: str, out: dict[str, Any]) -> None:

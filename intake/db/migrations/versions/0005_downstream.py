@@ -1,4 +1,5 @@
-"""downstream: webhook subscriptions, the delivery outbox and its log; families (家庭歸戶)
+"""downstream: webhook subscriptions, the delivery outbox and its log; families (家庭歸戶); an index
+for one template's records in revision order (exports, the feed by template)
 
 Revision ID: 0005
 Revises: 0002
@@ -19,6 +20,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_records_template_id_revision", "records", ["template_id", "revision"], unique=False)
     op.create_table(
         "families",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -209,6 +211,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_records_template_id_revision", table_name="records")
     op.drop_index(op.f("ix_webhook_attempts_delivery_id"), table_name="webhook_attempts")
     op.drop_table("webhook_attempts")
     op.drop_index(op.f("ix_webhook_deliveries_subscription_id"), table_name="webhook_deliveries")
