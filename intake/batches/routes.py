@@ -105,7 +105,8 @@ def page_preview(page_id: int, principal: Reader, settings: AppSettings, session
 
 
 def _events_start(batch_id: int, request: Request, principal: Reader,
-                  last_event_id: Annotated[str | None, Header()] = None) -> int:
+                  last_event_id: Annotated[str, Header(pattern=r"^[0-9]{0,18}$", description="the id of the last "
+                                                       "event received, to resume after it")] = "") -> int:
     """Checked before the stream starts, so a bad request is a plain error answer (404, 422),
     not a stream broken after its headers were sent."""
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -195,6 +195,10 @@ def replay_one(session: Session, delivery_id: int, actor: str) -> WebhookDeliver
 def replay_since(session: Session, sub_id: int, since: datetime, actor: str) -> int:
     if since.tzinfo is None:
         raise InvalidRequest("'since' needs a timezone, e.g. 2026-05-01T00:00:00Z")
+    try:
+        since = since.astimezone(UTC)
+    except OverflowError:  # before the year 1 in UTC: everything
+        since = datetime.min.replace(tzinfo=UTC)
     sub = get(session, sub_id)
     _active(sub)
     n = outbox.replay_since(session, sub, since, MAX_REPLAY)
