@@ -166,3 +166,11 @@ def test_the_changelog_is_published_and_kept_up_to_date() -> None:
     for form_id in reg.ids():  # the CHANGELOG.md beside each template is the generated one
         committed = (TEMPLATES / form_id / "CHANGELOG.md").read_text(encoding="utf-8")
         assert committed == changelog_markdown(reg, form_id), f"regenerate {form_id}/CHANGELOG.md"
+
+
+def test_a_statistics_key_naming_the_wrong_field_is_reported(mini: Path) -> None:
+    (mini / "mini" / "v2.yaml").write_text(MINI_V2 + "statistics: {month: phone, county: address, category: [sex]}\n",
+                                           encoding="utf-8")
+    reg = load_registry(mini)
+    assert [str(p) for p in reg.problems] == [
+        "mini/v2.yaml: statistics.month: 'phone' is not a date field of this template"]
