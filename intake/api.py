@@ -8,10 +8,11 @@
   "fields": [...]}`` with 422.
 - Embedded defaults (no ``INTAKE_BROKER_URL``): the app processes pages on one background thread
   (`intake.batches.inprocess.ThreadDispatcher`, installed when the app is made, stopped at
-  shutdown), and at startup re-enqueues pages left unfinished by a previous run. With a broker,
-  Celery workers do it.
-- The web pages (`intake.web`: sign in, upload, batch list, live batch page, the review station)
-  are mounted last on this same app, at the site root, with the same session cookie.
+  shutdown), sends webhooks on another (`intake.webhooks.runner`), and at startup re-enqueues
+  pages left unfinished by a previous run. With a broker, Celery workers do both.
+- The web pages (`intake.web`: sign in, upload, batch list, live batch page, the review station,
+  placing pages, the public statistics, the admins' webhooks) are mounted last on this same app,
+  at the site root, with the same session cookie.
 - Responses are gzip-compressed when the client accepts it, except the SSE stream and images.
 """
 
@@ -25,8 +26,11 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.routing import Match
 
 from intake import api_docs
 from intake.auth.routes import router as auth_router
@@ -34,11 +38,15 @@ from intake.batches import inprocess
 from intake.batches.routes import router as batches_router
 from intake.config import Settings, get_settings
 from intake.errors import IntakeError
+from intake.exports.routes import router as exports_router
+from intake.families.routes import router as families_router
 from intake.placement.routes import router as placement_router
 from intake.records.routes import router as records_router
 from intake.review.routes import router as review_router
+from intake.stats.routes import router as stats_router
 from intake.templates_api import router as templates_router
 from intake.web import install as _install_web
+from intake.webhooks.routes import router as webhooks_router
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -63,6 +71,58 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return _error(422, "invalid_request", f"the request is not valid ({where})", fields=fields)
 
 
+ERROR_SCHEMA = {
+    "type": "object",
+    "title": "Error",
+    "description": "Every error: a stable code and one sentence saying what is wrong",
+    "properties": {
+        "error": {"type": "string", "description": "stable code, e.g. not_found, invalid_request, forbidden"},
+        "detail": {"type": "string", "description": "what is wrong, in words a person can act on"},
+        "fields": {"type": "array", "description": "for invalid_request: each invalid part of the request",
+                   "items": {"type": "object", "properties": {"loc": {"type": "array", "items": {"type": "string"}},
+                                                              "message": {"type": "string"}},
+                             "required": ["loc", "message"]}},
+    },
+    "required": ["error", "detail"],
+}
+_ERRORS = {401: "not signed in, or the token is unknown or revoked", 403: "you do not have the permission this needs",
+           404: "there is no such thing (or it is not yours to see)", 409: "it conflicts with the current state",
+           413: "too large: too many files, pages or bytes", 415: "a file type that is not accepted",
+           422: "the request is not valid: a parameter, the body or a value in it"}
+
+
+def _document_errors(schema: dict) -> dict:
+    """Every operation under /api/v1 documents the errors it can answer, with the one error
+    shape (`ERROR_SCHEMA`) instead of FastAPI's own 422 body, which this API never sends."""
+    comps = schema.setdefault("components", {}).setdefault("schemas", {})
+    comps.pop("HTTPValidationError", None)
+    comps.pop("ValidationError", None)
+    comps["Error"] = ERROR_SCHEMA
+    ref = {"$ref": "#/components/schemas/Error"}
+    for path, item in schema.get("paths", {}).items():
+        if not path.startswith(API_PREFIX):
+            continue
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            codes = [404, 422]
+            if op.get("security"):
+                codes += [401, 403]
+            if method != "get":
+                codes.append(409)
+            if "multipart/form-data" in (op.get("requestBody") or {}).get("content", {}):
+                codes += [413, 415]
+            responses = op.setdefault("responses", {})
+            for code in sorted(codes):  # a route's own description of an error (what it means there) is kept
+                own = responses.get(str(code), {}).get("description")
+                responses[str(code)] = {"description": own or _ERRORS[code],
+                                        "content": {"application/json": {"schema": ref}}}
+            for code, resp in responses.items():  # errors a route declares itself get the one shape too
+                if code.startswith("4") and "content" not in resp:
+                    resp["content"] = {"application/json": {"schema": ref}}
+    return schema
+
+
 _HTTP_CODES = {401: "not_authenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 
 
@@ -70,9 +130,34 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else "the request failed"
+    headers = exc.headers
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"there is nothing at {request.url.path}"
-    return _error(exc.status_code, code, detail, exc.headers)
+    if exc.status_code == 400:  # a body that cannot be parsed (not JSON, broken multipart)
+        return _error(422, "invalid_request", f"the request body could not be read ({detail.lower()})")
+    if exc.status_code == 405:  # Allow: every method of the path, not only those of the first route
+        allowed = sorted({m for r in request.app.router.routes if isinstance(r, APIRoute)
+                          and r.matches(request.scope)[0] != Match.NONE for m in r.methods} - {"HEAD"})
+        detail = f"{request.method} is not allowed here; use {', '.join(allowed)}"
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    return _error(exc.status_code, code, detail, headers)
+
+
+async def _number_too_large(request: Request, exc: Exception) -> JSONResponse:
+    """An id beyond what the database stores (SQLite: 64 bits; PostgreSQL integer columns: 32)
+    names nothing that exists."""
+    return _error(404, "not_found", "there is nothing with a number that large")
+
+
+def _out_of_range(exc: Exception) -> bool:
+    return isinstance(exc, OverflowError) or (
+        isinstance(exc, DataError) and "out of range" in str(getattr(exc, "orig", exc)))
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    if _out_of_range(exc):
+        return await _number_too_large(request, exc)
+    raise exc
 
 
 def _recover(settings: Settings) -> None:
@@ -95,7 +180,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         embedded = not settings.broker_url
         if embedded:
+            d = inprocess.install_thread(settings)  # again after a shutdown of this app (it uninstalls)
             await anyio.to_thread.run_sync(_recover, settings)
+            if isinstance(d, inprocess.ThreadDispatcher):
+                d.webhooks()  # sends webhooks and polls for due retries (intake.webhooks.runner)
         yield
         if embedded:
             await anyio.to_thread.run_sync(inprocess.stop, settings)
@@ -115,12 +203,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(IntakeError, _intake_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for router in (auth_router, batches_router, placement_router, records_router, review_router, templates_router):
+    app.add_exception_handler(OverflowError, _number_too_large)
+    app.add_exception_handler(DataError, _data_error)
+    for router in (auth_router, batches_router, placement_router, records_router, review_router, templates_router,
+                   webhooks_router, exports_router, stats_router, families_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    default_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = _document_errors(default_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     api_docs.install(app, API_PREFIX)
     _install_web(app)

@@ -88,6 +88,42 @@ def templates_schema(form_id: str, version: Annotated[int | None, typer.Option("
     typer.echo(json.dumps(record_schema(_registry().get(form_id, version)), ensure_ascii=False, indent=2))
 
 
+@templates_app.command("diff")
+def templates_diff(
+    form_id: str,
+    a: Annotated[int, typer.Argument(help="from this version")],
+    b: Annotated[int, typer.Argument(help="to this version")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What changed between two versions: fields added, removed, renamed, retyped, options."""
+    from intake.forms.revisions import diff
+
+    d = diff(_registry(), form_id, a, b)
+    if as_json:
+        typer.echo(json.dumps(d.to_dict(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"{form_id}: version {a} -> {b}")
+    for line in d.lines():
+        typer.echo(f"  {line}")
+
+
+@templates_app.command("changelog")
+def templates_changelog(
+    form_id: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="the CHANGELOG.md kept beside the template")] = False,
+) -> None:
+    """Every version of a template, newest first, with its note and its changes."""
+    from intake.forms.revisions import changelog, changelog_markdown
+
+    reg = _registry()
+    if markdown:
+        typer.echo(changelog_markdown(reg, form_id), nl=False)
+    else:
+        typer.echo(json.dumps(changelog(reg, form_id), ensure_ascii=False, indent=2) if as_json
+                   else changelog_markdown(reg, form_id), nl=False)
+
+
 @templates_app.command("render")
 def templates_render(
     form_id: str,
@@ -227,6 +263,105 @@ def serve(
     if not settings.broker_url:
         typer.echo("no INTAKE_BROKER_URL: pages are processed in this process", err=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+# ---------------------------------------------------------------- downstream
+@app.command("export")
+def export(
+    form_id: str,
+    version: Annotated[int, typer.Option("--version", help="the template version whose records (and columns)")],
+    fmt: Annotated[str, typer.Option("--format", help="csv | jsonl")] = "csv",
+    out: Annotated[Path | None, typer.Option("--out", help="file to write (default: standard output)")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="only records in this status")] = None,
+    after: Annotated[str | None, typer.Option("--after", help="a feed cursor: only records changed since")] = None,
+    all_versions: Annotated[bool, typer.Option("--all-versions", help="also older/newer versions, converted")] = False,
+) -> None:
+    """Export a template version's records as CSV or JSON Lines, streamed (see the codebook)."""
+    from intake.auth.audit import audit
+    from intake.config import get_settings
+    from intake.db.session import get_db
+    from intake.exports.service import export_lines
+
+    if fmt not in ("csv", "jsonl"):
+        _fail(f"--format must be csv or jsonl, not {fmt!r}")
+    settings = get_settings()
+    reg = _registry()
+    reg.get(form_id, version)
+    with get_db(settings).session() as session:
+        audit(session, "cli", "record.export", "template", form_id, version=version, code=fmt, status=status)
+    target = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+    try:
+        for chunk in export_lines(settings, reg, form_id, version, fmt, status, after, all_versions):  # type: ignore[arg-type]
+            target.write(chunk)
+    finally:
+        if out:
+            target.close()
+
+
+@app.command("codebook")
+def codebook_cmd(
+    form_id: str,
+    version: Annotated[int | None, typer.Option("--version")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv | json")] = "csv",
+) -> None:
+    """The codebook of a template version's exports: columns, types, labels, allowed codes."""
+    from intake.exports.codebook import codebook, codebook_csv
+
+    t = _registry().get(form_id, version)
+    if fmt == "json":
+        typer.echo(json.dumps(codebook(t), ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        typer.echo(codebook_csv(t), nl=False)
+    else:
+        _fail(f"--format must be csv or json, not {fmt!r}")
+
+
+@app.command("stats")
+def stats_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="the release as GET /api/v1/stats gives it")] = False,
+    threshold: Annotated[int | None, typer.Option("--threshold", min=3, help="default: INTAKE_STATS_THRESHOLD")] = None,
+    template: Annotated[str | None, typer.Option("--template")] = None,
+) -> None:
+    """Open statistics: accepted and approved records by template, month, county and category,
+    small cells suppressed (shown as '<N' or 'x')."""
+    from intake.config import get_settings
+    from intake.stats.service import release, select_view
+
+    reg = _registry()
+    if template:
+        reg.get(template)
+    out = select_view(release(get_settings(), reg, threshold), template, None)
+    if as_json:
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+
+    def show(c: dict) -> str:
+        return "x" if c["suppressed"] else str(c["count"])
+
+    typer.echo(f"records accepted or approved; cells below {out['threshold']} suppressed (x), and cells that "
+               "would reveal them")
+    for scope, sc in out["scopes"].items():
+        typer.echo(f"\n== {scope}: {show(sc['total'])} records")
+        for dim in ("by_category", "by_month", "by_county"):
+            cells = [c for c in sc.get(dim) or [] if c["suppressed"] or c["count"]]
+            if cells:
+                typer.echo(f"  {dim[3:]}: " + ", ".join(f"{c['key']} {show(c)}" for c in cells))
+
+
+families_app = typer.Typer(help="Families (家庭歸戶): records of the same child or household.", no_args_is_help=True)
+app.add_typer(families_app, name="families")
+
+
+@families_app.command("rebuild")
+def families_rebuild() -> None:
+    """Recompute every record's family keys, links and family (after INTAKE_SECRET_KEY changed)."""
+    from intake.config import get_settings
+    from intake.db.session import get_db
+    from intake.families.service import rebuild
+
+    with get_db(get_settings()).session() as session:
+        n = rebuild(session, _registry())
+    typer.echo(f"{n} records relinked")
 
 
 # ---------------------------------------------------------------- db / users

@@ -59,6 +59,21 @@ class Settings(BaseSettings):
     review_claim_s: int = Field(300, ge=10, le=3600)  # a record opened by a supervisor is theirs this long
     # share of straight-through records sampled into the review queue as spot checks (0 to turn off)
     review_spot_check_share: float = Field(0.02, ge=0.0, le=1.0)
+    # Webhooks (intake.webhooks): attempt n+1 waits backoff_s * 4**(n-1), at most backoff_max_s,
+    # times a random factor in [0.5, 1] (jitter); after max_attempts tries a delivery fails. A
+    # subscription is disabled when disable_after_failures attempts in a row have failed and its
+    # last success (or first failure) is at least disable_after_s old.
+    webhook_timeout_s: float = Field(10.0, gt=0, le=120)
+    webhook_max_attempts: int = Field(8, ge=1, le=50)
+    webhook_backoff_s: float = Field(10.0, gt=0)
+    webhook_backoff_max_s: float = Field(6 * 3600.0, gt=0)
+    webhook_disable_after_failures: int = Field(20, ge=1)
+    webhook_disable_after_s: float = Field(24 * 3600.0, ge=0)
+    webhook_secret_overlap_s: float = Field(24 * 3600.0, ge=0)  # an old secret keeps signing after a rotation
+    webhook_poll_s: float = Field(10.0, gt=0)  # how often due retries are looked for
+
+    # Open statistics: cells below the threshold are suppressed (never below 3)
+    stats_threshold: int = Field(5, ge=3, le=1000)
 
     @model_validator(mode="after")
     def _derive_and_refuse_unsafe(self) -> Settings:

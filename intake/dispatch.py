@@ -1,4 +1,5 @@
-"""The one seam between the domain and the work queue: `enqueue_page`, `enqueue_assembly`.
+"""The one seam between the domain and the work queue: `enqueue_page`, `enqueue_assembly`,
+`enqueue_webhook`.
 
 Work is named by task name and carries one id (JSON). Where it runs depends on the settings:
 
@@ -11,6 +12,11 @@ Work is named by task name and carries one id (JSON). Where it runs depends on t
   jobs they run belong to the jobs' side (`intake.batches.inprocess`): this module knows no job,
   so the services that enqueue work and the jobs that call the services never import each
   other in a circle.
+
+Webhook deliveries (``intake.deliver_webhook``, `intake.webhooks.sender.deliver`) go to their own
+queue in Celery, and on embedded defaults to a thread of their own (`intake.webhooks.runner`), so a
+slow receiver never holds up the reading of pages; `InlineDispatcher` leaves them in the outbox
+for the next ``intake serve`` or worker (the due-delivery poller sends them).
 
 Given a ``session``, the enqueue functions defer sending until that session's transaction has
 committed (and drop it on rollback), so a worker never looks for a row that is not there yet.
@@ -37,8 +43,11 @@ PROCESS_PAGE = "intake.process_page"
 ASSEMBLE_AFTER_PAGE = "intake.assemble_after_page"
 ASSEMBLE_BATCH = "intake.assemble_batch"
 SWEEP = "intake.sweep"
+DELIVER_WEBHOOK = "intake.deliver_webhook"
+WEBHOOKS_DUE = "intake.webhooks_due"
 QUEUE = "intake"  # pages: seconds each
 QUICK_QUEUE = "intake.quick"  # assembly and the sweeper: milliseconds each, taken first
+WEBHOOK_QUEUE = "intake.webhooks"  # one HTTP request each (at most INTAKE_WEBHOOK_TIMEOUT_S)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -55,9 +64,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {"visibility_timeout": settings.visibility_timeout_s,
                                      "queue_order_strategy": "priority"},
-        "task_queues": [Queue(QUICK_QUEUE, routing_key=QUICK_QUEUE), Queue(QUEUE, routing_key=QUEUE)],
+        "task_queues": [Queue(QUICK_QUEUE, routing_key=QUICK_QUEUE), Queue(WEBHOOK_QUEUE, routing_key=WEBHOOK_QUEUE),
+                        Queue(QUEUE, routing_key=QUEUE)],
         "task_routes": {name: {"queue": QUICK_QUEUE, "routing_key": QUICK_QUEUE}
-                        for name in (ASSEMBLE_AFTER_PAGE, ASSEMBLE_BATCH, SWEEP)},
+                        for name in (ASSEMBLE_AFTER_PAGE, ASSEMBLE_BATCH, SWEEP, WEBHOOKS_DUE)}
+        | {DELIVER_WEBHOOK: {"queue": WEBHOOK_QUEUE, "routing_key": WEBHOOK_QUEUE}},
         "task_serializer": "json",
         "accept_content": ["json"],
         "result_serializer": "json",
@@ -83,6 +94,8 @@ class Dispatcher(Protocol):
 
     def assembly(self, batch_id: int) -> None: ...
 
+    def webhook(self, delivery_id: int, delay_s: float = 0.0) -> None: ...
+
 
 class CeleryDispatcher:
     """Sends work to Celery workers through the broker, by task name."""
@@ -103,6 +116,9 @@ class CeleryDispatcher:
 
     def assembly(self, batch_id: int) -> None:
         self.app.send_task(ASSEMBLE_BATCH, args=[batch_id])
+
+    def webhook(self, delivery_id: int, delay_s: float = 0.0) -> None:
+        self.app.send_task(DELIVER_WEBHOOK, args=[delivery_id], countdown=delay_s or None)
 
 
 _dispatchers: dict[str, Dispatcher] = {}
@@ -170,6 +186,13 @@ def enqueue_assembly(batch_id: int, *, settings: Settings | None = None, session
     """Assemble batch `batch_id`'s read pages into records after `session` commits."""
     d = dispatcher_for(settings)
     _enqueue(lambda: d.assembly(batch_id), f"assembly of batch {batch_id}", session)
+
+
+def enqueue_webhook(delivery_id: int, *, settings: Settings | None = None, session: Session | None = None,
+                    delay_s: float = 0.0) -> None:
+    """Attempt webhook delivery `delivery_id` (after `delay_s`) once `session` commits."""
+    d = dispatcher_for(settings)
+    _enqueue(lambda: d.webhook(delivery_id, delay_s), f"webhook delivery {delivery_id}", session)
 
 
 @event.listens_for(Session, "after_commit")

@@ -1,5 +1,6 @@
-"""Template endpoints: the form templates, the JSON Schema of each version's record data, and a
-small image of each blank page (the placement page shows it beside a page to be placed)."""
+"""Template endpoints: the form templates, the JSON Schema of each version's record data, what
+changed between versions (changelog, diff), and a small image of each blank page (the placement
+page shows it beside a page to be placed)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 import cv2
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
 from intake.auth.deps import CurrentPrincipal, app_settings
@@ -16,6 +17,7 @@ from intake.config import Settings
 from intake.errors import NotFound
 from intake.forms.model import Template
 from intake.forms.registry import Registry
+from intake.forms.revisions import changelog, diff
 from intake.forms.schema import record_schema
 
 router = APIRouter(tags=["templates"])
@@ -73,3 +75,20 @@ def template_page_image(form_id: str, version: int, page: int, principal: Reader
         raise NotFound(f"{form_id} version {version} has no page {page}")
     return Response(_page_png(reg, t, page - 1), media_type="image/png",
                     headers={"Cache-Control": "private, max-age=86400"})
+@router.get("/templates/{form_id}/changelog", response_model=list[dict[str, Any]],
+            responses={200: {"description": "every version, newest first: its note (zh, en) and `changes` from "
+                                            "the version before (as GET .../diff gives them; null for the first)"}})
+def template_changelog(form_id: str, principal: Reader, settings: AppSettings) -> list[dict[str, Any]]:
+    """The template's changelog: what each version changed, so a consumer can see what a new
+    version means for it (and read records in an older shape with `?as_version=`)."""
+    return changelog(registry_for(settings), form_id)
+
+
+@router.get("/templates/{form_id}/diff", response_model=dict[str, Any],
+            responses={200: {"description": "fields added, removed, renamed, retyped; options and table columns "
+                                            "changed; fields that became (or stopped being) required"}})
+def template_diff(form_id: str, principal: Reader, settings: AppSettings,
+                  from_version: Annotated[int, Query(alias="from", ge=1, le=10_000)],
+                  to_version: Annotated[int, Query(alias="to", ge=1, le=10_000)]) -> dict[str, Any]:
+    """What changed between two versions of a template (`intake templates diff ID A B --json`)."""
+    return diff(registry_for(settings), form_id, from_version, to_version).to_dict()

@@ -28,9 +28,10 @@ from intake.db.session import forget_db, get_db, upgrade
 limit_ocr_threads()
 POSTGRES_URL = os.environ.get("INTAKE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("INTAKE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TABLES = ("review_claims", "field_corrections", "record_events", "record_fields", "records", "page_events",
-          "page_placements", "pages", "form_instances", "batch_files", "batches", "originals", "audit_log",
-          "api_tokens", "users", "counters")
+TABLES = ("webhook_attempts", "webhook_deliveries", "webhook_subscriptions", "family_links", "family_keys",
+          "family_members", "families", "review_claims", "field_corrections", "record_events", "record_fields",
+          "records", "page_events", "page_placements", "pages", "form_instances", "batch_files", "batches",
+          "originals", "audit_log", "api_tokens", "users", "counters")
 PASSWORD = "correct horse battery"
 TESTS_DIR = Path(__file__).resolve().parent
 RESOURCES = TESTS_DIR / "resources"  # documented sample files the tests use (see its README)

@@ -6,8 +6,9 @@ whose worker process dies is delivered again, and the tasks are idempotent); har
 limits from ``INTAKE_TASK_TIME_LIMIT_S``; the Redis ``visibility_timeout`` from
 ``INTAKE_VISIBILITY_TIMEOUT_S`` (the settings refuse one not longer than the time limit, or Redis
 would hand a running task to a second worker); prefetch of one task per process; and a beat
-schedule running the sweeper every ``INTAKE_SWEEP_INTERVAL_S`` (run it once: ``python -m workers
-beat``, or ``python -m workers worker --beat`` on one worker).
+schedule running the sweeper every ``INTAKE_SWEEP_INTERVAL_S`` and the due-webhook poller every
+``INTAKE_WEBHOOK_POLL_S`` (run it once: ``python -m workers beat``, or ``python -m workers worker
+--beat`` on one worker).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from intake.config import get_settings, limit_ocr_threads
-from intake.dispatch import SWEEP, celery_config
+from intake.dispatch import SWEEP, WEBHOOKS_DUE, celery_config
 
 
 def make_celery() -> Celery:
@@ -26,6 +27,8 @@ def make_celery() -> Celery:
     app.conf.beat_schedule = {
         "sweep-stuck-work": {"task": SWEEP, "schedule": float(settings.sweep_interval_s),
                              "options": {"expires": float(settings.sweep_interval_s)}},
+        "send-due-webhooks": {"task": WEBHOOKS_DUE, "schedule": float(settings.webhook_poll_s),
+                              "options": {"expires": float(settings.webhook_poll_s)}},
     }
     return app
 

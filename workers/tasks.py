@@ -17,7 +17,14 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from intake.batches import jobs
 from intake.config import get_settings
-from intake.dispatch import ASSEMBLE_AFTER_PAGE, ASSEMBLE_BATCH, PROCESS_PAGE, SWEEP
+from intake.dispatch import (
+    ASSEMBLE_AFTER_PAGE,
+    ASSEMBLE_BATCH,
+    DELIVER_WEBHOOK,
+    PROCESS_PAGE,
+    SWEEP,
+    WEBHOOKS_DUE,
+)
 from workers.app import celery_app
 
 log = logging.getLogger(__name__)
@@ -66,3 +73,18 @@ def assemble_batch(batch_id: int) -> dict[str, Any]:
 @celery_app.task(name=SWEEP, **RETRY)
 def sweep() -> dict[str, int]:
     return jobs.run_sweep()
+
+
+@celery_app.task(name=DELIVER_WEBHOOK, **RETRY)
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt of a webhook delivery; the next one is scheduled by the service, not Celery."""
+    from intake.webhooks.sender import deliver
+
+    return deliver(delivery_id)
+
+
+@celery_app.task(name=WEBHOOKS_DUE, **RETRY)
+def webhooks_due() -> int:
+    from intake.webhooks.sender import enqueue_due
+
+    return enqueue_due()

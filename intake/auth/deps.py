@@ -46,7 +46,7 @@ def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     cookie: Annotated[str | None, Depends(cookie_scheme)],
 ) -> Principal:
-    if request.headers.get("authorization") and credentials is None:
+    if "authorization" in request.headers and credentials is None:
         raise NotAuthenticated("the Authorization header must be 'Bearer <token>'")
     with db.read_session() as s:
         if credentials is not None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake.auth import TOKEN_SCOPES
 from intake.auth.audit import audit
 from intake.auth.deps import CurrentPrincipal, app_settings, db_session, require_role
 from intake.auth.service import (
@@ -58,7 +59,7 @@ class UserOut(BaseModel):
 
 class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=64)
-    scopes: list[str] = Field(min_length=1)
+    scopes: list[Literal[TOKEN_SCOPES]] = Field(min_length=1)  # type: ignore[valid-type]
 
 
 class TokenOut(BaseModel):
@@ -78,7 +79,7 @@ def _me(p: Principal) -> MeOut:
     return MeOut(kind=p.kind, id=p.id, name=p.name, role=p.role, scopes=sorted(p.scopes))
 
 
-@router.post("/auth/login", response_model=MeOut)
+@router.post("/auth/login", response_model=MeOut, responses={401: {"description": "the user name or password is wrong"}})
 def login(body: LoginIn, response: Response, session: DbSession,
           settings: Annotated[Settings, Depends(app_settings)]) -> MeOut:
     """Sign in with name and password; sets the session cookie used by the web pages."""

@@ -17,7 +17,8 @@ fields by `intake.records.state.refresh`, and an approved or rejected record goe
 (``review_spot_check_share``). An instance whose pages now belong to
 another one (after a re-run) has its record marked ``superseded`` (a change, so a new revision).
 Assemblies of one batch are serialised by locking the batch row. Lock order everywhere: batch
-row, then page rows (by id), then the revision counter, then the event counter.
+row, then page rows (by id), then the revision counter, then the event counter, then (PostgreSQL)
+the families advisory lock taken by `intake.families.service.relink`.
 
 Blank pages and pages a supervisor set aside are *transparent*: assembly skips them, so the blank
 back of a sheet scanned on both sides does not split a form in two. When a page becomes
@@ -58,6 +59,7 @@ from intake.db.models import (
 from intake.db.models import FormInstance as InstanceRow
 from intake.db.session import get_db, next_values
 from intake.errors import TemplateError
+from intake.families.service import relink
 from intake.pipeline.extract import FormInstance, assemble
 from intake.pipeline.types import jsonable
 from intake.records.events import record_event
@@ -242,12 +244,14 @@ def _apply(s: Session, batch: Batch, plans: list[_Plan], stale: list[InstanceRow
         rec.status = _status_after_reading(rec, previous, ready)
         record_event(s, rec, RecordEventKind.CREATED if plan.record is None else RecordEventKind.UPDATED, "system",
                      pages=[p.id for p in plan.pages])
+        relink(s, rec)
     for row in stale:
         row.page_ids = []
     for rec in stale_records:
         rec.status, rec.revision, rec.updated_at = RecordState.SUPERSEDED, next(revisions), now
         rec.content_hash = "superseded"
         record_event(s, rec, RecordEventKind.SUPERSEDED, "system")
+        relink(s, rec)  # a superseded record leaves its family
     return len(changed) + len(stale_records)
 
 

@@ -3,6 +3,11 @@
 - `ThreadDispatcher`: one background thread runs the work in order (`intake serve`);
 - `InlineDispatcher`: collects the work; the caller runs it with `run_next` (`intake process`).
 
+Webhook deliveries are sent by a thread of their own (`intake.webhooks.runner.WebhookThread`,
+which also polls for due retries), started by the `ThreadDispatcher` on first use, so a slow
+receiver never holds up the reading of pages; `InlineDispatcher` leaves them in the outbox for
+the next ``intake serve`` or worker.
+
 Both run the same job functions as the Celery tasks (`intake.batches.jobs`), looked up in `JOBS`,
 the in-process job table. It lives here, on the jobs' side of the seam: `intake.dispatch` only
 hands work to whatever dispatcher the process installed (`install_thread`, or
@@ -16,6 +21,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from intake import dispatch
 from intake.batches import jobs
@@ -49,6 +55,7 @@ class ThreadDispatcher:
         self._queue: queue.Queue[tuple[str, int] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._webhooks: Any = None
 
     def _ensure_started(self) -> None:
         with self._lock:
@@ -76,9 +83,24 @@ class ThreadDispatcher:
         self._ensure_started()
         self._queue.put(("assembly", batch_id))
 
+    def webhooks(self) -> Any:
+        """The thread that sends webhooks and polls for due retries (started on first use)."""
+        from intake.webhooks.runner import WebhookThread
+
+        with self._lock:
+            if self._webhooks is None:
+                self._webhooks = WebhookThread(self.settings)
+            return self._webhooks
+
+    def webhook(self, delivery_id: int, delay_s: float = 0.0) -> None:
+        self.webhooks().put(delivery_id, delay_s)
+
     def stop(self, timeout: float = 30.0) -> None:
         with self._lock:
             thread, self._thread = self._thread, None
+            webhooks, self._webhooks = self._webhooks, None
+        if webhooks is not None:
+            webhooks.stop(timeout)
         if thread is not None and thread.is_alive():
             self._queue.put(None)
             thread.join(timeout)
@@ -96,6 +118,9 @@ class InlineDispatcher:
 
     def assembly(self, batch_id: int) -> None:
         self.pending.append(("assembly", batch_id))
+
+    def webhook(self, delivery_id: int, delay_s: float = 0.0) -> None:
+        """Left in the outbox: the next `intake serve` or worker sends it (it polls for due ones)."""
 
     def run_next(self) -> tuple[str, int] | None:
         if not self.pending:

@@ -43,7 +43,7 @@ def _read_uploads(files: list[UploadFile], settings: Settings) -> Iterator[tuple
              responses={413: {"description": "a file or the upload is too large"},
                         415: {"description": "no file is a scan (judged by content)"},
                         422: {"description": "no file could be accepted, or no files"}})
-def upload_batch(files: Annotated[list[UploadFile], File(description="scans: PDF, TIFF, PNG, JPEG")],
+def upload_batch(files: Annotated[list[UploadFile], File(description="scans: PDF, TIFF, PNG, JPEG", min_length=1)],
                  principal: Uploader, settings: AppSettings, session: DbSession) -> BatchOut:
     """Upload scans as one batch. Each file is accepted, linked to an identical earlier upload, or
     refused with a named reason; accepted pages are queued at once. 202: follow `url` or `/events`."""
@@ -136,6 +136,19 @@ def page_thumbnail(page_id: int, principal: Reader, settings: AppSettings, sessi
     audit(session, principal.actor, "page.thumbnail", "page", page_id)
     session.commit()
     return Response(buf.tobytes(), media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+def _events_start(batch_id: int, request: Request, principal: Reader,
+                  last_event_id: Annotated[str, Header(pattern=r"^[0-9]{0,18}$", description="the id of the last "
+                                                       "event received, to resume after it")] = "") -> int:
+    """Checked before the stream starts, so a bad request is a plain error answer (404, 422),
+    not a stream broken after its headers were sent."""
+    try:
+        after = int(last_event_id) if last_event_id else 0
+    except ValueError:
+        raise InvalidRequest("Last-Event-ID must be an event id this stream sent") from None
+    with get_db(request.app.state.settings).session() as s:
+        service.get_batch_for(s, batch_id, principal)
+        audit(s, principal.actor, "batch.watch", "batch", batch_id)
+    return after
 
 
 @router.get("/batches/{batch_id}/events", response_class=EventSourceResponse,
@@ -143,19 +156,10 @@ def page_thumbnail(page_id: int, principal: Reader, settings: AppSettings, sessi
                                             "`progress` events ({done, total, eta_seconds, status, review}); "
                                             "ids resume with Last-Event-ID. Ends when the batch is done."}})
 async def batch_events(batch_id: int, request: Request, principal: Reader,
-                       last_event_id: Annotated[str | None, Header()] = None) -> AsyncIterator[ServerSentEvent]:
+                       after: Annotated[int, Depends(_events_start)]) -> AsyncIterator[ServerSentEvent]:
     """Follow a batch as it is processed (Server-Sent Events)."""
     settings: Settings = request.app.state.settings
     db = get_db(settings)
-    try:
-        after = int(last_event_id) if last_event_id else 0
-    except ValueError:
-        raise InvalidRequest("Last-Event-ID must be an event id this stream sent") from None
-
-    def check() -> None:
-        with db.session() as s:
-            service.get_batch_for(s, batch_id, principal)
-            audit(s, principal.actor, "batch.watch", "batch", batch_id)
 
     def poll(after: int, first: bool):  # noqa: ANN202
         with db.read_session() as s:
@@ -167,7 +171,6 @@ async def batch_events(batch_id: int, request: Request, principal: Reader,
             review = service.review_counts(s, [batch_id])[batch_id] if events or final or first else None
         return status, events, progress, review
 
-    await anyio.to_thread.run_sync(check)
     first = True
     while True:
         status, events, progress, review = await anyio.to_thread.run_sync(poll, after, first)

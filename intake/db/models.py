@@ -15,7 +15,10 @@ page_events (typed progress records, one per state change), form_instances
 change to a record, written in the transaction that made it: its history and the outbox that
 downstream deliveries are made from), field_corrections (every value a supervisor confirmed or
 corrected, with the machine's reading and crop: the field's history and labelled examples),
-review_claims (which supervisor has a record open, until when).
+review_claims (which supervisor has a record open, until when), webhook_subscriptions,
+webhook_deliveries (the outbox: one row per event and subscription) and webhook_attempts (the
+delivery log), families, family_members, family_keys (keyed hashes of what identifies a person)
+and family_links (家庭歸戶).
 """
 
 from __future__ import annotations
@@ -378,7 +381,11 @@ class Record(Base):
     """The data read from one form instance. Every change gets a new, larger `revision`."""
 
     __tablename__ = "records"
-    __table_args__ = (Index("ix_records_status_urgent_created_at", "status", "urgent", "created_at"),)
+    __table_args__ = (
+        Index("ix_records_status_urgent_created_at", "status", "urgent", "created_at"),  # the review queue
+        # one template's records in revision order (the feed with ?template=, exports) without a sort
+        Index("ix_records_template_id_revision", "template_id", "revision"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("form_instances.id"), unique=True)
@@ -488,3 +495,130 @@ class ReviewClaim(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+# ---------------------------------------------------------------- downstream: webhooks
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt (next_attempt_at)
+    SUCCEEDED = "succeeded"  # the receiver answered 2xx
+    FAILED = "failed"  # given up: retries ran out, or the subscription was disabled or deleted (reason)
+
+
+class WebhookSubscription(Base):
+    """A downstream receiver of signed webhooks (Standard Webhooks), managed by admins.
+
+    `secrets` holds the signing secrets, newest first, each ``{"secret": "whsec_...", "created_at",
+    "expires_at"}``: after a rotation the previous secret keeps signing (a second signature in the
+    ``webhook-signature`` header) until it expires. `template_id` None means every template; empty
+    `statuses` every status. `include_data`: the payload carries the record's data (personal data),
+    not only ids and the revision."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2048))
+    template_id: Mapped[str | None] = mapped_column(String(64))
+    statuses: Mapped[list[Any]] = mapped_column(default=list)
+    event_types: Mapped[list[Any]] = mapped_column(default=list)
+    include_data: Mapped[bool] = mapped_column(Boolean, default=False)
+    secrets: Mapped[list[Any]] = mapped_column(default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    failure_run: Mapped[int] = mapped_column(default=0)  # failed attempts since the last success
+    failing_since: Mapped[datetime | None]  # first failed attempt of that run
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One message to one subscription about one record event: the outbox row, written in the
+    transaction of the change (or by a replay). `msg_id` is the ``webhook-id`` header: the same
+    for every attempt and for replays of the same event to the same subscription, so a receiver
+    can drop duplicates."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("status", DeliveryState), name="status"),
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+                                                 index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("record_events.id", ondelete="CASCADE"), index=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    event_type: Mapped[str] = mapped_column(String(32))
+    msg_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_until: Mapped[datetime | None]  # an attempt is under way until then
+    last_outcome: Mapped[str | None] = mapped_column(String(64))  # "http_500", "timeout", ...
+    reason: Mapped[str | None] = mapped_column(String(64))  # why it failed for good
+    replay_of_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class WebhookAttempt(Base):
+    """The delivery log: one row per try, with what came back (status code or an error code;
+    never the receiver's response body)."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int]  # 1 for the first try
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    duration_ms: Mapped[int] = mapped_column(default=0)
+    status_code: Mapped[int | None]
+    outcome: Mapped[str] = mapped_column(String(64))  # "ok", "http_500", "timeout", "connection_error"
+    next_attempt_at: Mapped[datetime | None]  # the retry this failure scheduled, if any
+
+
+# ---------------------------------------------------------------- downstream: families (家庭歸戶)
+class Family(Base):
+    """Records that concern the same child or household (see `intake.families`)."""
+
+    __tablename__ = "families"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FamilyMember(Base):
+    """Which family a record belongs to (a record with no link to another has no row)."""
+
+    __tablename__ = "family_members"
+
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("families.id", ondelete="CASCADE"), index=True)
+
+
+class FamilyKey(Base):
+    """A keyed hash (HMAC-SHA256 with the secret key) of something that identifies a person in a
+    record: a national ID, or a name with a date of birth. Never the value itself."""
+
+    __tablename__ = "family_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "national_id" | "person"
+    key_hash: Mapped[str] = mapped_column(String(64), index=True)
+    path: Mapped[str] = mapped_column(String(128))  # where in the record, e.g. household_members[2].national_id
+
+
+class FamilyLink(Base):
+    """Two records linked, with why (the field paths and kinds that matched) and how strongly."""
+
+    __tablename__ = "family_links"
+    __table_args__ = (UniqueConstraint("record_a_id", "record_b_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_a_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)  # smaller id
+    record_b_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    strength: Mapped[str] = mapped_column(String(8))  # strong | medium | weak
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

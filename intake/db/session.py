@@ -54,19 +54,23 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 class Database:
-    """One database: its engine and session factories."""
+    """One database: its engine and session factories. `settings` are those it was first opened
+    with; its sessions carry them in ``session.info["intake_settings"]`` (code that only has a
+    session, such as `intake.records.events.record_event`, finds where to send work from there)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, settings: Settings | None = None) -> None:
         self.url = url
+        self.settings = settings
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self.engine = _sqlite_engine(url)
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
                                         hide_parameters=True)
-        self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        info = {"intake_settings": settings}
+        self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False, info=info)
         self._read_sessions = sessionmaker(
-            bind=self.engine.execution_options(intake_readonly=True), expire_on_commit=False
+            bind=self.engine.execution_options(intake_readonly=True), expire_on_commit=False, info=info
         )
 
     @contextmanager
@@ -99,13 +103,19 @@ _lock = threading.Lock()
 
 
 def get_db(settings: Settings | None = None) -> Database:
-    url = (settings or get_settings()).database_url
+    settings = settings or get_settings()
+    url = settings.database_url
     assert url is not None
     with _lock:
         db = _dbs.get(url)
         if db is None:
-            db = _dbs[url] = Database(url)
+            db = _dbs[url] = Database(url, settings)
         return db
+
+
+def session_settings(session: Session) -> Settings:
+    """The settings of the database `session` belongs to (the process's settings otherwise)."""
+    return session.info.get("intake_settings") or get_settings()
 
 
 def forget_db(url: str) -> None:

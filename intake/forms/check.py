@@ -154,4 +154,11 @@ def template_problems(t: Template) -> list[tuple[str, str]]:
         for name in c.count:
             if name not in fields:
                 problems.append((f"computed[{ci}].count", f"field {name!r} does not exist"))
+    if t.statistics is not None:  # what the open statistics count by (intake.stats)
+        fields = {f.name: f for _, f in t.fields()}
+        want = [("month", t.statistics.month, ("date",)), ("county", t.statistics.county, ("address",))]
+        want += [(f"category[{i}]", n, ("choice",)) for i, n in enumerate(t.statistics.category)]
+        for key, name, types in want:
+            if name is not None and (name not in fields or fields[name].type not in types):
+                problems.append((f"statistics.{key}", f"{name!r} is not a {' or '.join(types)} field of this template"))
     return problems

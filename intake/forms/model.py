@@ -253,6 +253,28 @@ class Reference(Strict):
     dpi: float = PField(gt=50, le=1200)
 
 
+class Revises(Strict):
+    """How this version's fields map to the previous version's (see `intake.forms.revisions`):
+    fields renamed (new name: previous name) and option values renamed per choice field (new
+    value: previous value). Fields not named keep their name; a name that exists in only one of
+    the two versions was added or removed."""
+
+    version: int = PField(ge=1)
+    fields: dict[Name, Name] = {}
+    options: dict[Name, dict[Name, Name]] = {}
+    note: Label | None = None  # the changelog entry, in words
+
+
+class Statistics(Strict):
+    """What the open statistics count a record by (`intake.stats`); each defaults as shown there:
+    the month of a date field, the county or city of an address field, and the report category:
+    one choice field (its options are the categories) or several (each field a category)."""
+
+    month: Name | None = None
+    county: Name | None = None
+    category: list[Name] = []
+
+
 class Template(Strict):
     id: Name
     version: int = PField(ge=1)
@@ -267,6 +289,8 @@ class Template(Strict):
     rules: list[Rule] = []
     computed: list[Computed] = []
     urgent_when: list[UrgentWhen] = []  # any of these makes a record urgent in the review queue
+    revises: Revises | None = None  # the previous version and how fields map to it
+    statistics: Statistics | None = None  # what the open statistics count records by
 
     @model_validator(mode="after")
     def _marks_or_reference(self) -> Template:
@@ -274,6 +298,8 @@ class Template(Strict):
             raise ValueError("a template without marks needs a reference: blank scans to match")
         if self.reference is not None and len(self.reference.pages) != len(self.pages):
             raise ValueError("reference.pages must list one blank scan per page")
+        if self.revises is not None and self.revises.version >= self.version:
+            raise ValueError("revises.version must be an earlier version than this one")
         return self
 
     # -- identity -------------------------------------------------------------------------

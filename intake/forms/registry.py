@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from intake.errors import TemplateError, TemplateNotFound
 from intake.forms.model import Template
+from intake.forms.problems import Problem
 
 VERSION_FILE = re.compile(r"^v(\d+)\.ya?ml$")
 
@@ -40,16 +41,6 @@ _Yaml12Loader.add_implicit_resolver(
 
 def load_yaml(text: str) -> object:
     return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str  # relative to the templates root, e.g. "child_protection/v1.yaml"
-    path: str  # key path inside the file, e.g. "pages[0].fields[3].box"; "" for the whole file
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.path}: {self.reason}" if self.path else f"{self.file}: {self.reason}"
 
 
 def loc_to_path(loc: tuple[int | str, ...]) -> str:
@@ -197,6 +188,9 @@ def load_registry(root: Path) -> Registry:
             continue
         reg.templates[key] = template
         reg.files[key] = path
+    from intake.forms.revisions import check_revisions
+
+    reg.problems.extend(check_revisions(reg))
     return reg
 
 

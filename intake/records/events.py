@@ -8,6 +8,9 @@ are delivered downstream: because they are written in the same transaction as th
 change that is rolled back leaves no event, and a committed change always has one.
 
 `detail` holds ids, codes, counts and field paths only, never field values (like the audit log).
+
+It also writes the webhook outbox (`intake.webhooks.outbox.add_deliveries`): one delivery per
+matching active subscription, in this same transaction, sent after it commits.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from intake.auth.audit import check_detail
 from intake.db.models import Record, RecordEvent, RecordEventKind, utcnow
+from intake.webhooks.outbox import add_deliveries
 
 
 def record_event(session: Session, record: Record, kind: RecordEventKind, actor: str, **detail: Any) -> RecordEvent:
@@ -25,4 +29,5 @@ def record_event(session: Session, record: Record, kind: RecordEventKind, actor:
     ev = RecordEvent(record_id=record.id, revision=record.revision, kind=str(kind), status=str(record.status),
                      actor=actor, at=utcnow(), detail=check_detail(detail))
     session.add(ev)
+    add_deliveries(session, ev, record)
     return ev

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+
+class ConversionNote(BaseModel):
+    field: str
+    change: Literal["added", "removed", "value_dropped"] = Field(
+        description="added: the asked version has this field and the form did not (its empty value is given); "
+                    "removed: the form had this field and the asked version has not (left out); "
+                    "value_dropped: a value (e.g. an option) has no equivalent in the asked version")
 
 
 class RecordItem(BaseModel):
@@ -14,7 +22,12 @@ class RecordItem(BaseModel):
     status: str = Field(description="accepted (straight through), needs_review, approved (after review), "
                                     "rejected or superseded")
     template: str
-    template_version: int
+    template_version: int = Field(description="the version whose schema `data` follows: the version of the "
+                                              "form itself, or `as_version` when asked")
+    read_version: int = Field(description="the version of the form the record was read from (its QR code)")
+    conversion: list[ConversionNote] | None = Field(
+        None, description="with ?as_version=N, what did not carry over from the form's own version "
+                          "(null when the record is in its own shape)")
     batch_id: int
     created_at: datetime
     updated_at: datetime
@@ -69,6 +82,14 @@ class FieldOut(BaseModel):
     correction: Correction | None = None
 
 
+class FamilyRef(BaseModel):
+    id: int
+    url: str
+
+
 class RecordOut(RecordItem):
     pages: list[RecordPage]
     fields: dict[str, FieldOut]
+    family: FamilyRef | None = Field(None, description="the family (家庭歸戶) the record belongs to: given to "
+                                                       "supervisors and tokens with families:read, null for others "
+                                                       "and when nothing links the record to another")

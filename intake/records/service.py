@@ -24,7 +24,10 @@ from sqlalchemy.orm import Session
 
 from intake.db.models import BatchFile, FormInstance, Page, Record, RecordField
 from intake.errors import InvalidRequest, NotFound
+from intake.forms.registry import Registry
+from intake.forms.revisions import convert, field_names
 from intake.records.schemas import (
+    ConversionNote,
     Correction,
     FieldOut,
     Provenance,
@@ -69,10 +72,20 @@ def feed(session: Session, after: str | None, limit: int, status: str | None = N
     return items, encode_cursor(items[-1].revision if items else since)
 
 
-def item_out(r: Record) -> RecordItem:
+def item_out(r: Record, as_version: int | None = None, registry: Registry | None = None) -> RecordItem:
+    """A record as the feed gives it; with `as_version`, its data in that version's shape
+    (`intake.forms.revisions.convert`), so a consumer written for that version keeps working."""
+    data, version, notes = r.data, r.template_version, None
+    if as_version is not None and as_version != r.template_version:
+        assert registry is not None
+        data, raw = convert(registry, r.template_id, r.data, r.template_version, as_version)
+        version, notes = as_version, [ConversionNote(**n) for n in raw]
+    elif as_version is not None:
+        notes = []
     return RecordItem(id=r.id, revision=r.revision, status=r.status, template=r.template_id,
-                      template_version=r.template_version, batch_id=r.batch_id, created_at=r.created_at,
-                      updated_at=r.updated_at, data=r.data, errors=r.errors, url=f"{API}/records/{r.id}")
+                      template_version=version, read_version=r.template_version, conversion=notes,
+                      batch_id=r.batch_id, created_at=r.created_at, updated_at=r.updated_at, data=data,
+                      errors=r.errors, url=f"{API}/records/{r.id}")
 
 
 def get_record(session: Session, record_id: int) -> Record:
@@ -82,7 +95,8 @@ def get_record(session: Session, record_id: int) -> Record:
     return rec
 
 
-def record_out(session: Session, rec: Record) -> RecordOut:
+def record_out(session: Session, rec: Record, as_version: int | None = None,
+               registry: Registry | None = None) -> RecordOut:
     fields = list(session.scalars(select(RecordField).where(RecordField.record_id == rec.id).order_by(RecordField.id)))
     page_ids = {f.page_id for f in fields if f.page_id is not None}
     inst = session.get(FormInstance, rec.instance_id)
@@ -93,16 +107,29 @@ def record_out(session: Session, rec: Record) -> RecordOut:
     out_pages = [RecordPage(page_id=p.id, batch_id=p.batch_id, file=files[p.file_id].filename, index=p.index,
                             template_page=p.template_page)
                  for pid in (inst.page_ids if inst else []) if (p := pages.get(pid)) is not None]
+    item = item_out(rec, as_version, registry)
+    names: dict[str, str | None] = {}
+    if item.template_version != rec.template_version:
+        assert registry is not None
+        names = field_names(registry, rec.template_id, rec.template_version, item.template_version)
     out_fields = {}
     for f in fields:
+        top, sep, rest = f.path.partition("[")
+        path, value = f.path, f.value
+        if names:
+            if names.get(top) is None:
+                continue  # a field the asked version does not have
+            path = names[top] + sep + rest
+            if not sep:
+                value = item.data.get(path)
         crop = f"{API}/records/{rec.id}/fields/{f.path}/crop" if f.crop_key else None
         correction = (Correction(original_value=f.original_value, corrected_by=f.corrected_by_id,
                                  corrected_at=f.corrected_at) if f.corrected_at else None)
-        out_fields[f.path] = FieldOut(
-            value=f.value, type=f.type, status=f.status, errors=f.errors, correction=correction,
+        out_fields[path] = FieldOut(
+            value=value, type=f.type, status=f.status, errors=f.errors, correction=correction,
             provenance=Provenance(page_id=f.page_id, template_page=f.template_page + 1, box=f.box,
                                   confidence=round(f.confidence, 4), engine=f.engine, text=f.text, crop_url=crop))
-    return RecordOut(**item_out(rec).model_dump(), pages=out_pages, fields=out_fields)
+    return RecordOut(**item.model_dump(), pages=out_pages, fields=out_fields)
 
 
 def field_crop_key(session: Session, record_id: int, path: str) -> str:

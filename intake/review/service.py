@@ -5,8 +5,11 @@ and then the record row — the lock order assembly uses (batch, pages, revision
 page being read again and a correction never deadlock, and one of them waits for the other —
 (2) checks the revision the supervisor saw (409 with the record as it is now, nothing written),
 (3) changes the fields and recomputes the record with `intake.records.state.refresh` (the
-pipeline's own checks), (4) takes a new revision late, and writes the record event and the audit
-entry. So the change feed carries every correction, approval and rejection, with who made it.
+pipeline's own checks), (4) takes a new revision late, and writes the record event (with its
+webhook deliveries: the outbox) and the audit entry, (5) recomputes the record's family
+(`intake.families.service.relink`, last: its lock comes after the revision counter, as in
+assembly). So the change feed and the webhooks carry every correction, approval and rejection,
+with who made it, and a corrected ID joins or leaves a family at once.
 
 Claims: opening a record claims it for ``review_claim_s`` seconds (renewed by every write and by
 the page while it is open, released on leaving or approving). A live claim of another user makes
@@ -52,6 +55,7 @@ from intake.errors import (
     ReviewIncomplete,
     StaleRevision,
 )
+from intake.families.service import relink
 from intake.forms.model import TEXT_TYPES, Field, Template
 from intake.records.events import record_event
 from intake.records.service import record_out
@@ -265,6 +269,7 @@ def correct_field(settings: Settings, record_id: int, path: str, raw: Any, revis
             spot_check=bool(rec.spot_check), revision=rec.revision,
             user_id=principal.id if principal.kind == "user" else None, actor=principal.actor, at=now))
         record_event(s, rec, RecordEventKind.CORRECTED, principal.actor, fields=[path], code=str(kind))
+        relink(s, rec, registry_for(settings))  # a corrected ID or name may join or leave a family
         audit(s, principal.actor, "record.correct", "record", rec.id, field=path, kind=str(kind),
               revision=rec.revision)
         if hold:
@@ -298,6 +303,7 @@ def approve(settings: Settings, record_id: int, revision: int, principal: Princi
         _bump(s, rec, now)
         record_event(s, rec, RecordEventKind.APPROVED, principal.actor,
                      verified=sum(f.status == FieldState.VERIFIED for f in fields))
+        relink(s, rec, registry_for(settings))
         audit(s, principal.actor, "record.approve", "record", rec.id, revision=rec.revision)
         if (c := s.get(ReviewClaim, rec.id)) is not None:
             s.delete(c)
@@ -321,6 +327,7 @@ def reject(settings: Settings, record_id: int, revision: int, reason: str, princ
         rec.status, rec.rejection_reason = RecordState.REJECTED, reason
         _bump(s, rec, now)
         record_event(s, rec, RecordEventKind.REJECTED, principal.actor)
+        relink(s, rec, registry_for(settings))  # a rejected record leaves its family
         audit(s, principal.actor, "record.reject", "record", rec.id, revision=rec.revision, reason_length=len(reason))
         if (c := s.get(ReviewClaim, rec.id)) is not None:
             s.delete(c)
@@ -343,6 +350,7 @@ def reopen(settings: Settings, record_id: int, revision: int, principal: Princip
         rec.status, rec.rejection_reason = RecordState.NEEDS_REVIEW, None
         _bump(s, rec, now)
         record_event(s, rec, RecordEventKind.REOPENED, principal.actor)
+        relink(s, rec, registry_for(settings))
         audit(s, principal.actor, "record.reopen", "record", rec.id, revision=rec.revision)
         s.flush()
         return record_out(s, rec)

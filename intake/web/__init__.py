@@ -4,8 +4,9 @@
 the static assets at ``/static`` and the server-rendered pages (`intake.web.routes`) at the site
 root: ``/login``, ``/logout``, ``/batches``, ``/upload``, ``/batches/{id}``, ``/records/{id}``; the
 supervisors' review station (`intake.web.review`): ``/review``, ``/review/records/{id}``,
-``/review/group``, ``/review/stats``; and for supervisors the pages the pipeline could not place
-(`intake.web.place`): ``/place``, ``/pages/{id}/place``.
+``/review/group``, ``/review/stats``; for supervisors the pages the pipeline could not place
+(`intake.web.place`): ``/place``, ``/pages/{id}/place``; and (`intake.web.downstream`) the public
+``/stats`` and the admins' ``/admin/webhooks``.
 Nothing here changes the API under ``/api/v1``; the pages' scripts use it with the same session
 cookie. Plain HTML and CSS, a little ES5 JavaScript, no build step, no external resources.
 """
@@ -30,6 +31,7 @@ class _Static(StaticFiles):
 
 
 def install(app: FastAPI) -> None:
+    from intake.web.downstream import router as downstream_router
     from intake.web.place import router as place_router
     from intake.web.review import router as review_router
     from intake.web.routes import STATIC_DIR, router
@@ -38,3 +40,4 @@ def install(app: FastAPI) -> None:
     app.include_router(review_router)
     app.include_router(router)
     app.include_router(place_router)
+    app.include_router(downstream_router)

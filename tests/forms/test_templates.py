@@ -48,10 +48,13 @@ def test_real_templates_load_without_problems() -> None:
 def test_cli_list_and_check() -> None:
     out = intake("templates", "list")
     assert out.returncode == 0, out.stderr
-    assert [line.split("\t")[0] for line in out.stdout.splitlines()] == REAL
+    listed = [tuple(line.split("\t")[:2]) for line in out.stdout.splitlines()]
+    assert listed == [("child_protection", "v1"), ("domestic_violence", "v1"), ("vulnerable_family", "v1"),
+                      ("vulnerable_family", "v2")]
+    assert sorted({f for f, _ in listed}) == REAL
     chk = intake("templates", "check")
     assert chk.returncode == 0, chk.stdout + chk.stderr
-    assert "3 template(s) OK" in chk.stderr
+    assert "4 template(s) OK" in chk.stderr
 
 
 def _write(root: Path, form_id: str, data: dict, version: int = 1) -> Path:

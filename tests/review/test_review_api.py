@@ -319,3 +319,26 @@ def test_responses_are_compressed_but_never_the_event_stream(env: Env) -> None:
         assert s.headers["content-type"].startswith("text/event-stream")
         assert "content-encoding" not in s.headers
         assert "event: progress" in "".join(s.iter_text())
+
+
+def test_a_corrected_id_joins_and_leaves_a_family_at_once(env: Env) -> None:
+    """Families are recomputed by the review service itself: a supervisor's correction of a
+    national ID links the record to another notification about the same child, and undoing it
+    unlinks it, each in the transaction of the correction."""
+    target, rid = env.record(2), env.record(0)
+    other_id = env.get(target)["fields"]["child_national_id"]["value"]
+    rec = env.get(rid)
+    own_id = rec["fields"]["child_national_id"]["value"]
+    assert other_id and own_id and other_id != own_id
+
+    def family_members(record_id: int) -> set[int]:
+        r = env.client.get(f"{API}/records/{record_id}/family", headers=env.headers["supervisor"])
+        return set() if r.status_code == 404 else {x["id"] for x in r.json()["records"]}
+
+    assert rid not in family_members(target)
+    r = env.patch(rid, "child_national_id", other_id, rec["revision"])
+    assert r.status_code == 200, r.text
+    assert {rid, target} <= family_members(target)
+    r = env.patch(rid, "child_national_id", own_id, r.json()["revision"])
+    assert r.status_code == 200, r.text
+    assert rid not in family_members(target)

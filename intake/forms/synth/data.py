@@ -955,6 +955,8 @@ class _Gen:
         return self.short_text(f)
 
     def short_text(self, f: Field) -> str:
+        if f.expected:  # what people write there (e.g. a language), never a filler phrase
+            return self.pick_fitting(f, list(f.expected))
         return self.pick_fitting(f, GENERIC_SHORT)
 
     def other_text(self, f: Field, owner: Field) -> str:
