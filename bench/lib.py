@@ -23,12 +23,14 @@ CACHE = ROOT / "var" / "bench"
 
 def synth_set(template_id: str, profile: str, count: int, seed: int, hand: float = 0.0,
               fmt: str | None = None, registry=None) -> Path:
-    """A folder of synthetic filled forms, made once and reused (same seed, same bytes)."""
+    """A folder of synthetic filled forms, made once and reused (same seed, same bytes).
+    `template_id` may name a version, ``vulnerable_family@1``; without one, the newest."""
     from intake.forms.registry import default_registry
     from intake.forms.synth import synthesize
 
     reg = registry or default_registry()
-    t = reg.get(template_id)
+    form_id, _, version = template_id.partition("@")
+    t = reg.get(form_id, int(version) if version else None)
     out = CACHE / f"{t.id}-v{t.version}-{t.fingerprint}" / f"{profile}-s{seed}-h{hand:g}-{fmt or 'default'}-n{count}"
     done = out / ".complete"
     if not done.exists():
