@@ -184,14 +184,17 @@ def review_stats(principal: Admin, session: DbSession, settings: AppSettings,
             responses={200: {"content": {"image/jpeg": {}}, "description": "the page as scanned, a grey JPEG"},
                        **FORBIDDEN})
 def page_preview(page_id: int, principal: Reviewer, session: DbSession, settings: AppSettings,
-                 w: Annotated[int, Query(ge=64, le=1600, description="at most this wide")] = PREVIEW_WIDTH
+                 w: Annotated[int, Query(ge=64, le=1600, description="at most this wide")] = PREVIEW_WIDTH,
+                 turn: Annotated[int, Query(ge=0, le=270, multiple_of=90,
+                     description="degrees to turn it clockwise first (the review page stands a page "
+                                 "scanned upside down or sideways upright)")] = 0,
                  ) -> Response:
     """A page's preview sized for the review page (the field's box is drawn over it there, from
-    the page's registration)."""
+    the page's registration), turned upright when asked."""
     page = session.get(Page, page_id)
     if page is None or not page.preview_key:
         raise NotFound(f"page {page_id} has no preview")
-    data = jpeg_at_width(get_storage(settings).get(page.preview_key), w)
+    data = jpeg_at_width(get_storage(settings).get(page.preview_key), w, turn=turn)
     audit(session, principal.actor, "page.preview", "page", page_id)
     session.commit()
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})

@@ -35,7 +35,13 @@ from intake.forms.model import Template
 from intake.gazetteer import COUNTIES
 from intake.records.state import same_value
 from intake.review import service
-from intake.review.images import GROUP_SNIPPET_WIDTH, PREVIEW_WIDTH, SNIPPET_WIDTH
+from intake.review.images import (
+    GROUP_SNIPPET_WIDTH,
+    PREVIEW_WIDTH,
+    SNIPPET_WIDTH,
+    turn_points,
+    upright_turn,
+)
 from intake.review.reasons import REASONS, reason_words
 from intake.review.schemas import GroupItemIn
 from intake.web import labels
@@ -100,10 +106,13 @@ def outline(page: Page | None, t: Template, template_page: int, box: list[float]
     pts = np.float32([[[x - pad, y - pad]], [[x + w + pad, y - pad]], [[x + w + pad, y + h + pad]],
                       [[x - pad, y + h + pad]]])
     poly = cv2.perspectiveTransform(pts, m).reshape(4, 2)
+    # a page scanned upside down or sideways is shown upright, its outline turned with it
+    turn = upright_turn(corners)
+    poly, (w_px, h_px) = turn_points(poly, (int(size[0]), int(size[1])), turn)
     assert page is not None
-    return {"page_id": page.id, "w": int(size[0]), "h": int(size[1]),
+    return {"page_id": page.id, "w": w_px, "h": h_px,
             "points": " ".join(f"{px:.0f},{py:.0f}" for px, py in poly),
-            "src": f"{API}/review/pages/{page.id}/preview?w={PREVIEW_WIDTH}"}
+            "src": f"{API}/review/pages/{page.id}/preview?w={PREVIEW_WIDTH}" + (f"&turn={turn}" if turn else "")}
 
 
 @dataclass
