@@ -59,6 +59,8 @@ def _error(status: int, code: str, detail: str, headers: dict[str, str] | None =
 async def _intake_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, IntakeError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+    if "retry_after" in exc.extra:  # 429 (intake.batches.receive): when to try again
+        headers = {"Retry-After": str(exc.extra["retry_after"])}
     if exc.http_status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc.code)
     return _error(exc.http_status, exc.code, exc.message, headers, **exc.extra)

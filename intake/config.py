@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     min_page_pixels_side: int = Field(300, gt=0)
     pdf_dpi: int = Field(300, ge=100, le=600)  # PDF pages are rasterised at this resolution
 
+    # Uploads (intake.batches.receive): the body is streamed to `upload_tmp_dir` only after the
+    # caller is authenticated and within their rate; each limit is enforced while receiving.
+    max_request_bytes: int = Field(1024 * 1024 * 1024, gt=0)  # one whole upload (all its files)
+    upload_tmp_dir: Path | None = None  # default: <data_dir>/tmp; emptied of stale files at start
+    upload_rate_per_minute: int = Field(30, gt=0)  # uploads (batches) per user or token a minute
+    upload_bytes_per_hour: int = Field(8 * 1024 * 1024 * 1024, gt=0)  # bytes per user or token an hour
+
     # Reading
     tessdata_dir: Path | None = None
     ocr_timeout_s: float = Field(30.0, gt=0)
@@ -81,6 +88,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{(self.data_dir / 'intake.db').as_posix()}"
         if self.storage_dir is None:
             self.storage_dir = self.data_dir / "storage"
+        if self.upload_tmp_dir is None:
+            self.upload_tmp_dir = self.data_dir / "tmp"
         if self.env == "production" and self.secret_key == DEFAULT_SECRET:
             raise ValueError("INTAKE_SECRET_KEY must be set to a real secret in production")
         if self.visibility_timeout_s <= self.task_time_limit_s:

@@ -8,8 +8,12 @@ Problems only visible when a page is decoded (a truncated image) are marked on t
 
 Accepted bytes are stored unmodified under their SHA-256 *before* the transaction that creates the
 rows commits, so a committed page always has its original. A file whose bytes were already
-accepted (earlier in this upload, or in any batch not cancelled) is a *duplicate*: it is linked to
-the first upload's file, its pages and records, and not processed again.
+accepted (earlier in this upload, in any batch not cancelled, or in a cancelled batch where a page
+of it had been read) is a *duplicate*: it is linked to the first upload's file, its pages and
+records, and not processed again — one form never becomes two records. Only bytes whose earlier
+pages were all cancelled unread are read again. The upload's answer names the linked batch, pages
+and records only to the same caller (`service.batch_view`); to anyone else a duplicate is just
+"already received".
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,10 +73,16 @@ def judge(position: int, filename: str, data: bytes, settings: Settings) -> Judg
 
 
 def _first_accepted(session: Session, sha: str) -> BatchFile | None:
+    """The first acceptance of these bytes that was (or is being) read: in a batch not cancelled,
+    or in a cancelled batch where a page of it was read before the cancel (its records were kept,
+    so reading it again would make a second record of the same form). Bytes whose every earlier
+    page was cancelled unread are read again."""
+    read_before = (select(Page.id).where(Page.file_id == BatchFile.id, Page.status != PageState.CANCELLED)
+                   .exists())
     return session.scalars(
         select(BatchFile).join(Batch, Batch.id == BatchFile.batch_id)
         .where(BatchFile.sha256 == sha, BatchFile.status == FileState.ACCEPTED,
-               Batch.status != BatchState.CANCELLED)
+               or_(Batch.status != BatchState.CANCELLED, read_before))
         .order_by(BatchFile.id).limit(1)
     ).first()
 

@@ -116,6 +116,8 @@
       } else if (f.status === 'duplicate' && f.duplicate_of) {
         box.appendChild(text('span', 'note', ' 之前已上傳過（批次 #' + f.duplicate_of.batch_id + '），不再重複讀取 · ' +
           'uploaded before (batch ' + f.duplicate_of.batch_id + '); not read again'));
+      } else if (f.status === 'duplicate') {
+        box.appendChild(text('span', 'note', ' 之前已收到，不再重複讀取 · already received; not read again'));
       } else {
         box.appendChild(text('span', 'note', ' ' + f.pages + ' 頁 · ' + f.pages + ' page' + (f.pages === 1 ? '' : 's')));
       }

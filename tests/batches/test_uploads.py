@@ -1,0 +1,337 @@
+"""Uploads over real HTTP (uvicorn in a thread, raw sockets so the body can be streamed from a
+generator and the answer read while it is still being sent): nothing written before sign-in,
+limits enforced while receiving, rate and volume limits, temporary files removed on every path;
+and duplicates across users."""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import func
+from sqlalchemy import select as sql_select
+
+from intake import dispatch
+from intake.api import create_app
+from intake.batches import service
+from intake.batches.inprocess import InlineDispatcher
+from intake.batches.receive import collect_stale
+from intake.config import Settings
+from intake.db.models import Batch, Page, Record
+from intake.db.session import get_db
+from tests.conftest import PASSWORD, make_users
+
+API = "/api/v1"
+BOUNDARY = "intake-test-boundary-7f3a"
+MiB = 2**20
+
+
+def du(*folders: Path) -> int:
+    """Bytes an upload made the server (this process: uvicorn runs in a thread) write under
+    `folders`: the files there, and files it holds open there that have no name (O_TMPFILE, or
+    unlinked after creation, as spooled temporary files are)."""
+    seen: dict[tuple[int, int], int] = {}
+    for folder in folders:
+        for root, _, names in os.walk(folder):
+            for n in names:
+                try:
+                    st = os.lstat(os.path.join(root, n))
+                except FileNotFoundError:
+                    continue
+                seen[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+    prefixes = tuple(str(f.resolve()) for f in folders)
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(prefixes):
+                st = os.stat(f"/proc/self/fd/{fd}")
+                seen[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+        except OSError:
+            continue
+    return sum(seen.values())
+
+
+@dataclass
+class Server:
+    host: str
+    port: int
+    settings: Settings
+    spool: Path  # the process's temporary folder (where a framework would spool a body)
+
+
+@pytest.fixture
+def server(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    spool = tmp_path / "system-tmp"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    s = settings.model_copy(update={"max_upload_bytes": 3 * MiB})
+    make_users(s)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    uv = uvicorn.Server(uvicorn.Config(create_app(s), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    end = time.monotonic() + 20
+    while not uv.started and time.monotonic() < end:
+        time.sleep(0.05)
+    assert uv.started
+    yield Server("127.0.0.1", port, s, spool)
+    uv.should_exit = True
+    thread.join(15)
+
+
+def login(server: Server, name: str) -> str:
+    with TestClient(create_app(server.settings)) as c:
+        r = c.post(f"{API}/auth/login", json={"name": name, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        return f"intake_session={r.cookies['intake_session']}"
+
+
+def gigabyte_of_scan() -> Iterator[bytes]:
+    """A 1 GiB multipart body, made as it is sent (never held in memory)."""
+    yield (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"huge.tif\"\r\n"
+           "Content-Type: image/tiff\r\n\r\n").encode() + b"II*\0"
+    chunk = b"\0" * MiB
+    for _ in range(1024):
+        yield chunk
+
+
+@dataclass
+class Sent:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    bytes_sent: int
+    max_disk: int
+
+
+def stream_upload(server: Server, body: Iterator[bytes], *, cookie: str | None = None, path: str = f"{API}/batches",
+                  content_length: int | None = None, watch_disk: bool = True) -> Sent:
+    """Send a chunked (or Content-Length) multipart POST chunk by chunk, measuring the server's
+    upload folders after each chunk, until the server answers or the body ends."""
+    folders = [server.spool, Path(server.settings.data_dir)]
+    head = [f"POST {path} HTTP/1.1", f"Host: {server.host}:{server.port}",
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}"]
+    head += [f"Content-Length: {content_length}"] if content_length is not None else ["Transfer-Encoding: chunked"]
+    head += [f"Cookie: {cookie}"] if cookie else []
+    sock = socket.create_connection((server.host, server.port))
+    sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+    sent, max_disk, answer = 0, 0, b""
+    try:
+        for piece in body:
+            data = piece if content_length is not None else f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+            try:
+                sock.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(piece)
+            if watch_disk:
+                max_disk = max(max_disk, du(*folders))
+                assert max_disk < 10 * MiB, f"{max_disk} bytes reached the disk before an answer"
+            if select.select([sock], [], [], 0)[0]:
+                break
+        else:
+            if content_length is None:
+                sock.sendall(b"0\r\n\r\n")
+        sock.settimeout(30)
+        while b"\r\n\r\n" not in answer:
+            more = sock.recv(65536)
+            if not more:
+                break
+            answer += more
+        head_bytes, _, rest = answer.partition(b"\r\n\r\n")
+        lines = head_bytes.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        size = int(headers.get("content-length", "0"))
+        while len(rest) < size:
+            more = sock.recv(65536)
+            if not more:
+                break
+            rest += more
+        return Sent(int(lines[0].split()[1]), headers, rest, sent, max_disk)
+    finally:
+        sock.close()
+
+
+def wait_empty(folder: Path, timeout: float = 10) -> list[str]:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        left = [p.name for p in folder.iterdir()] if folder.exists() else []
+        if not left:
+            return []
+        time.sleep(0.1)
+    return left
+
+
+def test_an_anonymous_gigabyte_is_answered_before_10_mb_reach_the_disk(server: Server) -> None:
+    sent = stream_upload(server, gigabyte_of_scan(), content_length=1024 * MiB + 200)
+    assert sent.status == 401, sent.body
+    assert sent.max_disk < 10 * MiB
+    assert sent.bytes_sent < 100 * MiB  # answered while the body was still coming
+    assert b"not_authenticated" in sent.body
+    assert wait_empty(Path(server.settings.upload_tmp_dir)) == []
+
+
+def test_an_oversize_file_gets_413_with_its_size_so_far_and_leaves_nothing(server: Server) -> None:
+    sent = stream_upload(server, gigabyte_of_scan(), cookie=login(server, "clerk"))
+    assert sent.status == 413, sent.body
+    assert sent.bytes_sent < 100 * MiB
+    body = sent.body.decode()
+    assert '"file_too_large"' in body and "huge.tif" in body
+    assert "limit of 3.0 MiB a file" in body
+    import re
+
+    so_far = float(re.search(r"\((\d+\.\d) MiB of it had arrived", body).group(1))
+    assert 3.0 < so_far < 3.5  # the true amount, not the limit rounded
+    assert wait_empty(Path(server.settings.upload_tmp_dir)) == []
+    with get_db(server.settings).read_session() as s:
+        assert s.scalar(sql_select(func.count()).select_from(Batch)) == 0
+
+
+def test_a_declared_body_over_the_request_limit_is_refused_before_it_is_read(server: Server) -> None:
+    sent = stream_upload(server, gigabyte_of_scan(), cookie=login(server, "clerk"), content_length=4096 * MiB)
+    assert sent.status == 413 and b'"upload_too_large"' in sent.body and b"4096.0 MiB" in sent.body
+    assert sent.bytes_sent < 100 * MiB
+
+
+def test_a_client_that_disconnects_mid_upload_leaves_no_temporary_file(server: Server) -> None:
+    cookie = login(server, "clerk")
+    sock = socket.create_connection((server.host, server.port))
+    sock.sendall((f"POST {API}/batches HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n"
+                  f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {50 * MiB}\r\n\r\n"
+                  ).encode())
+    body = gigabyte_of_scan()
+    for _ in range(3):
+        sock.sendall(next(body))
+    tmp = Path(server.settings.upload_tmp_dir)
+    end = time.monotonic() + 10
+    while time.monotonic() < end and not (tmp.exists() and any(tmp.iterdir())):
+        time.sleep(0.05)
+    assert tmp.exists() and any(tmp.iterdir()), "the upload was being received into the upload folder"
+    sock.close()
+    assert wait_empty(tmp) == []
+
+
+def test_rate_and_volume_limits_answer_429_with_retry_after(settings: Settings, blank_pages) -> None:
+    make_users(settings)
+    a, b = (p.read_bytes() for p in blank_pages)
+    tight = settings.model_copy(update={"upload_rate_per_minute": 2, "upload_bytes_per_hour": len(a) + len(b) + 10})
+    with TestClient(create_app(tight)) as c:
+        r = c.post(f"{API}/auth/login", json={"name": "clerk", "password": PASSWORD})
+        headers = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+        c.cookies.clear()
+        assert c.post(f"{API}/batches", files=[("files", ("a.png", a))], headers=headers).status_code == 202
+        assert c.post(f"{API}/batches", files=[("files", ("b.png", b))], headers=headers).status_code == 202
+        r = c.post(f"{API}/batches", files=[("files", ("c.png", a + b"\0"))], headers=headers)
+        assert r.status_code == 429 and r.json()["error"] == "too_many_uploads"
+        assert 1 <= int(r.headers["Retry-After"]) <= 60
+    roomy = tight.model_copy(update={"upload_rate_per_minute": 100})
+    with TestClient(create_app(roomy)) as c:
+        r = c.post(f"{API}/batches", files=[("files", ("c.png", a + b"\0"))], headers=headers)
+        assert r.status_code == 429 and "an hour" in r.json()["detail"]
+        assert 3000 < int(r.headers["Retry-After"]) <= 3600
+        # another user is not held back by the first one's volume
+        r = c.post(f"{API}/auth/login", json={"name": "clerk2", "password": PASSWORD})
+        other = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+        c.cookies.clear()
+        assert c.post(f"{API}/batches", files=[("files", ("c.png", a + b"\0"))], headers=other).status_code == 202
+
+
+def test_stale_upload_folders_are_collected(settings: Settings) -> None:
+    root = Path(settings.upload_tmp_dir)
+    (root / "upload-old").mkdir(parents=True)
+    (root / "upload-old" / "file-1").write_bytes(b"x" * 100)
+    (root / "upload-new").mkdir()
+    old = time.time() - 7200
+    os.utime(root / "upload-old", (old, old))
+    assert collect_stale(settings) == 1
+    assert [p.name for p in root.iterdir()] == ["upload-new"]
+
+
+# ---------------------------------------------------------------- duplicates
+def test_a_duplicate_of_another_users_file_says_only_already_received(settings: Settings, blank_pages) -> None:
+    make_users(settings)
+    data = blank_pages[0].read_bytes()
+    with TestClient(create_app(settings)) as c:
+        heads = {}
+        for name in ("clerk", "clerk2", "supervisor"):
+            r = c.post(f"{API}/auth/login", json={"name": name, "password": PASSWORD})
+            heads[name] = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+            c.cookies.clear()
+        first = c.post(f"{API}/batches", files=[("files", ("王小明-A123456789.png", data))], headers=heads["clerk"])
+        assert first.status_code == 202
+        end = time.monotonic() + 90
+        while c.get(first.json()["url"], headers=heads["clerk"]).json()["status"] == "processing":
+            assert time.monotonic() < end
+            time.sleep(0.2)
+        mine = c.get(f"{API}/batches/{first.json()['id']}", headers=heads["clerk"]).json()
+        record_id = mine["pages"][0]["record_id"]
+        assert record_id is not None
+
+        other = c.post(f"{API}/batches", files=[("files", ("scan.png", data))], headers=heads["clerk2"])
+        assert other.status_code == 202
+        (f,) = other.json()["files"]
+        assert f["status"] == "duplicate" and f["duplicate_of"] is None and f["linked_pages"] == []
+        again = c.get(f"{API}/batches/{other.json()['id']}", headers=heads["clerk2"]).text
+        for text in (other.text, again):
+            assert "王小明" not in text and "A123456789" not in text
+            assert f"/records/{record_id}" not in text and f'"record_id":{record_id}' not in text
+            assert f'"batch_id":{mine["id"]}' not in text and f'"file_id":{mine["files"][0]["id"]}' not in text
+            assert f'"id":{mine["pages"][0]["id"]},' not in text
+        page = c.get(f"/batches/{other.json()['id']}", headers=heads["clerk2"]).text
+        assert "already received" in page and "王小明" not in page and f"/batches/{mine['id']}" not in page
+
+        own = c.post(f"{API}/batches", files=[("files", ("again.png", data))], headers=heads["clerk"]).json()
+        (f,) = own["files"]
+        assert f["duplicate_of"]["batch_id"] == mine["id"] and f["linked_pages"][0]["record_id"] == record_id
+        sup = c.get(f"{API}/batches/{other.json()['id']}", headers=heads["supervisor"]).json()
+        assert sup["files"][0]["duplicate_of"]["batch_id"] == mine["id"]
+
+
+def test_one_form_stays_one_record_whatever_was_cancelled_in_between(settings: Settings, blank_pages) -> None:
+    runner = InlineDispatcher(settings)
+    dispatch.install(settings, runner)
+    from intake.auth.service import SYSTEM
+
+    a = blank_pages[1].read_bytes()  # a form's last page: its record is made without waiting for the next
+    a2 = blank_pages[0].read_bytes()
+    first = service.create_batch(iter([("a.png", a), ("a2.png", a2)]), SYSTEM, settings)
+    with get_db(settings).read_session() as s:
+        page_a2 = s.scalar(sql_select(Page.id).where(Page.batch_id == first, Page.position == 1))
+    held = [item for item in runner.pending if item == ("page", page_a2)]
+    assert held
+    runner.pending.remove(held[0])  # a2 waits: the batch is cancelled before it is read
+    while runner.run_next() is not None:
+        pass
+
+    def records() -> int:
+        with get_db(settings).read_session() as s:
+            return s.scalar(sql_select(func.count()).select_from(Record)) or 0
+
+    assert records() == 1  # a's record exists
+    service.cancel_batch(first, SYSTEM, settings)
+    second = service.create_batch(iter([("a.png", a), ("a2.png", a2)]), SYSTEM, settings)
+    while runner.run_next() is not None:
+        pass
+    with get_db(settings).read_session() as s:
+        view = service.batch_view(s, s.get(Batch, second))
+    assert [f.status for f in view.files] == ["duplicate", "accepted"]  # a2 was never read: read now
+    assert view.files[0].duplicate_of.batch_id == first and view.files[0].linked_pages[0].record_id
+    assert records() == 2  # one for a, one for a2: never a second one for a
+    third = service.create_batch(iter([("a.png", a)]), SYSTEM, settings)
+    while runner.run_next() is not None:
+        pass
+    assert records() == 2
+    with get_db(settings).read_session() as s:
+        assert s.scalar(sql_select(func.count()).select_from(Page).where(Page.batch_id == third)) == 0
