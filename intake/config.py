@@ -34,7 +34,13 @@ class Settings(BaseSettings):
     # Input limits: checked before anything is decoded or rasterised.
     max_upload_bytes: int = Field(200 * 1024 * 1024, gt=0)
     max_files_per_batch: int = Field(200, gt=0)
-    max_pages_per_file: int = Field(500, gt=0)
+    # Budgets (intake.batches.upload), from file headers before any page is queued: pages and
+    # total megapixels (pages as they will be read; PDF pages at pdf_dpi) per file and per
+    # batch. An A4 page at 300 dpi is 8.7 megapixels: 300 such pages fit a file, 2000 a batch.
+    max_pages_per_file: int = Field(300, gt=0)
+    max_file_megapixels: float = Field(3000.0, gt=0)
+    max_batch_pages: int = Field(2000, gt=0)
+    max_batch_megapixels: float = Field(20000.0, gt=0)
     max_page_pixels: int = Field(80_000_000, gt=0)  # A3 at 600 dpi is 70 M
     max_page_mm: float = Field(500.0, gt=0)  # longest side of a page (A2 is 594 mm)
     min_page_pixels_side: int = Field(300, gt=0)

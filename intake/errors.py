@@ -184,3 +184,11 @@ class TooManyUploads(IntakeError):
 
     code = "too_many_uploads"
     http_status = 429
+
+
+class OverBudget(InputError):
+    """A file whose pages add up to more megapixels than a file may have, or that would take
+    its upload past the batch's page or megapixel budget (refused, not truncated)."""
+
+    code = "over_budget"
+    http_status = 413

@@ -335,3 +335,103 @@ def test_one_form_stays_one_record_whatever_was_cancelled_in_between(settings: S
     assert records() == 2
     with get_db(settings).read_session() as s:
         assert s.scalar(sql_select(func.count()).select_from(Page).where(Page.batch_id == third)) == 0
+
+
+# ---------------------------------------------------------------- budgets
+def huge_tiff(frames: int = 500, width: int = 8000, height: int = 10000) -> bytes:
+    """A real multi-page TIFF: `frames` white 1-bit pages of width x height pixels (80 megapixels
+    by default, the per-page limit), each with its own directory, all pointing at one shared
+    PackBits strip (legal TIFF, and why a file of a few hundred KB can claim 40 gigapixels)."""
+    import struct
+
+    row_bytes = (width + 7) // 8
+    row = b""
+    left = row_bytes
+    while left:
+        n = min(128, left)
+        row += bytes([257 - n, 0]) if n > 1 else b"\x00\x00"
+        left -= n
+    strip = row * height
+    header = b"II*\x00" + struct.pack("<I", 0)  # the first IFD's offset, patched below
+    res_at = len(header)
+    body = header + struct.pack("<IIII", 300, 1, 300, 1)
+    strip_at = len(body)
+    body += strip
+    tags = lambda next_ifd: [  # noqa: E731
+        (256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 1), (259, 3, 1, 32773), (262, 3, 1, 0),
+        (273, 4, 1, strip_at), (277, 3, 1, 1), (278, 4, 1, height), (279, 4, 1, len(strip)),
+        (282, 5, 1, res_at), (283, 5, 1, res_at + 8), (296, 3, 1, 2)]
+    ifd_size = 2 + 12 * 12 + 4
+    first = len(body) + (len(body) % 2)
+    body += b"\0" * (first - len(body))
+    for i in range(frames):
+        at = first + i * ifd_size
+        nxt = at + ifd_size if i + 1 < frames else 0
+        entries = b"".join(struct.pack("<HHII", t, typ, cnt, val) if typ != 3 else
+                           struct.pack("<HHIHH", t, typ, cnt, val, 0) for t, typ, cnt, val in tags(nxt))
+        body += struct.pack("<H", 12) + entries + struct.pack("<I", nxt)
+    return body[:4] + struct.pack("<I", first) + body[8:]
+
+
+@pytest.fixture
+def runner(settings: Settings) -> InlineDispatcher:
+    r = InlineDispatcher(settings)
+    dispatch.install(settings, r)
+    return r
+
+
+def test_a_500_frame_tiff_is_refused_from_its_headers_before_any_page_is_queued(settings: Settings, runner,
+                                                                                 blank_pages) -> None:
+    import io
+    import tracemalloc
+
+    from PIL import Image
+
+    from intake.auth.service import SYSTEM
+
+    data = huge_tiff()
+    assert len(data) < 3 * MiB
+    with Image.open(io.BytesIO(data)) as im:  # a real TIFF: Pillow reads its frames
+        assert im.n_frames == 500 and im.size == (8000, 10000)
+        im.seek(499)
+        assert im.size == (8000, 10000)
+    small = blank_pages[0].read_bytes()
+    roomy = settings.model_copy(update={"max_pages_per_file": 1000})  # the megapixel budget alone
+    tracemalloc.start()
+    batch_id = service.create_batch(iter([("stack.tif", data), ("form.png", small)]), SYSTEM, roomy)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 50 * MiB  # headers read, no frame decoded (one would be 10 MB, 500 are 5 GB)
+    with get_db(settings).read_session() as s:
+        view = service.batch_view(s, s.get(Batch, batch_id))
+        assert s.scalar(sql_select(func.count()).select_from(Page).where(Page.batch_id == batch_id)) == 1
+    big, ok = view.files
+    assert (big.status, big.error.code) == ("refused", "over_budget")
+    assert "500 pages add up to 40,000 megapixels" in big.error.message and "3,000 a file" in big.error.message
+    assert ok.status == "accepted" and view.pages_count == 1
+    # with the default settings the page count already refuses it
+    with pytest.raises(Exception) as exc:
+        service.create_batch(iter([("stack.tif", data)]), SYSTEM, settings)
+    assert exc.value.code == "too_many_pages" and "500 pages" in exc.value.message
+
+
+def test_the_batch_budget_counts_pages_and_megapixels_across_files(settings: Settings, runner, blank_pages) -> None:
+    from intake.auth.service import SYSTEM
+
+    a, b = (p.read_bytes() for p in blank_pages)
+    ten = huge_tiff(frames=10, width=2480, height=3508)  # ten A4 pages at 300 dpi: 87 megapixels
+    tight = settings.model_copy(update={"max_batch_pages": 12})
+    batch_id = service.create_batch(iter([("ten.tif", ten), ("a.png", a), ("ten-again.tif", ten + b"\0"),
+                                          ("b.png", b)]), SYSTEM, tight)
+    with get_db(settings).read_session() as s:
+        files = {f.filename: f for f in service.batch_view(s, s.get(Batch, batch_id)).files}
+    assert {n: f.status for n, f in files.items()} == {
+        "ten.tif": "accepted", "a.png": "accepted", "ten-again.tif": "refused", "b.png": "accepted"}
+    assert "would have 21" in files["ten-again.tif"].error.message
+    tight = settings.model_copy(update={"max_batch_megapixels": 100.0})
+    batch_id = service.create_batch(iter([("ten.tif", ten + b"\0\0"), ("ten-again.tif", ten + b"\0\0\0")]),
+                                    SYSTEM, tight)
+    with get_db(settings).read_session() as s:
+        files = {f.filename: f for f in service.batch_view(s, s.get(Batch, batch_id)).files}
+    assert (files["ten.tif"].status, files["ten-again.tif"].status) == ("accepted", "refused")
+    assert "174 megapixels" in files["ten-again.tif"].error.message
