@@ -175,12 +175,23 @@ def _recover(settings: Settings) -> None:
         log.error("could not resume unfinished work: %s", type(exc).__name__)
 
 
+def _collect(settings: Settings) -> None:
+    """Temporary and orphaned files a killed process left behind (`intake.collect`)."""
+    from intake.collect import collect_orphans
+
+    try:
+        collect_orphans(settings)
+    except Exception as exc:  # noqa: BLE001 - never keep the API from starting
+        log.error("could not collect orphaned files: %s", type(exc).__name__)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         embedded = not settings.broker_url
+        await anyio.to_thread.run_sync(_collect, settings)
         if embedded:
             d = inprocess.install_thread(settings)  # again after a shutdown of this app (it uninstalls)
             await anyio.to_thread.run_sync(_recover, settings)

@@ -418,6 +418,23 @@ def users_token(
 
 app.add_typer(review_app, name="review")
 
+storage_app = typer.Typer(help="Stored files: collect what interrupted processes left behind.", no_args_is_help=True)
+app.add_typer(storage_app, name="storage")
+
+
+@storage_app.command("collect")
+def storage_collect(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count, remove nothing")] = False,
+    older_than: Annotated[float, typer.Option("--older-than", help="seconds; younger files are left")] = 3600.0,
+) -> None:
+    """Remove .tmp-* files, originals (and their previews and crops) with no database row, and
+    unfinished uploads, older than --older-than (also done when `intake serve` starts)."""
+    from intake.collect import collect_orphans
+    from intake.config import get_settings
+
+    counts = collect_orphans(get_settings(), older_than_s=older_than, dry_run=dry_run)
+    typer.echo(json.dumps(counts))
+
 
 def main() -> None:
     try:

@@ -5,6 +5,7 @@ and duplicates across users."""
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import socket
@@ -435,3 +436,72 @@ def test_the_batch_budget_counts_pages_and_megapixels_across_files(settings: Set
         files = {f.filename: f for f in service.batch_view(s, s.get(Batch, batch_id)).files}
     assert (files["ten.tif"].status, files["ten-again.tif"].status) == ("accepted", "refused")
     assert "174 megapixels" in files["ten-again.tif"].error.message
+
+
+# ---------------------------------------------------------------- what a killed process leaves
+def test_orphans_and_temporary_files_are_collected_and_nothing_else(settings: Settings, runner, blank_pages) -> None:
+    """The state a kill leaves (an original stored before its transaction committed, a ``.tmp-*``
+    file of a write cut short, an upload folder) is collected; files with rows and young files
+    (an upload in progress elsewhere) are kept."""
+    from intake.auth.service import SYSTEM
+    from intake.collect import collect_orphans
+    from intake.storage import get_storage, original_key, preview_key
+
+    kept = service.create_batch(iter([("a.png", blank_pages[0].read_bytes())]), SYSTEM, settings)
+    while runner.run_next() is not None:
+        pass
+    storage = get_storage(settings)
+    root = Path(settings.storage_dir)
+    sha, key = storage.put_original(b"%PDF-1.4 an original whose row was never committed")
+    storage.put(preview_key(sha, 1), b"jpeg")
+    young_sha, young_key = storage.put_original(b"%PDF-1.4 an upload in progress")
+    tmp = root / "originals" / "ab" / ".tmp-killed"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_bytes(b"half a file")
+    upload_dir = Path(settings.upload_tmp_dir) / "upload-killed"
+    upload_dir.mkdir(parents=True)
+    (upload_dir / "file-1").write_bytes(b"x")
+    before = {p for p in root.rglob("*") if p.is_file()}
+    old = time.time() - 7200
+    for p in [*before, upload_dir]:
+        if young_sha[2:] not in str(p):
+            os.utime(p, (old, old))
+    assert collect_orphans(settings, dry_run=True)["originals"] == 1 and tmp.exists()
+    counts = collect_orphans(settings)
+    assert counts == {"tmp": 1, "originals": 1, "previews": 1, "crops": 0, "uploads": 1}
+    after = {p for p in root.rglob("*") if p.is_file()}
+    assert before - after == {tmp, root / key, root / preview_key(sha, 1)}
+    assert (root / young_key).exists() and not upload_dir.exists()
+    with get_db(settings).read_session() as s:
+        (page,) = s.scalars(sql_select(Page).where(Page.batch_id == kept))
+        assert storage.exists(page.preview_key)
+    assert storage.exists(original_key(page_sha(settings, kept)))
+
+
+def page_sha(settings: Settings, batch_id: int) -> str:
+    from intake.db.models import BatchFile
+
+    with get_db(settings).read_session() as s:
+        return s.scalar(sql_select(BatchFile.sha256).where(BatchFile.batch_id == batch_id))
+
+
+def test_the_events_stream_of_another_users_batch_is_a_plain_404_not_an_exception(
+        settings: Settings, blank_pages, caplog: pytest.LogCaptureFixture) -> None:
+    from tests.conftest import make_token
+
+    make_users(settings)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        heads = {}
+        for name in ("clerk", "clerk2"):
+            r = c.post(f"{API}/auth/login", json={"name": name, "password": PASSWORD})
+            heads[name] = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+            c.cookies.clear()
+        heads["token"] = {"Authorization": f"Bearer {make_token(settings, 'records:read')}"}
+        batch = c.post(f"{API}/batches", files=[("files", ("a.png", blank_pages[0].read_bytes()))],
+                       headers=heads["clerk"]).json()["id"]
+        caplog.clear()
+        for who, status, code in (("clerk2", 404, "not_found"), ("token", 403, "forbidden")):
+            r = c.get(f"{API}/batches/{batch}/events", headers={**heads[who], "Accept": "text/event-stream"})
+            assert r.status_code == status and r.headers["content-type"] == "application/json"
+            assert r.json()["error"] == code
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
