@@ -436,6 +436,29 @@ def storage_collect(
     typer.echo(json.dumps(counts))
 
 
+@storage_app.command("rekey")
+def storage_rekey(
+    new_key: Annotated[bool, typer.Option("--new-key", help="first put a new key at the top of the key file "
+                                                           "(only without INTAKE_STORAGE_KEYS)")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count, change nothing")] = False,
+) -> None:
+    """Re-encrypt every stored file not under the current key (the first of INTAKE_STORAGE_KEYS, or
+    of the key file) with it, one file at a time, atomically, while the service runs. Keep the old
+    keys configured until this has finished."""
+    from intake.config import get_settings
+    from intake.storage import add_key_to_file, get_storage
+
+    settings = get_settings()
+    if new_key:
+        if settings.storage_keys:
+            _fail("--new-key changes the key file; with INTAKE_STORAGE_KEYS set, put the new key first there")
+        typer.echo(f"new key {add_key_to_file(settings.data_dir)} added", err=True)
+        from intake.storage import _local
+
+        _local.cache_clear()
+    typer.echo(json.dumps(get_storage(settings).rekey(dry_run=dry_run)))
+
+
 def main() -> None:
     try:
         app()

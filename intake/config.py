@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str | None = None
     storage_dir: Path | None = None
+    # id:base64key[,id2:base64key] (AES-256): the first encrypts stored files, all decrypt. Unset:
+    # a key file <data_dir>/storage.keys is made on first use (0600). See intake.storage.
+    storage_keys: str | None = Field(None, repr=False)
     templates_dir: Path = PROJECT_ROOT / "form_templates"
     broker_url: str | None = None
     secret_key: str = DEFAULT_SECRET
