@@ -42,6 +42,7 @@ from intake.exports.routes import router as exports_router
 from intake.families.routes import router as families_router
 from intake.placement.routes import router as placement_router
 from intake.records.routes import router as records_router
+from intake.retention_api import router as retention_router
 from intake.review.routes import router as review_router
 from intake.stats.routes import router as stats_router
 from intake.templates_api import router as templates_router
@@ -219,7 +220,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(OverflowError, _number_too_large)
     app.add_exception_handler(DataError, _data_error)
     for router in (auth_router, batches_router, placement_router, records_router, review_router, templates_router,
-                   webhooks_router, exports_router, stats_router, families_router):
+                   webhooks_router, exports_router, stats_router, families_router, retention_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])

@@ -436,6 +436,34 @@ def storage_collect(
     typer.echo(json.dumps(counts))
 
 
+retention_app = typer.Typer(help="Retention: purge the stored files of finished forms; legal holds.",
+                            no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
+
+
+@retention_app.command("purge")
+def retention_purge(dry_run: Annotated[bool, typer.Option("--dry-run", help="count, delete nothing")] = False) -> None:
+    """Delete the originals, previews and crops that retention says are due (records and audit
+    kept); see intake/retention.py. Run it daily."""
+    from intake.config import get_settings
+    from intake.retention import purge
+
+    typer.echo(json.dumps(purge(get_settings(), dry_run=dry_run)))
+
+
+@retention_app.command("hold")
+def retention_hold(
+    record_id: int,
+    release: Annotated[bool, typer.Option("--release", help="release the hold instead")] = False,
+) -> None:
+    """Put a record under a legal hold (its stored files are never purged), or release it."""
+    from intake.config import get_settings
+    from intake.retention import set_legal_hold
+
+    set_legal_hold(get_settings(), record_id, not release, "system")
+    typer.echo(f"record {record_id}: legal hold {'released' if release else 'set'}")
+
+
 @storage_app.command("rekey")
 def storage_rekey(
     new_key: Annotated[bool, typer.Option("--new-key", help="first put a new key at the top of the key file "

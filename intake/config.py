@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     upload_rate_per_minute: int = Field(30, gt=0)  # uploads (batches) per user or token a minute
     upload_bytes_per_hour: int = Field(8 * 1024 * 1024 * 1024, gt=0)  # bytes per user or token an hour
 
+    # Retention (intake.retention): stored files of decided records are purged this many days
+    # after the record's last change; files of batches cancelled before they were read, this
+    # many days after the cancel. Records and the audit log are kept.
+    retention_days: int = Field(90, ge=0)
+    retention_cancelled_days: int = Field(7, ge=0)
+
     # Reading
     tessdata_dir: Path | None = None
     ocr_timeout_s: float = Field(30.0, gt=0)

@@ -250,6 +250,22 @@ class LocalStorage:
             self.put(key, data)
         return digest, key
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix` (a key's folder); returns how many."""
+        folder = self._path(prefix)
+        if not folder.is_dir():
+            return 0
+        n = 0
+        for dirpath, _, names in os.walk(folder, topdown=False):
+            for name in names:
+                Path(dirpath, name).unlink(missing_ok=True)
+                n += 1
+            try:
+                Path(dirpath).rmdir()
+            except OSError:
+                pass
+        return n
+
     def keys(self) -> Iterator[str]:
         """Every stored object's key (temporary files left out)."""
         for dirpath, _, names in os.walk(self.root):

@@ -133,6 +133,9 @@ def _write(session: Session, judged: list[Judged], principal: Principal, setting
             session.add(row)
             continue
         first = _first_accepted(session, j.sha256)
+        purged = session.get(Original, j.sha256)
+        if purged is not None and purged.purged_at is not None:
+            purged.purged_at = None  # retention had deleted it; stored again above (purged again when due)
         session.add(row)
         if first is not None:
             row.status, row.duplicate_of_id = FileState.DUPLICATE, first.id
