@@ -105,6 +105,9 @@ class Settings(BaseSettings):
             self.storage_dir = self.data_dir / "storage"
         if self.upload_tmp_dir is None:
             self.upload_tmp_dir = self.data_dir / "tmp"
+        if self.env == "production" and not self.storage_keys:
+            raise ValueError("INTAKE_STORAGE_KEYS must be set in production (the same key(s) for the API and every "
+                             "worker; a key file made per host would not decrypt another host's files)")
         if self.env == "production" and self.secret_key == DEFAULT_SECRET:
             raise ValueError("INTAKE_SECRET_KEY must be set to a real secret in production")
         if self.visibility_timeout_s <= self.task_time_limit_s:
