@@ -33,7 +33,8 @@ def stored(settings: Settings, sha: str) -> list[str]:
                   if p.is_file() and sha[2:] in p.as_posix())
 
 
-def test_a_purge_removes_exactly_what_retention_says(settings: Settings, blank_pages) -> None:
+def test_a_purge_removes_exactly_what_retention_says(any_settings: Settings, blank_pages) -> None:
+    settings = any_settings
     runner = InlineDispatcher(settings)
     dispatch.install(settings, runner)
     page2 = blank_pages[1].read_bytes()  # a form's last page: one record per file

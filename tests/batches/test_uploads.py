@@ -300,7 +300,8 @@ def test_a_duplicate_of_another_users_file_says_only_already_received(settings: 
         assert sup["files"][0]["duplicate_of"]["batch_id"] == mine["id"]
 
 
-def test_one_form_stays_one_record_whatever_was_cancelled_in_between(settings: Settings, blank_pages) -> None:
+def test_one_form_stays_one_record_whatever_was_cancelled_in_between(any_settings: Settings, blank_pages) -> None:
+    settings = any_settings
     runner = InlineDispatcher(settings)
     dispatch.install(settings, runner)
     from intake.auth.service import SYSTEM
@@ -505,3 +506,46 @@ def test_the_events_stream_of_another_users_batch_is_a_plain_404_not_an_exceptio
             assert r.status_code == status and r.headers["content-type"] == "application/json"
             assert r.json()["error"] == code
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+KILLER = r"""
+import os, signal, sys
+from pathlib import Path
+from intake.auth.service import SYSTEM
+from intake.batches import service, upload
+from intake.config import Settings
+import intake.storage as storage
+
+settings = Settings(env="test", data_dir=Path(sys.argv[1]), database_url=sys.argv[2], storage_dir=Path(sys.argv[3]))
+where = sys.argv[4]
+if where == "before-commit":  # the original is stored, its rows are not committed yet
+    upload._write = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+else:  # mid-write: the temporary file exists, it is not renamed into place yet
+    storage.os.replace = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+service.create_batch(iter([("a.png", Path(sys.argv[5]).read_bytes())]), SYSTEM, settings)
+"""
+
+
+@pytest.mark.parametrize("where", ["before-commit", "mid-write"])
+def test_a_process_killed_while_storing_leaves_files_the_collector_removes(settings: Settings, blank_pages,
+                                                                           tmp_path: Path, where: str) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from intake.collect import collect_orphans
+
+    script = tmp_path / "killer.py"
+    script.write_text(KILLER)
+    proc = subprocess.run([sys.executable, str(script), str(settings.data_dir), settings.database_url,
+                           str(settings.storage_dir), where, str(blank_pages[0])], capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    root = Path(settings.storage_dir)
+    left = [p for p in root.rglob("*") if p.is_file()]
+    assert len(left) == 1 and (left[0].name.startswith(".tmp-") == (where == "mid-write"))
+    with get_db(settings).read_session() as s:
+        assert s.scalar(sql_select(func.count()).select_from(Batch)) == 0
+    assert collect_orphans(settings)["originals"] + collect_orphans(settings)["tmp"] == 0  # young: kept
+    counts = collect_orphans(settings, older_than_s=0)
+    assert counts["tmp" if where == "mid-write" else "originals"] == 1
+    assert [p for p in root.rglob("*") if p.is_file()] == []
