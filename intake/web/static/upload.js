@@ -168,6 +168,21 @@
     resultBox.focus();
   }
 
+  function showTooBig(names, limit) {
+    /* checked here before sending: the server would stop the upload at the limit anyway (413) */
+    while (resultBox.firstChild) { resultBox.removeChild(resultBox.firstChild); }
+    var div = document.createElement('div');
+    div.className = 'alert alert-bad';
+    div.setAttribute('role', 'alert');
+    var mib = (limit / 1048576).toFixed(1);
+    I.twoLines(div, '檔案太大（每個檔案上限 ' + mib + ' MiB）：' + names.join('、') + '。請移除或分割後再上傳。',
+      'Larger than the limit of ' + mib + ' MiB a file: ' + names.join(', ') + '. Remove or split them, then upload.',
+      'summary');
+    resultBox.appendChild(div);
+    resultBox.hidden = false;
+    resultBox.focus();
+  }
+
   function send() {
     if (busy) { return; }
     if (!chosen.length) {
@@ -176,6 +191,14 @@
       input.focus();
       return;
     }
+    var maxFile = parseInt(form.getAttribute('data-max-file-bytes') || '0', 10);
+    var tooBig = [];
+    for (var k = 0; k < chosen.length; k++) {
+      if (maxFile && chosen[k].size > maxFile) {
+        tooBig.push(chosen[k].name + ' (' + (chosen[k].size / 1048576).toFixed(1) + ' MiB)');
+      }
+    }
+    if (tooBig.length) { showTooBig(tooBig, maxFile); return; }
     var data = new FormData();
     var total = 0;
     for (var i = 0; i < chosen.length; i++) { data.append('files', chosen[i], chosen[i].name); total += chosen[i].size; }
