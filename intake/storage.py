@@ -168,13 +168,20 @@ def load_keyring(keys: str | None, data_dir: Path) -> Keyring:
     path = key_file(data_dir)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+        # written whole under another name, then linked into place: another process starting at
+        # the same moment sees no file or the whole file, and the first link wins
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-storage-keys-")  # mode 0600
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it first
-        else:
             with os.fdopen(fd, "w") as fh:
                 fh.write(Keyring.new_line() + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process made it first: use theirs
+        finally:
+            os.unlink(tmp)
     ring = Keyring(Keyring.parse(path.read_text()))
     ring.source = path
     return ring

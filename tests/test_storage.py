@@ -154,3 +154,15 @@ def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path: Path) -> 
         forget_db(settings.database_url or "")
     for p in tmp_path.glob("x.db*"):
         assert p.stat().st_mode & 0o077 == 0, p.name
+
+
+def test_processes_starting_together_share_one_key_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from intake.storage import load_keyring; "
+            "print(load_keyring(None, Path(sys.argv[1])).current)")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE) for _ in range(6)]
+    ids = {p.communicate(timeout=60)[0].strip() for p in procs}
+    assert len(ids) == 1 and all(p.returncode == 0 for p in procs)
+    assert [p.name for p in tmp_path.iterdir()] == ["storage.keys"]  # no temporary file left
