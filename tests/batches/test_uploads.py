@@ -549,3 +549,32 @@ def test_a_process_killed_while_storing_leaves_files_the_collector_removes(setti
     counts = collect_orphans(settings, older_than_s=0)
     assert counts["tmp" if where == "mid-write" else "originals"] == 1
     assert [p for p in root.rglob("*") if p.is_file()] == []
+
+
+def test_a_pdf_of_huge_pages_is_budgeted_from_its_page_sizes_without_rendering(settings: Settings, runner) -> None:
+    import io
+    import tracemalloc
+
+    from reportlab.lib.pagesizes import A0
+    from reportlab.pdfgen import canvas
+
+    from intake.auth.service import SYSTEM
+    from intake.errors import OverBudget
+    from intake.pipeline.load import measure
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A0)
+    for _ in range(30):
+        c.drawString(100, 100, "x")
+        c.showPage()
+    c.save()
+    data = buf.getvalue()
+    tracemalloc.start()
+    kind, pages, megapixels = measure(data, settings)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert (kind, pages) == ("pdf", 30) and 30 * 139 < megapixels < 30 * 141  # A0 at 300 dpi: 140 MP a page
+    assert peak < 20 * MiB  # one A0 page rendered would be 140 MB
+    with pytest.raises(OverBudget) as exc:
+        service.create_batch(iter([("a0.pdf", data)]), SYSTEM, settings.model_copy(update={"max_file_megapixels": 2000}))
+    assert "30 pages add up to 4,185 megapixels" in exc.value.message
