@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
@@ -17,6 +18,7 @@ from intake.batches.inprocess import InlineDispatcher
 from intake.config import Settings
 from intake.db.models import AuditEntry, Batch, BatchFile, Original, Page, Record, utcnow
 from intake.db.session import get_db
+from intake.errors import Conflict
 from intake.retention import plan, purge
 from intake.storage import get_storage
 from tests.conftest import PASSWORD, make_users
@@ -85,6 +87,9 @@ def test_a_purge_removes_exactly_what_retention_says(any_settings: Settings, bla
         assert page.preview_key is None  # the API says there is no preview, not a 500
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "retention.purge")) == 1
     assert purge(settings)["originals"] == 0  # nothing more is due
+    with pytest.raises(Conflict) as exc:  # a page whose file is gone cannot be read again
+        service.rerun_page(page.id, SYSTEM, settings)
+    assert "deleted by retention" in exc.value.message
 
     # the hold, set and released by an admin through the API (clerks may not)
     make_users(settings)

@@ -43,6 +43,7 @@ from intake.db.models import (
     Batch,
     BatchFile,
     BatchState,
+    Original,
     Page,
     PageEvent,
     PagePlacement,
@@ -108,6 +109,11 @@ def rerun_page(page_id: int, principal: Principal, settings: Settings) -> None:
             raise Conflict("the batch was cancelled; upload the file again to read it")
         if page.status not in FINAL_PAGE_STATES:
             raise Conflict("the page is still waiting or being read")
+        purged = s.scalar(select(Original.purged_at).join(BatchFile, BatchFile.sha256 == Original.sha256)
+                          .where(BatchFile.id == page.file_id))
+        if purged is not None:
+            raise Conflict("the stored file of this page was deleted by retention (its record is kept); it cannot "
+                           "be read again")
         touch_neighbours(s, page)
         now = utcnow()
         page.status, page.stage, page.attempts = PageState.QUEUED, PageStage.QUEUED, 0
