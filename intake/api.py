@@ -42,6 +42,7 @@ from intake.exports.routes import router as exports_router
 from intake.families.routes import router as families_router
 from intake.placement.routes import router as placement_router
 from intake.records.routes import router as records_router
+from intake.retention_api import router as retention_router
 from intake.review.routes import router as review_router
 from intake.stats.routes import router as stats_router
 from intake.templates_api import router as templates_router
@@ -59,6 +60,8 @@ def _error(status: int, code: str, detail: str, headers: dict[str, str] | None =
 async def _intake_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, IntakeError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+    if "retry_after" in exc.extra:  # 429 (intake.batches.receive): when to try again
+        headers = {"Retry-After": str(exc.extra["retry_after"])}
     if exc.http_status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc.code)
     return _error(exc.http_status, exc.code, exc.message, headers, **exc.extra)
@@ -173,12 +176,23 @@ def _recover(settings: Settings) -> None:
         log.error("could not resume unfinished work: %s", type(exc).__name__)
 
 
+def _collect(settings: Settings) -> None:
+    """Temporary and orphaned files a killed process left behind (`intake.collect`)."""
+    from intake.collect import collect_orphans
+
+    try:
+        collect_orphans(settings)
+    except Exception as exc:  # noqa: BLE001 - never keep the API from starting
+        log.error("could not collect orphaned files: %s", type(exc).__name__)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         embedded = not settings.broker_url
+        await anyio.to_thread.run_sync(_collect, settings)
         if embedded:
             d = inprocess.install_thread(settings)  # again after a shutdown of this app (it uninstalls)
             await anyio.to_thread.run_sync(_recover, settings)
@@ -206,7 +220,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(OverflowError, _number_too_large)
     app.add_exception_handler(DataError, _data_error)
     for router in (auth_router, batches_router, placement_router, records_router, review_router, templates_router,
-                   webhooks_router, exports_router, stats_router, families_router):
+                   webhooks_router, exports_router, stats_router, families_router, retention_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])

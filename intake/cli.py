@@ -418,6 +418,74 @@ def users_token(
 
 app.add_typer(review_app, name="review")
 
+storage_app = typer.Typer(help="Stored files: collect what interrupted processes left behind.", no_args_is_help=True)
+app.add_typer(storage_app, name="storage")
+
+
+@storage_app.command("collect")
+def storage_collect(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count, remove nothing")] = False,
+    older_than: Annotated[float, typer.Option("--older-than", help="seconds; younger files are left")] = 3600.0,
+) -> None:
+    """Remove .tmp-* files, originals (and their previews and crops) with no database row, and
+    unfinished uploads, older than --older-than (also done when `intake serve` starts)."""
+    from intake.collect import collect_orphans
+    from intake.config import get_settings
+
+    counts = collect_orphans(get_settings(), older_than_s=older_than, dry_run=dry_run)
+    typer.echo(json.dumps(counts))
+
+
+retention_app = typer.Typer(help="Retention: purge the stored files of finished forms; legal holds.",
+                            no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
+
+
+@retention_app.command("purge")
+def retention_purge(dry_run: Annotated[bool, typer.Option("--dry-run", help="count, delete nothing")] = False) -> None:
+    """Delete the originals, previews and crops that retention says are due (records and audit
+    kept); see intake/retention.py. Run it daily."""
+    from intake.config import get_settings
+    from intake.retention import purge
+
+    typer.echo(json.dumps(purge(get_settings(), dry_run=dry_run)))
+
+
+@retention_app.command("hold")
+def retention_hold(
+    record_id: int,
+    release: Annotated[bool, typer.Option("--release", help="release the hold instead")] = False,
+) -> None:
+    """Put a record under a legal hold (its stored files are never purged), or release it."""
+    from intake.config import get_settings
+    from intake.retention import set_legal_hold
+
+    set_legal_hold(get_settings(), record_id, not release, "system")
+    typer.echo(f"record {record_id}: legal hold {'released' if release else 'set'}")
+
+
+@storage_app.command("rekey")
+def storage_rekey(
+    new_key: Annotated[bool, typer.Option("--new-key", help="first put a new key at the top of the key file "
+                                                           "(only without INTAKE_STORAGE_KEYS)")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count, change nothing")] = False,
+) -> None:
+    """Re-encrypt every stored file not under the current key (the first of INTAKE_STORAGE_KEYS, or
+    of the key file) with it, one file at a time, atomically, while the service runs. Keep the old
+    keys configured until this has finished."""
+    from intake.config import get_settings
+    from intake.storage import add_key_to_file, get_storage
+
+    settings = get_settings()
+    if new_key:
+        if settings.storage_keys:
+            _fail("--new-key changes the key file; with INTAKE_STORAGE_KEYS set, put the new key first there")
+        typer.echo(f"new key {add_key_to_file(settings.data_dir)} added", err=True)
+        from intake.storage import _local
+
+        _local.cache_clear()
+    typer.echo(json.dumps(get_storage(settings).rekey(dry_run=dry_run)))
+
 
 def main() -> None:
     try:

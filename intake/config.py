@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str | None = None
     storage_dir: Path | None = None
+    # id:base64key[,id2:base64key] (AES-256): the first encrypts stored files, all decrypt. Unset:
+    # a key file <data_dir>/storage.keys is made on first use (0600). See intake.storage.
+    storage_keys: str | None = Field(None, repr=False)
     templates_dir: Path = PROJECT_ROOT / "form_templates"
     broker_url: str | None = None
     secret_key: str = DEFAULT_SECRET
@@ -34,11 +37,30 @@ class Settings(BaseSettings):
     # Input limits: checked before anything is decoded or rasterised.
     max_upload_bytes: int = Field(200 * 1024 * 1024, gt=0)
     max_files_per_batch: int = Field(200, gt=0)
-    max_pages_per_file: int = Field(500, gt=0)
+    # Budgets (intake.batches.upload), from file headers before any page is queued: pages and
+    # total megapixels (pages as they will be read; PDF pages at pdf_dpi) per file and per
+    # batch. An A4 page at 300 dpi is 8.7 megapixels: 300 such pages fit a file, 2000 a batch.
+    max_pages_per_file: int = Field(300, gt=0)
+    max_file_megapixels: float = Field(3000.0, gt=0)
+    max_batch_pages: int = Field(2000, gt=0)
+    max_batch_megapixels: float = Field(20000.0, gt=0)
     max_page_pixels: int = Field(80_000_000, gt=0)  # A3 at 600 dpi is 70 M
     max_page_mm: float = Field(500.0, gt=0)  # longest side of a page (A2 is 594 mm)
     min_page_pixels_side: int = Field(300, gt=0)
     pdf_dpi: int = Field(300, ge=100, le=600)  # PDF pages are rasterised at this resolution
+
+    # Uploads (intake.batches.receive): the body is streamed to `upload_tmp_dir` only after the
+    # caller is authenticated and within their rate; each limit is enforced while receiving.
+    max_request_bytes: int = Field(1024 * 1024 * 1024, gt=0)  # one whole upload (all its files)
+    upload_tmp_dir: Path | None = None  # default: <data_dir>/tmp; emptied of stale files at start
+    upload_rate_per_minute: int = Field(30, gt=0)  # uploads (batches) per user or token a minute
+    upload_bytes_per_hour: int = Field(8 * 1024 * 1024 * 1024, gt=0)  # bytes per user or token an hour
+
+    # Retention (intake.retention): stored files of decided records are purged this many days
+    # after the record's last change; files of batches cancelled before they were read, this
+    # many days after the cancel. Records and the audit log are kept.
+    retention_days: int = Field(90, ge=0)
+    retention_cancelled_days: int = Field(7, ge=0)
 
     # Reading
     tessdata_dir: Path | None = None
@@ -81,6 +103,11 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{(self.data_dir / 'intake.db').as_posix()}"
         if self.storage_dir is None:
             self.storage_dir = self.data_dir / "storage"
+        if self.upload_tmp_dir is None:
+            self.upload_tmp_dir = self.data_dir / "tmp"
+        if self.env == "production" and not self.storage_keys:
+            raise ValueError("INTAKE_STORAGE_KEYS must be set in production (the same key(s) for the API and every "
+                             "worker; a key file made per host would not decrypt another host's files)")
         if self.env == "production" and self.secret_key == DEFAULT_SECRET:
             raise ValueError("INTAKE_SECRET_KEY must be set to a real secret in production")
         if self.visibility_timeout_s <= self.task_time_limit_s:

@@ -169,3 +169,26 @@ class StorageError(IntakeError):
 class OriginalMissing(StorageError):
     code = "original_missing"
     http_status = 500
+
+
+class UploadTooLarge(IntakeError):
+    """The whole upload (all its files) passed the per-request limit while it was received."""
+
+    code = "upload_too_large"
+    http_status = 413
+
+
+class TooManyUploads(IntakeError):
+    """A user's or token's upload rate or volume limit; ``extra["retry_after"]`` is in seconds
+    (the API sends it as the ``Retry-After`` header too)."""
+
+    code = "too_many_uploads"
+    http_status = 429
+
+
+class OverBudget(InputError):
+    """A file whose pages add up to more megapixels than a file may have, or that would take
+    its upload past the batch's page or megapixel budget (refused, not truncated)."""
+
+    code = "over_budget"
+    http_status = 413

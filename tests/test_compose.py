@@ -275,7 +275,8 @@ def test_our_services_share_the_intake_environment(compose: dict[str, Any], serv
 
 
 def test_the_environment_loads_as_production_settings(compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    given = {"POSTGRES_PASSWORD": "pw", "INTAKE_SECRET_KEY": "a-real-secret"}
+    given = {"POSTGRES_PASSWORD": "pw", "INTAKE_SECRET_KEY": "a-real-secret",
+             "INTAKE_STORAGE_KEYS": "k1:" + "QUFB" * 10 + "QUE="}  # 32 bytes, base64
     env = {**dockerfile_env(), **{k: interpolate(str(v), given) for k, v in compose["x-intake-env"].items()}}
     for key in [k for k in os.environ if k.startswith("INTAKE_")]:
         monkeypatch.delenv(key)
@@ -283,6 +284,9 @@ def test_the_environment_loads_as_production_settings(compose: dict[str, Any], m
         monkeypatch.setenv(key, value)
     s = Settings()
     assert s.env == "production" and s.secret_key == "a-real-secret"
+    from intake.storage import keyring_for
+
+    assert keyring_for(s).current == "k1"  # stored files are encrypted with the configured key
     url = make_url(s.database_url or "")
     assert url.get_dialect().driver == "psycopg"  # the driver we install
     assert s.broker_url and s.broker_url.startswith("redis://")
@@ -298,7 +302,8 @@ def test_secrets_are_required_not_defaulted(compose: dict[str, Any], services: d
 
 
 def test_the_database_and_broker_urls_point_at_the_services(compose: dict[str, Any], services: dict[str, dict[str, Any]]) -> None:
-    env = {k: interpolate(str(v), {"POSTGRES_PASSWORD": "pw", "INTAKE_SECRET_KEY": "k"})
+    env = {k: interpolate(str(v), {"POSTGRES_PASSWORD": "pw", "INTAKE_SECRET_KEY": "k",
+                                                  "INTAKE_STORAGE_KEYS": "k1:x"})
            for k, v in compose["x-intake-env"].items()}
     db = make_url(env["INTAKE_DATABASE_URL"])
     pg = environment(services["postgres"])

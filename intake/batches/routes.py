@@ -3,20 +3,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import anyio
 import cv2
 import numpy as np
-from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy.orm import Session
 
 from intake.auth.audit import audit
 from intake.auth.deps import app_settings, db_session, require_scope
 from intake.auth.service import Principal
-from intake.batches import service
+from intake.batches import receive, service
 from intake.batches.progress import batch_progress
 from intake.batches.schemas import BatchList, BatchOut, PageOut
 from intake.config import Settings
@@ -33,25 +33,39 @@ Reader = Annotated[Principal, Depends(require_scope("batches:read"))]
 SSE_POLL_S = 0.5
 
 
-def _read_uploads(files: list[UploadFile], settings: Settings) -> Iterator[tuple[str, bytes]]:
-    for f in files:
-        f.file.seek(0)
-        yield f.filename or "", f.file.read(settings.max_upload_bytes + 1)
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["files"],
+    "properties": {"files": {"type": "array", "minItems": 1, "description": "scans: PDF, TIFF, PNG, JPEG",
+                             "items": {"type": "string", "format": "binary"}}}}}}}}
 
 
-@router.post("/batches", status_code=202, response_model=BatchOut,
-             responses={413: {"description": "a file or the upload is too large"},
+@router.post("/batches", status_code=202, response_model=BatchOut, openapi_extra=UPLOAD_BODY,
+             responses={413: {"description": "a file, or the whole upload, is too large (said as soon as it "
+                                             "passes the limit), or too many files"},
                         415: {"description": "no file is a scan (judged by content)"},
-                        422: {"description": "no file could be accepted, or no files"}})
-def upload_batch(files: Annotated[list[UploadFile], File(description="scans: PDF, TIFF, PNG, JPEG", min_length=1)],
-                 principal: Uploader, settings: AppSettings, session: DbSession) -> BatchOut:
-    """Upload scans as one batch. Each file is accepted, linked to an identical earlier upload, or
-    refused with a named reason; accepted pages are queued at once. 202: follow `url` or `/events`."""
-    if not files:
-        raise InvalidRequest("send at least one file in the 'files' field")
-    batch_id = service.create_batch(_read_uploads(files, settings), principal, settings)
-    batch = service.get_batch_for(session, batch_id, principal)
-    return service.batch_view(session, batch)
+                        422: {"description": "no file could be accepted, or no files"},
+                        429: {"description": "over the caller's upload rate or hourly volume; see Retry-After",
+                              "headers": {"Retry-After": {"schema": {"type": "integer"},
+                                                          "description": "seconds"}}}})
+async def upload_batch(request: Request, principal: Uploader, settings: AppSettings) -> BatchOut:
+    """Upload scans as one batch (multipart, field `files`). Each file is accepted, linked to an
+    identical earlier upload, or refused with a named reason; accepted pages are queued at once.
+    202: follow `url` or `/events`. The caller is authenticated and their rate checked before the
+    body is read; the size limits are enforced while it arrives (`intake.batches.receive`)."""
+    allowance = await anyio.to_thread.run_sync(receive.check_rate, settings, principal)
+    received = await receive.receive(request, settings, allowance=allowance)
+    try:
+        if not received.files:
+            raise InvalidRequest("send at least one file in the 'files' field")
+        batch_id = await anyio.to_thread.run_sync(service.create_batch, received.read(), principal, settings)
+    finally:
+        received.close()
+
+    def view() -> BatchOut:
+        with get_db(settings).read_session() as s:
+            return service.batch_view(s, service.get_batch_for(s, batch_id, principal), viewer=principal)
+
+    return await anyio.to_thread.run_sync(view)
 
 
 @router.get("/batches", response_model=BatchList)
@@ -77,7 +91,7 @@ def get_batch(batch_id: int, principal: Reader, session: DbSession,
     """The batch with every file and its pages (status, template, record and its status, error),
     progress, and what still needs a person (`review`)."""
     batch = service.get_batch_for(session, batch_id, principal)
-    out = service.batch_view(session, batch, problems=problems, start=start, limit=limit)
+    out = service.batch_view(session, batch, problems=problems, start=start, limit=limit, viewer=principal)
     audit(session, principal.actor, "batch.read", "batch", batch_id)
     session.commit()
     return out
@@ -87,7 +101,7 @@ def get_batch(batch_id: int, principal: Reader, session: DbSession,
 def cancel_batch(batch_id: int, principal: Uploader, settings: AppSettings, session: DbSession) -> BatchOut:
     """Stop the batch: pages not yet read are cancelled; records already made are kept."""
     service.cancel_batch(batch_id, principal, settings)
-    return service.batch_view(session, service.get_batch_for(session, batch_id, principal))
+    return service.batch_view(session, service.get_batch_for(session, batch_id, principal), viewer=principal)
 
 
 @router.post("/pages/{page_id}/rerun", status_code=202, response_model=PageOut)

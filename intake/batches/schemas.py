@@ -76,9 +76,13 @@ class FileOut(BaseModel):
     pages: int
     status: str = Field(description="accepted, duplicate (linked, not processed again) or refused")
     error: ErrorOut | None = None
-    duplicate_of: DuplicateOf | None = None
+    duplicate_of: DuplicateOf | None = Field(
+        None, description="for a duplicate: the upload it is linked to, when that upload is the caller's own (or "
+                          "the caller reads every batch); null when another user sent it: the file was already "
+                          "received, nothing more is said")
     linked_pages: list[PageOut] = Field(default_factory=list,
-                                        description="for a duplicate: the pages of the first upload")
+                                        description="for a duplicate: the pages of the first upload (same rule as "
+                                                    "`duplicate_of`)")
 
 
 class ReviewOut(BaseModel):

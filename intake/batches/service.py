@@ -43,6 +43,7 @@ from intake.db.models import (
     Batch,
     BatchFile,
     BatchState,
+    Original,
     Page,
     PageEvent,
     PagePlacement,
@@ -108,6 +109,11 @@ def rerun_page(page_id: int, principal: Principal, settings: Settings) -> None:
             raise Conflict("the batch was cancelled; upload the file again to read it")
         if page.status not in FINAL_PAGE_STATES:
             raise Conflict("the page is still waiting or being read")
+        purged = s.scalar(select(Original.purged_at).join(BatchFile, BatchFile.sha256 == Original.sha256)
+                          .where(BatchFile.id == page.file_id))
+        if purged is not None:
+            raise Conflict("the stored file of this page was deleted by retention (its record is kept); it cannot "
+                           "be read again")
         touch_neighbours(s, page)
         now = utcnow()
         page.status, page.stage, page.attempts = PageState.QUEUED, PageStage.QUEUED, 0
@@ -293,10 +299,20 @@ def page_window(session: Session, batch_id: int, *, problems: bool = False, star
                   pages[-1].position if more else None)
 
 
+def _same_owner(a: Batch, b: Batch) -> bool:
+    if a.created_by_user_id is not None or b.created_by_user_id is not None:
+        return a.created_by_user_id == b.created_by_user_id
+    return a.created_by_token_id == b.created_by_token_id
+
+
 def batch_view(session: Session, batch: Batch, *, problems: bool = False, start: int = 0,
-               limit: int | None = None, window: Window | None = None) -> BatchOut:
+               limit: int | None = None, window: Window | None = None, viewer: Principal | None = None) -> BatchOut:
     """The batch with its files and the pages of `window` (by default: `page_window` of the
-    other arguments)."""
+    other arguments).
+
+    A duplicate file names the upload it is linked to (batch, file, its pages and records) only
+    when that upload is the same caller's (or `viewer` may read every batch): a clerk re-sending
+    a file another user sent learns only that it was already received."""
     files = list(session.scalars(select(BatchFile).where(BatchFile.batch_id == batch.id).order_by(BatchFile.position)))
     by_id = {f.id: f for f in files}
     window = window or page_window(session, batch.id, problems=problems, start=start, limit=limit)
@@ -309,6 +325,11 @@ def batch_view(session: Session, batch: Batch, *, problems: bool = False, start:
         if f.duplicate_of_id is not None:
             first = session.get(BatchFile, f.duplicate_of_id)
             assert first is not None
+            first_batch = session.get(Batch, first.batch_id)
+            assert first_batch is not None
+            if not (_same_owner(first_batch, batch) or (viewer is not None and viewer.can("batches:read_all"))):
+                out_files.append(fo)
+                continue
             fo.duplicate_of = DuplicateOf(batch_id=first.batch_id, file_id=first.id)
             fo.linked_pages = pages_out(session, _pages_of(session, Page.file_id == first.id), {first.id: first})
         out_files.append(fo)

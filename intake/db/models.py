@@ -42,6 +42,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -246,6 +247,8 @@ class Original(Base):
     pages: Mapped[int]
     storage_key: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # when retention deleted its stored file, previews and crops (intake.retention); rows are kept
+    purged_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Batch(Base):
@@ -406,6 +409,8 @@ class Record(Base):
     reason_codes: Mapped[str] = mapped_column(Text, default="")
     spot_check: Mapped[bool] = mapped_column(Boolean, default=False)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
+    # an admin's legal hold: retention keeps the record's original, previews and crops
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RecordField(Base):

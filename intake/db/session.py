@@ -14,6 +14,7 @@ that ends up in a log must not carry the personal data a statement was writing.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,10 +30,21 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 COUNTERS = ("revision", "event")
 
 
+def _private_file(path: Path) -> None:
+    """Make the SQLite file (if missing) readable by the service's user only: it holds personal
+    data (SQLite gives its -wal and -shm files the database file's mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    try:
+        os.chmod(path, 0o600)
+    except PermissionError:
+        pass  # not ours to change (a read-only mount); SQLite reports what matters
+
+
 def _sqlite_engine(url: str) -> Engine:
     u = make_url(url)
     if u.database and u.database != ":memory:":
-        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(u.database))
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
@@ -162,7 +174,7 @@ def upgrade(settings: Settings | None = None, revision: str = "head") -> None:
     if url.startswith("sqlite"):
         u = make_url(url)
         if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(u.database))
     command.upgrade(alembic_config(url), revision)
 
 

@@ -138,34 +138,64 @@ def _to_grey_square(grey: np.ndarray, dpi: tuple[float, float] | None) -> tuple[
 def count_pages(data: bytes | Path, settings: Settings | None = None) -> tuple[str, int]:
     """(kind, number of pages) without decoding any page; raises InputError for bad files (and
     PageTooLarge / PageTooSmall for a PNG or JPEG whose one page could never be read)."""
+    kind, n, _ = measure(data, settings)
+    return kind, n
+
+
+def measure(data: bytes | Path, settings: Settings | None = None) -> tuple[str, int, float]:
+    """(kind, number of pages, total megapixels of its pages as they will be read) from headers
+    only: a TIFF's frames by seeking through their directories (Pillow reads each frame's header,
+    not its pixels), a PDF's page sizes from PDFium at ``pdf_dpi`` (no page is rendered), a PNG's
+    or JPEG's header. Refuses a file over ``max_pages_per_file`` before measuring its pages."""
     s = settings or get_settings()
     raw = _read_bytes(data, s)
     kind = sniff(raw[:2048])
+    pixels = 0.0
     if kind == "pdf":
         doc = _open_pdf(raw)
         try:
             n = len(doc)
+            _check_count(n, s)
+            scale = s.pdf_dpi / 72.0
+            for i in range(n):
+                try:
+                    w, h = doc.get_page_size(i)
+                except Exception:  # noqa: BLE001 - a damaged page is marked when it is read
+                    continue
+                pixels += (w * scale) * (h * scale)
         finally:
             doc.close()
     elif kind == "tiff":
         with _open_image(raw) as im:
             n = getattr(im, "n_frames", 1)
+            _check_count(n, s)
+            for i in range(n):
+                try:
+                    im.seek(i)
+                except (EOFError, OSError, SyntaxError, ValueError):
+                    break  # a damaged frame is marked when it is read
+                pixels += im.size[0] * im.size[1]
     else:
         # one image: if it is over the pixel limit the whole file is refused now (a bomb), from
         # its header alone
         with _open_image(raw) as im:
             _check_pixels(*im.size, s)
+            pixels = im.size[0] * im.size[1]
         n = 1
+    _check_count(n, s)
+    return kind, n, pixels / 1e6
+
+
+def _check_count(n: int, s: Settings) -> None:
     if n == 0:
         raise CorruptFile("the file has no pages")
     if n > s.max_pages_per_file:
         raise TooManyPages(f"the file has {n} pages; the limit is {s.max_pages_per_file} per file — split it")
-    return kind, n
 
 
 def _check_size(size: int, s: Settings) -> None:
     if size > s.max_upload_bytes:
-        raise FileTooLarge(f"the file is {size / 2**20:.0f} MB; the limit is {s.max_upload_bytes / 2**20:.0f} MB")
+        raise FileTooLarge(f"the file is {size / 2**20:.1f} MiB; the limit is {s.max_upload_bytes / 2**20:.1f} MiB")
 
 
 def _read_bytes(data: bytes | Path, s: Settings) -> bytes:

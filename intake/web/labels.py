@@ -107,6 +107,11 @@ REASONS: dict[str, tuple[str, str]] = {
     "empty_file": ("檔案是空的。", "The file is empty."),
     "file_too_large": ("檔案太大。請分成幾個較小的檔案上傳。", "The file is too large. Split it into smaller files."),
     "too_many_pages": ("檔案頁數太多。請分成幾個較小的檔案上傳。", "The file has too many pages. Split it."),
+    "upload_too_large": ("這次上傳的檔案合計太大。請分批上傳。", "This upload is too large in all. Upload the files in parts."),
+    "over_budget": ("檔案的頁數或像素總量超過上限。請分成較小的檔案或另一批上傳，並以 300 dpi 掃描。",
+                    "The file has too many pages or pixels in all. Split it, upload it in another batch, or "
+                    "scan at 300 dpi."),
+    "too_many_uploads": ("上傳太頻繁或數量太多。請稍後再試。", "Too many uploads for now. Try again later."),
     "too_many_files": ("一次上傳的檔案太多。請分批上傳。", "Too many files in one upload. Upload them in parts."),
     "page_too_large": ("頁面尺寸或像素過大。請以 300 dpi 掃描。", "The page is too large. Scan at 300 dpi."),
     "page_too_small": ("頁面太小或解析度太低。請以 300 dpi 掃描。", "The page is too small. Scan at 300 dpi."),

@@ -17,13 +17,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+import anyio
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -39,7 +40,7 @@ from intake.auth.service import (
     session_cookie_value,
     session_principal,
 )
-from intake.batches import service
+from intake.batches import receive, service
 from intake.batches.processing import registry_for
 from intake.config import Settings
 from intake.db.models import BatchFile, FormInstance, Page, Record, RecordField, User
@@ -261,25 +262,26 @@ def _json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
 
 
-def _uploads(files: list[UploadFile], limit: int) -> Iterator[tuple[str, bytes]]:
-    for f in files:
-        f.file.seek(0)
-        yield f.filename or "", f.file.read(limit + 1)
-
-
 @router.post("/upload")
-def upload(request: Request, files: Annotated[list[UploadFile], File()] = [],  # noqa: B006 - FastAPI default
-           csrf: Annotated[str, Form()] = "") -> Response:
-    """The form's own upload (without JavaScript); the page's script posts to the API instead."""
-    principal = signed_in(request)
+async def upload(request: Request) -> Response:
+    """The form's own upload (without JavaScript); the page's script posts to the API instead.
+    Signed in and within the rate before the body is read; the CSRF token (the form's first
+    field) is checked before any file is written (`intake.batches.receive`)."""
+    principal = await anyio.to_thread.run_sync(signed_in, request)
     needs(principal, "batches:write")
-    check_csrf(request, csrf)
     settings = _settings(request)
-    chosen = [f for f in files if f.filename]
     try:
-        if not chosen:
-            raise InvalidRequest("choose at least one file")
-        batch_id = service.create_batch(_uploads(chosen, settings.max_upload_bytes), principal, settings)
+        allowance = await anyio.to_thread.run_sync(receive.check_rate, settings, principal)
+        received = await receive.receive(request, settings, allowance=allowance,
+                                         before_files=lambda fields: check_csrf(request, fields.get("csrf", "")))
+        try:
+            check_csrf(request, received.fields.get("csrf", ""))
+            received.files = [f for f in received.files if f.name]  # the picker sends an empty part if unused
+            if not received.files:
+                raise InvalidRequest("choose at least one file")
+            batch_id = await anyio.to_thread.run_sync(service.create_batch, received.read(), principal, settings)
+        finally:
+            received.close()
     except IntakeError as exc:
         if isinstance(exc, PermissionDenied | NotAuthenticated):
             raise
@@ -319,7 +321,7 @@ def batch_page(request: Request, batch_id: int, problems: Annotated[str, Query(m
     with get_db(settings).session() as s:
         batch = service.get_batch_for(s, batch_id, principal)
         window = service.page_window(s, batch_id, problems=only_problems, start=start, limit=limit)
-        view = service.batch_view(s, batch, window=window)
+        view = service.batch_view(s, batch, window=window, viewer=principal)
         owner = s.get(User, batch.created_by_user_id).name if batch.created_by_user_id else "API"
         audit(s, principal.actor, "batch.read", "batch", batch_id)
     forms = _forms(settings)

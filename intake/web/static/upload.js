@@ -116,6 +116,8 @@
       } else if (f.status === 'duplicate' && f.duplicate_of) {
         box.appendChild(text('span', 'note', ' 之前已上傳過（批次 #' + f.duplicate_of.batch_id + '），不再重複讀取 · ' +
           'uploaded before (batch ' + f.duplicate_of.batch_id + '); not read again'));
+      } else if (f.status === 'duplicate') {
+        box.appendChild(text('span', 'note', ' 之前已收到，不再重複讀取 · already received; not read again'));
       } else {
         box.appendChild(text('span', 'note', ' ' + f.pages + ' 頁 · ' + f.pages + ' page' + (f.pages === 1 ? '' : 's')));
       }
@@ -166,6 +168,21 @@
     resultBox.focus();
   }
 
+  function showTooBig(names, limit) {
+    /* checked here before sending: the server would stop the upload at the limit anyway (413) */
+    while (resultBox.firstChild) { resultBox.removeChild(resultBox.firstChild); }
+    var div = document.createElement('div');
+    div.className = 'alert alert-bad';
+    div.setAttribute('role', 'alert');
+    var mib = (limit / 1048576).toFixed(1);
+    I.twoLines(div, '檔案太大（每個檔案上限 ' + mib + ' MiB）：' + names.join('、') + '。請移除或分割後再上傳。',
+      'Larger than the limit of ' + mib + ' MiB a file: ' + names.join(', ') + '. Remove or split them, then upload.',
+      'summary');
+    resultBox.appendChild(div);
+    resultBox.hidden = false;
+    resultBox.focus();
+  }
+
   function send() {
     if (busy) { return; }
     if (!chosen.length) {
@@ -174,6 +191,14 @@
       input.focus();
       return;
     }
+    var maxFile = parseInt(form.getAttribute('data-max-file-bytes') || '0', 10);
+    var tooBig = [];
+    for (var k = 0; k < chosen.length; k++) {
+      if (maxFile && chosen[k].size > maxFile) {
+        tooBig.push(chosen[k].name + ' (' + (chosen[k].size / 1048576).toFixed(1) + ' MiB)');
+      }
+    }
+    if (tooBig.length) { showTooBig(tooBig, maxFile); return; }
     var data = new FormData();
     var total = 0;
     for (var i = 0; i < chosen.length; i++) { data.append('files', chosen[i], chosen[i].name); total += chosen[i].size; }
