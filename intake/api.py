@@ -37,7 +37,7 @@ from intake.auth.routes import router as auth_router
 from intake.batches import inprocess
 from intake.batches.routes import router as batches_router
 from intake.config import Settings, get_settings
-from intake.errors import IntakeError
+from intake.errors import IntakeError, TooManyRequests
 from intake.exports.routes import router as exports_router
 from intake.families.routes import router as families_router
 from intake.placement.routes import router as placement_router
@@ -59,6 +59,8 @@ def _error(status: int, code: str, detail: str, headers: dict[str, str] | None =
 async def _intake_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, IntakeError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     if exc.http_status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc.code)
     return _error(exc.http_status, exc.code, exc.message, headers, **exc.extra)
@@ -88,7 +90,8 @@ ERROR_SCHEMA = {
 _ERRORS = {401: "not signed in, or the token is unknown or revoked", 403: "you do not have the permission this needs",
            404: "there is no such thing (or it is not yours to see)", 409: "it conflicts with the current state",
            413: "too large: too many files, pages or bytes", 415: "a file type that is not accepted",
-           422: "the request is not valid: a parameter, the body or a value in it"}
+           422: "the request is not valid: a parameter, the body or a value in it",
+           429: "too many attempts; wait the seconds in Retry-After"}
 
 
 def _document_errors(schema: dict) -> dict:

@@ -21,7 +21,7 @@ from intake.api import create_app
 from intake.config import Settings
 from intake.db.models import AuditEntry, Record
 from intake.db.session import get_db, next_values
-from tests.conftest import PASSWORD, make_token, make_users
+from tests.conftest import PASSWORD, make_token, make_users, session_headers
 
 API = "/api/v1"
 
@@ -40,7 +40,7 @@ def logins(settings: Settings, client: TestClient) -> dict[str, dict[str, str]]:
     for name in ("clerk", "clerk2", "supervisor", "admin"):
         r = client.post(f"{API}/auth/login", json={"name": name, "password": PASSWORD})
         assert r.status_code == 200, r.text
-        out[name] = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+        out[name] = session_headers(r)
         client.cookies.clear()
     out["reader"] = {"Authorization": f"Bearer {make_token(settings, 'records:read')}"}
     out["scanner"] = {"Authorization": f"Bearer {make_token(settings, 'batches:write', 'batches:read')}"}

@@ -21,7 +21,7 @@ from schemathesis.checks import CHECKS, load_all_checks
 
 from intake.api import create_app
 from intake.db.session import upgrade
-from tests.conftest import PASSWORD, make_settings, make_users
+from tests.conftest import PASSWORD, make_settings, make_users, session_headers
 
 load_all_checks()
 ALL_CHECKS = CHECKS.get_all()
@@ -42,8 +42,7 @@ SETTINGS = make_settings(_DIR, f"sqlite:///{_DIR / 'intake.db'}")
 upgrade(SETTINGS)
 make_users(SETTINGS)
 APP = create_app(SETTINGS)
-COOKIE = TestClient(APP).post("/api/v1/auth/login", json={"name": "admin", "password": PASSWORD}).cookies[
-    "intake_session"]
+SIGNED_IN = session_headers(TestClient(APP).post("/api/v1/auth/login", json={"name": "admin", "password": PASSWORD}))
 schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", APP)
 
 
@@ -52,5 +51,5 @@ schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", APP)
 @settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_the_api_keeps_its_openapi_promises(case) -> None:  # noqa: ANN001 - a schemathesis Case
     excluded = [CHECKS.get_one("positive_data_acceptance")] if case.operation.label in SEMANTIC else []
-    case.call_and_validate(headers={"Cookie": f"intake_session={COOKIE}"}, checks=ALL_CHECKS,
+    case.call_and_validate(headers=SIGNED_IN, checks=ALL_CHECKS,
                            excluded_checks=excluded)
