@@ -241,6 +241,7 @@ def process(
 def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug | info | warning | error | critical")] = "info",
 ) -> None:
     """Run the API and web pages (with an in-process worker when no broker is configured).
 
@@ -248,11 +249,17 @@ def serve(
     all, a user `admin` is created and its random password printed here, once."""
     import uvicorn
 
+    from intake import logs
     from intake.api import create_app
     from intake.auth.service import ensure_first_admin
     from intake.config import get_settings
     from intake.db.session import get_db, upgrade
 
+    try:
+        level = logs.check_level(log_level)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    logs.configure(level)
     settings = get_settings()
     if (settings.database_url or "").startswith("sqlite"):
         upgrade(settings)
@@ -262,7 +269,7 @@ def serve(
         typer.echo(f"created user 'admin' with password: {password}  (shown once; change it)")
     if not settings.broker_url:
         typer.echo("no INTAKE_BROKER_URL: pages are processed in this process", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=level)
 
 
 # ---------------------------------------------------------------- downstream

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from intake.db.models import ApiToken, Role, SignInFailure, User, UserSession, u
 from intake.db.session import Database
 from intake.errors import Conflict, InvalidRequest, NotAuthenticated, NotFound, PermissionDenied, TooManyRequests
 
+log = logging.getLogger(__name__)
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "itk_"
 SESSION_COOKIE = "intake_session"
@@ -333,6 +335,7 @@ def end_session(session: Session, cookie: str, reason: str = "signed_out") -> in
     if row.revoked_at is None:
         row.revoked_at, row.revoked_reason = utcnow(), reason
         audit(session, f"user:{row.user_id}", "user.logout", "session", row.id)
+        log.debug("session %d of user %d ended: %s", row.id, row.user_id, reason)
     return row.user_id
 
 
@@ -375,6 +378,7 @@ def sign_in(session: Session, name: str, password: str, address: str, settings: 
     if wait:
         audit(session, "anonymous", "user.login_failed", "user", known.id if known else None, reason_code="throttled")
         session.commit()
+        log.info("sign-in refused: throttled for %d s", wait)
         minutes = max(1, -(-wait // 60))
         raise TooManyRequests(f"too many failed sign-ins; try again in {minutes} minute{'s' if minutes > 1 else ''}",
                               retry_after=wait)
@@ -384,10 +388,12 @@ def sign_in(session: Session, name: str, password: str, address: str, settings: 
         reason = "unknown_user" if known is None else ("inactive" if not known.active else "wrong_password")
         session.add(SignInFailure(account_key=account, address_key=client))
         audit(session, "anonymous", "user.login_failed", "user", known.id if known else None, reason_code=reason)
+        log.debug("sign-in failed: %s", reason)
         session.execute(delete(SignInFailure).where(
             SignInFailure.at < utcnow() - timedelta(seconds=settings.signin_window_s)))
         session.commit()
         raise
     session.execute(delete(SignInFailure).where(SignInFailure.account_key == account))
     audit(session, f"user:{user.id}", "user.login", "user", user.id)
+    log.debug("user %d signed in", user.id)
     return user
