@@ -29,7 +29,9 @@ from intake.db.session import Database, get_db
 from intake.errors import NotAuthenticated, PermissionDenied
 
 bearer_scheme = HTTPBearer(auto_error=False, description="API token with scopes, e.g. records:read")
-cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="web session")
+cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
+                             description="web session (POST /auth/login); changes made with it also need the "
+                                         "X-CSRF-Token header (the csrf_token sign-in returns)")
 
 
 def app_settings(request: Request) -> Settings:
