@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 
 from starlette.requests import HTTPConnection
@@ -30,6 +31,7 @@ from starlette.requests import HTTPConnection
 from intake.config import Settings
 from intake.errors import CsrfRefused
 
+log = logging.getLogger(__name__)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HEADER = "x-csrf-token"
 FORM_FIELD = "csrf"
@@ -63,7 +65,11 @@ def check_origin(request: HTTPConnection, settings: Settings) -> None:
     """CsrfRefused if the browser says the request comes from another site."""
     origin = request.headers.get("origin")
     if origin is not None:
-        if origin.rstrip("/").lower() not in own_origins(request, settings):
+        own = own_origins(request, settings)
+        if origin.rstrip("/").lower() not in own:
+            # for operators: a proxy that rewrites Host makes every page's POST look foreign
+            log.warning("refused a cookie-authenticated request from origin %r, not one of %s "
+                        "(INTAKE_ALLOWED_ORIGINS)", origin[:100], sorted(own))
             raise CsrfRefused("this request came from another site and was refused; use this site's own pages")
         return
     fetch_site = request.headers.get("sec-fetch-site")
