@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from intake.config import PROJECT_ROOT, Settings
+from intake.config import Settings
 from intake.db.session import forget_db
 from tests.conftest import PASSWORD, make_users
 from tests.workers.test_workers import free_port, shared_redis, start  # noqa: F401 - the fixture

@@ -33,7 +33,14 @@ from intake.auth.audit import audit
 from intake.config import Settings
 from intake.db.models import ApiToken, Role, SignInFailure, User, UserSession, utcnow
 from intake.db.session import Database
-from intake.errors import Conflict, InvalidRequest, NotAuthenticated, NotFound, PermissionDenied, TooManyRequests
+from intake.errors import (
+    Conflict,
+    InvalidRequest,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    TooManyRequests,
+)
 
 log = logging.getLogger(__name__)
 _hasher = PasswordHasher()
