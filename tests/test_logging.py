@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from intake.config import Settings
+from intake.config import PROJECT_ROOT, Settings
 from intake.db.session import forget_db
 from tests.conftest import PASSWORD, make_users
 from tests.workers.test_workers import free_port, shared_redis, start  # noqa: F401 - the fixture
@@ -133,3 +133,12 @@ def test_nothing_personal_reaches_the_logs_at_debug(settings: Settings, shared_r
     found = sorted(s for s in secrets if s in text)
     assert not found, f"personal data in the logs: {len(found)} values, e.g. {found[0][:2]}…"
     assert len(secrets) > 20
+
+
+def test_an_unknown_log_level_is_refused_by_name(tmp_path: Path) -> None:
+    env = {**os.environ, "INTAKE_DATA_DIR": str(tmp_path), "INTAKE_BROKER_URL": "redis://127.0.0.1:1/0"}
+    workers = [sys.executable, "-m", "workers"]
+    for cmd in ([*INTAKE, "serve", "--log-level", "loud"], [*workers, "beat", "--log-level", "loud"],
+                [*workers, "worker", "--log-level", "loud"]):
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+        assert r.returncode == 2 and "unknown log level 'loud'; choose debug, info, warning" in r.stderr, r.stderr
