@@ -290,6 +290,9 @@ def start_session(session: Session, user: User, settings: Settings) -> tuple[Use
     """A new session for `user`; returns it and the cookie's value (shown to the browser only)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
+    # sessions past their absolute expiry (revoked ones too) are of no use a day later: the audit
+    # log keeps the sign-ins and sign-outs
+    session.execute(delete(UserSession).where(UserSession.expires_at < now - timedelta(days=1)))
     row = UserSession(token_hash=_session_hash(token), user_id=user.id, created_at=now, last_seen_at=now,
                       expires_at=now + timedelta(seconds=settings.session_max_age_s))
     session.add(row)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from intake.api import create_app
 from intake.config import Settings
@@ -79,6 +79,11 @@ def test_sessions_end_at_logout_idle_and_absolute_expiry(any_settings: Settings,
     r = client.get(f"{API}/auth/me", headers=idle)
     assert r.status_code == 401 and "expired" in r.json()["detail"]
     assert status(client, long) == 401
+    with get_db(any_settings).session() as s:  # a day after expiry a session row is deleted at the next sign-in
+        s.execute(update(UserSession).values(expires_at=utcnow() - timedelta(days=2)))
+    signed_in(client, "admin")
+    with get_db(any_settings).read_session() as s:
+        assert s.scalar(select(func.count()).select_from(UserSession)) == 1
 
 
 def test_last_seen_is_written_at_most_once_a_minute(settings: Settings) -> None:
