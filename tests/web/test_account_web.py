@@ -48,3 +48,18 @@ def test_password_change_and_deactivation_end_sessions(page, pw, server: Server,
         assert r.status_code == 401  # the admin's cookie, replayed after signing out
     finally:
         other.close()
+
+
+def test_the_api_docs_send_the_csrf_token_when_trying_a_change(page, server: Server) -> None:  # noqa: ANN001
+    """Swagger UI's "Try it out" with the session cookie: its request interceptor adds the page's
+    token, and a change made with it (signing out) is accepted."""
+    sign_in(page, server, "supervisor")
+    page.goto(f"{server.url}/api/v1/docs")
+    page.wait_for_selector(".opblock", timeout=30_000)
+    sent = page.evaluate("""() => window.ui.getConfigs().requestInterceptor(
+        {method: 'POST', url: '/api/v1/auth/logout', headers: {}}).headers['X-CSRF-Token']""")
+    assert sent and len(sent) == 40
+    status = page.evaluate("""(token) => fetch('/api/v1/auth/logout', {method: 'POST',
+        headers: {'X-CSRF-Token': token}}).then(r => r.status)""", sent)
+    assert status == 204
+    assert page.evaluate("() => fetch('/api/v1/auth/me').then(r => r.status)") == 401
