@@ -33,6 +33,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from starlette.routing import Match
 
 from intake import api_docs
+from intake.auth.routes import document_limits
 from intake.auth.routes import router as auth_router
 from intake.batches import inprocess
 from intake.batches.routes import router as batches_router
@@ -255,7 +256,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            app.openapi_schema = _document_errors(default_openapi())
+            app.openapi_schema = document_limits(_document_errors(default_openapi()), settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

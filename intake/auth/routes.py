@@ -120,6 +120,17 @@ class NewTokenOut(TokenOut):
     token: str = Field(description="the secret; shown this once and never again")
 
 
+def document_limits(schema: dict, settings: Settings) -> dict:
+    """The OpenAPI document says the limits this server is configured with: a token's
+    `expires_days` at most `token_max_days` (the model's own bound is only a sanity cap)."""
+    prop = schema.get("components", {}).get("schemas", {}).get("TokenIn", {}).get("properties", {}).get(
+        "expires_days", {})
+    for alt in prop.get("anyOf", [prop]):
+        if alt.get("type") == "integer":
+            alt["maximum"] = settings.token_max_days
+    return schema
+
+
 def _me(p: Principal) -> MeOut:
     return MeOut(kind=p.kind, id=p.id, name=p.name, role=p.role, scopes=sorted(p.scopes))
 
