@@ -33,6 +33,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from starlette.routing import Match
 
 from intake import api_docs
+from intake.auth.routes import document_limits
 from intake.auth.routes import router as auth_router
 from intake.batches import inprocess
 from intake.batches.routes import router as batches_router
@@ -81,6 +82,7 @@ ERROR_SCHEMA = {
     "properties": {
         "error": {"type": "string", "description": "stable code, e.g. not_found, invalid_request, forbidden"},
         "detail": {"type": "string", "description": "what is wrong, in words a person can act on"},
+        "retry_after": {"type": "integer", "description": "for too_many_attempts: seconds to wait (as Retry-After)"},
         "fields": {"type": "array", "description": "for invalid_request: each invalid part of the request",
                    "items": {"type": "object", "properties": {"loc": {"type": "array", "items": {"type": "string"}},
                                                               "message": {"type": "string"}},
@@ -91,7 +93,8 @@ ERROR_SCHEMA = {
 _ERRORS = {401: "not signed in, or the token is unknown or revoked", 403: "you do not have the permission this needs",
            404: "there is no such thing (or it is not yours to see)", 409: "it conflicts with the current state",
            413: "too large: too many files, pages or bytes", 415: "a file type that is not accepted",
-           422: "the request is not valid: a parameter, the body or a value in it"}
+           422: "the request is not valid: a parameter, the body or a value in it",
+           429: "too many attempts; wait the seconds in Retry-After"}
 
 
 def _document_errors(schema: dict) -> dict:
@@ -129,11 +132,29 @@ def _document_errors(schema: dict) -> dict:
 _HTTP_CODES = {401: "not_authenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 
 
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def _web_page(request: Request, status: int, code: str, detail: str, headers: dict[str, str] | None = None):  # noqa: ANN202
+    """The same error as an HTML page, for the web routes (`intake.web.routes.error_page`)."""
+    from intake.web.routes import SECURITY_HEADERS, error_page
+
+    response = error_page(request, status, code, detail)
+    for key, value in {**SECURITY_HEADERS, **(headers or {})}.items():
+        response.headers.setdefault(key, value)
+    return response
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else "the request failed"
     headers = exc.headers
+    if not _is_api(request) and not request.url.path.startswith("/static/"):
+        if exc.status_code == 404:
+            detail = "there is no such page"
+        return _web_page(request, exc.status_code, code, detail, headers)
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"there is nothing at {request.url.path}"
     if exc.status_code == 400:  # a body that cannot be parsed (not JSON, broken multipart)
@@ -149,7 +170,22 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _number_too_large(request: Request, exc: Exception) -> JSONResponse:
     """An id beyond what the database stores (SQLite: 64 bits; PostgreSQL integer columns: 32)
     names nothing that exists."""
+    if not _is_api(request):
+        return _web_page(request, 404, "not_found", "there is nothing with a number that large")
     return _error(404, "not_found", "there is nothing with a number that large")
+
+
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    """Anything unexpected: 500 in the problem shape (an HTML page on the web routes), logged by its
+    type only (a message may quote data); the server logs the traceback."""
+    log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
+    detail = "something went wrong on the server; it has been logged, try again later"
+    if not _is_api(request):
+        try:
+            return _web_page(request, 500, "internal_error", detail)
+        except Exception:  # noqa: BLE001 - the page itself failed: the JSON answer below
+            pass
+    return _error(500, "internal_error", detail)
 
 
 def _out_of_range(exc: Exception) -> bool:
@@ -219,6 +255,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OverflowError, _number_too_large)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(Exception, _server_error)
     for router in (auth_router, batches_router, placement_router, records_router, review_router, templates_router,
                    webhooks_router, exports_router, stats_router, families_router, retention_router):
         app.include_router(router, prefix=API_PREFIX)
@@ -231,7 +268,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            app.openapi_schema = _document_errors(default_openapi())
+            app.openapi_schema = document_limits(_document_errors(default_openapi()), settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -7,7 +7,9 @@ OpenAPI 3.1 documents FastAPI writes, which ``swagger-ui-bundle``'s Swagger UI 4
 only its ``static/`` folder is used, mounted at ``/api/v1/docs/assets``. The page starts Swagger
 UI with a small script of ours instead of an inline one, so it keeps a strict
 Content-Security-Policy: scripts and connections to this server only. Styles may be inline
-(Swagger UI sets element styles from its scripts); the page shows no personal data.
+(Swagger UI sets element styles from its scripts); the page shows no personal data. For a
+signed-in browser the page carries the session's CSRF token (a meta tag, as the web pages do) and
+"Try it out" sends it as ``X-CSRF-Token`` with every change (`intake.auth.csrf`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 from pathlib import Path
 
 import fastapi_offline
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
@@ -28,6 +30,7 @@ SECURITY_HEADERS = {
                                 "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
 }
 
 _PAGE = """<!DOCTYPE html>
@@ -35,7 +38,7 @@ _PAGE = """<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} API</title>
+{csrf}<title>{title} API</title>
 <link rel="stylesheet" href="{docs}/assets/swagger-ui.css">
 <link rel="icon" type="image/png" href="{docs}/assets/favicon.png">
 </head>
@@ -52,7 +55,12 @@ _START = """window.ui = SwaggerUIBundle({{
   dom_id: "#swagger-ui",
   deepLinking: true,
   presets: [SwaggerUIBundle.presets.apis],
-  layout: "BaseLayout"
+  layout: "BaseLayout",
+  requestInterceptor: function (req) {{
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta && req.method && req.method.toUpperCase() !== "GET") {{ req.headers["X-CSRF-Token"] = meta.content; }}
+    return req;
+  }}
 }});
 """
 
@@ -62,12 +70,17 @@ def install(app: FastAPI, prefix: str) -> None:
     ``docs_url=None``, or FastAPI's CDN page takes the path first)."""
     docs = f"{prefix}/docs"
     assert app.openapi_url is not None
-    page = _PAGE.format(title=app.title, docs=docs)
     start = _START.format(openapi=json.dumps(app.openapi_url))
 
     @app.get(docs, include_in_schema=False)
-    def swagger_ui() -> HTMLResponse:
-        return HTMLResponse(page, headers=SECURITY_HEADERS)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        from intake.auth.csrf import token_for_session
+        from intake.auth.service import SESSION_COOKIE
+
+        cookie = request.cookies.get(SESSION_COOKIE)
+        meta = (f'<meta name="csrf-token" content="{token_for_session(request.app.state.settings, cookie)}">\n'
+                if cookie else "")
+        return HTMLResponse(_PAGE.format(title=app.title, docs=docs, csrf=meta), headers=SECURITY_HEADERS)
 
     @app.get(f"{docs}/start.js", include_in_schema=False)
     def swagger_ui_start() -> Response:

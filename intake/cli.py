@@ -241,6 +241,7 @@ def process(
 def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug | info | warning | error | critical")] = "info",
 ) -> None:
     """Run the API and web pages (with an in-process worker when no broker is configured).
 
@@ -248,11 +249,17 @@ def serve(
     all, a user `admin` is created and its random password printed here, once."""
     import uvicorn
 
+    from intake import logs
     from intake.api import create_app
     from intake.auth.service import ensure_first_admin
     from intake.config import get_settings
     from intake.db.session import get_db, upgrade
 
+    try:
+        level = logs.check_level(log_level)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    logs.configure(level)
     settings = get_settings()
     if (settings.database_url or "").startswith("sqlite"):
         upgrade(settings)
@@ -262,7 +269,7 @@ def serve(
         typer.echo(f"created user 'admin' with password: {password}  (shown once; change it)")
     if not settings.broker_url:
         typer.echo("no INTAKE_BROKER_URL: pages are processed in this process", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=level)
 
 
 # ---------------------------------------------------------------- downstream
@@ -405,15 +412,74 @@ def users_add(
 def users_token(
     name: str,
     scope: Annotated[list[str], typer.Option("--scope", help="records:read, batches:write, ...")] = ["records:read"],  # noqa: B006
+    expires_days: Annotated[int | None, typer.Option(
+        "--expires-days", help="days until it expires (default INTAKE_TOKEN_DEFAULT_DAYS, at most "
+                               "INTAKE_TOKEN_MAX_DAYS)")] = None,
 ) -> None:
-    """Create an API token for a downstream system and print it (shown once)."""
+    """Create an API token for a downstream system and print it (shown once); it expires."""
     from intake.auth.service import create_token
     from intake.config import get_settings
     from intake.db.session import get_db
 
-    with get_db(get_settings()).session() as session:
-        _, secret = create_token(session, name, scope, created_by=None)
+    settings = get_settings()
+    with get_db(settings).session() as session:
+        tok, secret = create_token(session, name, scope, created_by=None, expires_days=expires_days,
+                                   settings=settings)
+        expires = tok.expires_at
     typer.echo(secret)
+    typer.echo(f"expires {expires:%Y-%m-%d %H:%M} UTC", err=True)
+
+
+@users_app.command("deactivate")
+def users_deactivate(name: str) -> None:
+    """Deactivate a user: every session ends and the API tokens they made are revoked."""
+    from intake.auth.service import set_active, user_by_name
+    from intake.config import get_settings
+    from intake.db.session import get_db
+
+    with get_db(get_settings()).session() as session:
+        set_active(session, user_by_name(session, name), False, "system")
+    typer.echo(f"user {name} deactivated")
+
+
+@users_app.command("activate")
+def users_activate(name: str) -> None:
+    """Reactivate a deactivated user (their old sessions and tokens stay ended)."""
+    from intake.auth.service import set_active, user_by_name
+    from intake.config import get_settings
+    from intake.db.session import get_db
+
+    with get_db(get_settings()).session() as session:
+        set_active(session, user_by_name(session, name), True, "system")
+    typer.echo(f"user {name} reactivated")
+
+
+@users_app.command("role")
+def users_role(name: str, role: Annotated[str, typer.Argument(help="clerk | supervisor | admin")]) -> None:
+    """Change a user's role (it applies from their next request)."""
+    from intake.auth.service import set_role, user_by_name
+    from intake.config import get_settings
+    from intake.db.session import get_db
+
+    with get_db(get_settings()).session() as session:
+        set_role(session, user_by_name(session, name), role, "system")
+    typer.echo(f"user {name} is now {role}")
+
+
+@users_app.command("passwd")
+def users_passwd(name: str) -> None:
+    """Set a user's password (from INTAKE_NEW_PASSWORD or a prompt); all their sessions end."""
+    import os
+
+    from intake.auth.service import set_password, user_by_name
+    from intake.config import get_settings
+    from intake.db.session import get_db
+
+    password = os.environ.get("INTAKE_NEW_PASSWORD") or typer.prompt(
+        f"new password for {name}", hide_input=True, confirmation_prompt=True)
+    with get_db(get_settings()).session() as session:
+        ended = set_password(session, user_by_name(session, name), password, "system")
+    typer.echo(f"password of {name} changed; {ended} session{'s' if ended != 1 else ''} ended")
 
 
 app.add_typer(review_app, name="review")

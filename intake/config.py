@@ -74,8 +74,22 @@ class Settings(BaseSettings):
     max_page_attempts: int = Field(3, gt=0)  # a page that keeps killing or timing out a worker fails
     task_retry_max: int = Field(5, ge=0)  # retries of a task after a transient error (DB, broker)
 
-    # Web sessions
+    # Web sessions (server-side, intake.auth.service): a session ends session_max_age_s after
+    # sign-in whatever happens (absolute), or after session_idle_s without a request (idle).
     session_max_age_s: int = Field(12 * 3600, gt=0)
+    session_idle_s: int = Field(30 * 60, gt=0)
+    # Sign-in throttling: more than this many failures within signin_window_s, for one account
+    # or from one client address, and sign-in is refused (429, Retry-After) until the oldest
+    # failure leaves the window. A success clears its account's failures.
+    signin_max_failures_per_account: int = Field(5, ge=1)
+    signin_max_failures_per_address: int = Field(20, ge=1)
+    signin_window_s: int = Field(15 * 60, ge=1)
+    # API tokens expire: token_default_days when not asked otherwise, never beyond token_max_days.
+    token_default_days: int = Field(90, ge=1)
+    token_max_days: int = Field(365, ge=1)
+    # CSRF (intake.auth.csrf): the origins the pages are served from, e.g.
+    # "https://intake.example.gov.tw"; empty means the origin the request was addressed to.
+    allowed_origins: list[str] = Field(default_factory=list)
 
     # Review station
     review_claim_s: int = Field(300, ge=10, le=3600)  # a record opened by a supervisor is theirs this long
@@ -110,6 +124,8 @@ class Settings(BaseSettings):
                              "worker; a key file made per host would not decrypt another host's files)")
         if self.env == "production" and self.secret_key == DEFAULT_SECRET:
             raise ValueError("INTAKE_SECRET_KEY must be set to a real secret in production")
+        if self.token_default_days > self.token_max_days:
+            raise ValueError("INTAKE_TOKEN_DEFAULT_DAYS must not exceed INTAKE_TOKEN_MAX_DAYS")
         if self.visibility_timeout_s <= self.task_time_limit_s:
             raise ValueError(
                 "INTAKE_VISIBILITY_TIMEOUT_S must exceed INTAKE_TASK_TIME_LIMIT_S, "

@@ -147,6 +147,26 @@ class NotAuthenticated(IntakeError):
     http_status = 401
 
 
+class TooManyRequests(IntakeError):
+    """Too many attempts (sign-in throttling): `retry_after` is how many seconds to wait; the API
+    sends it as ``Retry-After`` and in the body."""
+
+    code = "too_many_attempts"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code, extra={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class CsrfRefused(IntakeError):
+    """An unsafe request authenticated by the session cookie that did not come from this site's
+    own pages (Origin or Sec-Fetch-Site says another site) or carries no valid CSRF token."""
+
+    code = "csrf_refused"
+    http_status = 403
+
+
 class InvalidRequest(IntakeError):
     """The request itself is malformed (missing files, bad cursor, unknown parameter value)."""
 

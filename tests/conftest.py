@@ -31,7 +31,7 @@ REDIS_URL = os.environ.get("INTAKE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TABLES = ("webhook_attempts", "webhook_deliveries", "webhook_subscriptions", "family_links", "family_keys",
           "family_members", "families", "review_claims", "field_corrections", "record_events", "record_fields",
           "records", "page_events", "page_placements", "pages", "form_instances", "batch_files", "batches",
-          "originals", "audit_log", "api_tokens", "users", "counters")
+          "originals", "audit_log", "sessions", "sign_in_failures", "api_tokens", "users", "counters")
 PASSWORD = "correct horse battery"
 TESTS_DIR = Path(__file__).resolve().parent
 RESOURCES = TESTS_DIR / "resources"  # documented sample files the tests use (see its README)
@@ -138,6 +138,14 @@ def make_users(s: Settings) -> dict[str, int]:
         return {role: auth_service.create_user(session, role, PASSWORD, role).id
                 for role in ("clerk", "supervisor", "admin")} | {
             "clerk2": auth_service.create_user(session, "clerk2", PASSWORD, "clerk").id}
+
+
+def session_headers(login_response) -> dict[str, str]:  # noqa: ANN001 - an httpx Response
+    """Headers that act as the signed-in user of a ``POST /api/v1/auth/login`` answer: the session
+    cookie, and the CSRF token that cookie-authenticated changes must carry (intake.auth.csrf)."""
+    assert login_response.status_code == 200, login_response.text
+    return {"Cookie": f"intake_session={login_response.cookies['intake_session']}",
+            "X-CSRF-Token": login_response.json()["csrf_token"]}
 
 
 def make_token(s: Settings, *scopes: str) -> str:

@@ -21,7 +21,7 @@ from intake.api import create_app
 from intake.config import Settings
 from intake.db.models import AuditEntry, Record
 from intake.db.session import get_db, next_values
-from tests.conftest import PASSWORD, make_token, make_users
+from tests.conftest import PASSWORD, make_token, make_users, session_headers
 
 API = "/api/v1"
 
@@ -40,7 +40,7 @@ def logins(settings: Settings, client: TestClient) -> dict[str, dict[str, str]]:
     for name in ("clerk", "clerk2", "supervisor", "admin"):
         r = client.post(f"{API}/auth/login", json={"name": name, "password": PASSWORD})
         assert r.status_code == 200, r.text
-        out[name] = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+        out[name] = session_headers(r)
         client.cookies.clear()
     out["reader"] = {"Authorization": f"Bearer {make_token(settings, 'records:read')}"}
     out["scanner"] = {"Authorization": f"Bearer {make_token(settings, 'batches:write', 'batches:read')}"}
@@ -303,5 +303,11 @@ def test_first_admin_is_created_once_with_a_random_password(settings: Settings, 
     r = client.post(f"{API}/auth/login", json={"name": "admin", "password": password})
     assert r.json()["role"] == "admin"
     assert client.get(f"{API}/users").json()[0]["name"] == "admin"  # the session cookie works
-    client.post(f"{API}/auth/logout")
+    cookie = r.cookies["intake_session"]
+    assert_error(client.post(f"{API}/auth/logout"), 403, "csrf_refused")  # a forged sign-out does nothing
+    assert client.get(f"{API}/users").status_code == 200
+    assert client.post(f"{API}/auth/logout", headers={"X-CSRF-Token": r.json()["csrf_token"]}).status_code == 204
     assert_error(client.get(f"{API}/users"), 401, "not_authenticated")
+    client.cookies.clear()  # the cookie kept and replayed after sign-out is refused: the session ended
+    assert_error(client.get(f"{API}/users", headers={"Cookie": f"intake_session={cookie}"}), 401,
+                 "not_authenticated")

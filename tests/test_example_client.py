@@ -100,7 +100,9 @@ def test_webhooks_verified_then_pulled_forgeries_refused(settings: Settings, ser
     copy = tmp_path / "copy.db"
     port = free_port()
     with httpx.Client(base_url=server) as http:
-        assert http.post("/api/v1/auth/login", json={"name": "admin", "password": PASSWORD}).status_code == 200
+        r = http.post("/api/v1/auth/login", json={"name": "admin", "password": PASSWORD})
+        assert r.status_code == 200
+        http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
         sub = http.post("/api/v1/webhooks", json={"name": "example", "url": f"http://127.0.0.1:{port}/"}).json()
     listener = subprocess.Popen([*CLIENT, "listen", "--base-url", server, "--token", token, "--db", str(copy),
                                  "--secret", sub["secret"], "--port", str(port)], stdout=subprocess.PIPE, text=True)

@@ -14,7 +14,7 @@ schedule running the sweeper every ``INTAKE_SWEEP_INTERVAL_S`` and the due-webho
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import after_setup_logger, worker_process_init
 
 from intake.config import get_settings, limit_ocr_threads
 from intake.dispatch import SWEEP, WEBHOOKS_DUE, celery_config
@@ -31,6 +31,15 @@ def make_celery() -> Celery:
                               "options": {"expires": float(settings.webhook_poll_s)}},
     }
     return app
+
+
+@after_setup_logger.connect
+def _quiet_libraries(**_: object) -> None:
+    """Celery set the root logger's level (--loglevel): libraries that would log data (SQLAlchemy's
+    result rows at DEBUG, ...) stay at WARNING (`intake.logs`)."""
+    from intake import logs
+
+    logs.quiet()
 
 
 @worker_process_init.connect

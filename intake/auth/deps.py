@@ -2,7 +2,9 @@
 checks `require_scope(...)` / `require_role(...)`.
 
 A request is authenticated by ``Authorization: Bearer <token>`` (API tokens, checked first) or by
-the signed session cookie set at sign-in (web pages). Both schemes appear in the OpenAPI document.
+the session cookie set at sign-in (web pages; a server-side session, `intake.auth.service`). Both
+schemes appear in the OpenAPI document. An unsafe request authenticated by the cookie must also
+pass the CSRF checks (`intake.auth.csrf`: its origin, and the ``X-CSRF-Token`` header).
 """
 
 from __future__ import annotations
@@ -14,13 +16,22 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from intake.auth.service import SESSION_COOKIE, Principal, session_principal, token_principal
+from intake.auth import csrf
+from intake.auth.service import (
+    SESSION_COOKIE,
+    Principal,
+    SessionPrincipal,
+    authenticate_cookie,
+    authenticate_token,
+)
 from intake.config import Settings
 from intake.db.session import Database, get_db
 from intake.errors import NotAuthenticated, PermissionDenied
 
 bearer_scheme = HTTPBearer(auto_error=False, description="API token with scopes, e.g. records:read")
-cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="web session")
+cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
+                             description="web session (POST /auth/login); changes made with it also need the "
+                                         "X-CSRF-Token header (the csrf_token sign-in returns)")
 
 
 def app_settings(request: Request) -> Settings:
@@ -48,15 +59,36 @@ def current_principal(
 ) -> Principal:
     if "authorization" in request.headers and credentials is None:
         raise NotAuthenticated("the Authorization header must be 'Bearer <token>'")
-    with db.read_session() as s:
-        if credentials is not None:
-            return token_principal(s, credentials.credentials.strip())
-        if cookie:
-            return session_principal(s, cookie, request.app.state.settings)
+    if credentials is not None:
+        return authenticate_token(db, credentials.credentials.strip())
+    if cookie:
+        return cookie_session(request, db, cookie).principal
     raise NotAuthenticated("sign in, or send an API token as 'Authorization: Bearer <token>'")
 
 
+def cookie_session(request: Request, db: Database, cookie: str) -> SessionPrincipal:
+    """The session behind the cookie, after the CSRF checks for unsafe methods."""
+    settings = request.app.state.settings
+    found = authenticate_cookie(db, cookie, settings)
+    csrf.check(request, settings, cookie, request.headers.get(csrf.HEADER))
+    return found
+
+
+def current_session(
+    request: Request,
+    db: Annotated[Database, Depends(app_db)],
+    cookie: Annotated[str | None, Depends(cookie_scheme)],
+) -> SessionPrincipal:
+    """A signed-in person (session cookie), for what only people do (changing their password)."""
+    if "authorization" in request.headers:
+        raise PermissionDenied("this is for people signed in with a password, not API tokens")
+    if not cookie:
+        raise NotAuthenticated("sign in first")
+    return cookie_session(request, db, cookie)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+CurrentSession = Annotated[SessionPrincipal, Depends(current_session)]
 
 
 def require_scope(scope: str) -> Callable[..., Principal]:

@@ -4,7 +4,7 @@ carries ids.
 Constraint names follow one naming convention so Alembic migrations are stable on SQLite and
 PostgreSQL. Times are stored as UTC and always read back timezone-aware.
 
-Tables: users, api_tokens, audit_log (who did what to which object, never field values),
+Tables: users, api_tokens, sessions (signed-in browsers), sign_in_failures (throttling), audit_log (who did what to which object, never field values),
 counters (the revision and event sequences, see `intake.db.session.next_values`), originals
 (one row per distinct uploaded file, by SHA-256), batches, batch_files (one row per uploaded file,
 accepted, refused or a duplicate linked to the first upload), pages (one per page, with its
@@ -209,8 +209,40 @@ class ApiToken(Base):
     scopes: Mapped[list[Any]] = mapped_column(default=list)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]  # set on use, at most once a minute
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # always set on new tokens (INTAKE_TOKEN_DEFAULT_DAYS)
+
+
+class UserSession(Base):
+    """A signed-in browser (server-side session). The cookie holds a random token; only its
+    SHA-256 is stored. A session ends at `expires_at` (absolute), after `INTAKE_SESSION_IDLE_S`
+    without a request (`last_seen_at`, written at most once a minute), or when revoked (sign-out,
+    a password change, the user deactivated): `revoked_reason` says which."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class SignInFailure(Base):
+    """A failed sign-in, kept for throttling (`INTAKE_SIGNIN_WINDOW_S`). Account and address are
+    keyed hashes (HMAC with the secret key): a name typed by mistake, perhaps a password, and
+    the client's address are never stored."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    account_key: Mapped[str] = mapped_column(String(64), index=True)
+    address_key: Mapped[str] = mapped_column(String(64), index=True)
 
 
 class AuditEntry(Base):

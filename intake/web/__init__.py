@@ -6,7 +6,8 @@ root: ``/login``, ``/logout``, ``/batches``, ``/upload``, ``/batches/{id}``, ``/
 supervisors' review station (`intake.web.review`): ``/review``, ``/review/records/{id}``,
 ``/review/group``, ``/review/stats``; for supervisors the pages the pipeline could not place
 (`intake.web.place`): ``/place``, ``/pages/{id}/place``; and (`intake.web.downstream`) the public
-``/stats`` and the admins' ``/admin/webhooks``.
+``/stats`` and the admins' ``/admin/webhooks``; (`intake.web.account`) ``/account`` (one's own
+password) and the admins' ``/admin/users``.
 Nothing here changes the API under ``/api/v1``; the pages' scripts use it with the same session
 cookie. Plain HTML and CSS, a little ES5 JavaScript, no build step, no external resources.
 """
@@ -31,6 +32,7 @@ class _Static(StaticFiles):
 
 
 def install(app: FastAPI) -> None:
+    from intake.web.account import router as account_router
     from intake.web.downstream import router as downstream_router
     from intake.web.place import router as place_router
     from intake.web.review import router as review_router
@@ -41,3 +43,4 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(place_router)
     app.include_router(downstream_router)
+    app.include_router(account_router)

@@ -8,14 +8,17 @@ drag and drop (``POST /api/v1/batches``), live page updates (``GET /api/v1/batch
 Server-Sent Events with Last-Event-ID resume), re-run and cancel without a reload.
 
 Errors of the service layer become HTML pages here (the API's handlers answer JSON): not signed in
--> redirect to the sign-in page; 403, 404, 409 -> a page that says what is wrong, in plain words.
-Forms that change something carry a CSRF token bound to the session cookie.
+-> redirect to the sign-in page; 403, 404, 409, 429 -> a page that says what is wrong, in plain words
+(an id too large for the database is a 404 page too).
+CSRF (`intake.auth.csrf`): every POST to these pages is checked by `PageRoute` before its handler
+runs: the session must be live, the Origin (or Sec-Fetch-Site) this site's, and the token (the form's
+hidden ``csrf`` field or the ``X-CSRF-Token`` header) the session's. The sign-in form carries a token
+bound to the ``intake_login`` cookie the sign-in page sets.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -30,22 +33,32 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from intake.auth import csrf as csrf_checks
 from intake.auth.audit import audit
 from intake.auth.service import (
     SESSION_COOKIE,
     Principal,
-    authenticate,
-    session_cookie_value,
-    session_principal,
+    authenticate_cookie,
+    end_session,
+    sign_in,
+    start_session,
 )
 from intake.batches import receive, service
 from intake.batches.processing import registry_for
 from intake.config import Settings
 from intake.db.models import BatchFile, FormInstance, Page, Record, RecordField, User
 from intake.db.session import get_db
-from intake.errors import IntakeError, InvalidRequest, NotAuthenticated, NotFound, PermissionDenied
+from intake.errors import (
+    IntakeError,
+    InvalidRequest,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    TooManyRequests,
+)
 from intake.placement.service import can_place
 from intake.web import labels
 
@@ -90,11 +103,19 @@ class PageRoute(APIRoute):
 
         async def run(request: Request) -> Response:
             try:
+                if request.method not in csrf_checks.SAFE_METHODS and request.url.path != "/login":
+                    await _check_csrf_before(request)
                 response = await handler(request)
             except NotAuthenticated:
                 response = RedirectResponse(login_url(request), status_code=303)
             except IntakeError as exc:
                 response = error_page(request, exc.http_status, exc.code, exc.message)
+                if isinstance(exc, TooManyRequests):
+                    response.headers["Retry-After"] = str(exc.retry_after)
+            except (OverflowError, DataError) as exc:  # an id beyond what the database stores
+                if isinstance(exc, DataError) and "out of range" not in str(getattr(exc, "orig", exc)):
+                    raise
+                response = error_page(request, 404, "not_found", "there is nothing with a number that large")
             except RequestValidationError:
                 response = error_page(request, 404, "not_found", "there is no such page")
             except StarletteHTTPException as exc:
@@ -107,6 +128,29 @@ class PageRoute(APIRoute):
 
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+# Forms whose body is streamed by their handler (`intake.batches.receive`): reading the form here
+# would spool the whole upload before its limits apply; the handler checks the token itself.
+STREAMED_FORMS = frozenset({"/upload"})
+
+
+async def _check_csrf_before(request: Request) -> None:
+    """A POST to a page: a live session (else NotAuthenticated: to the sign-in page, nothing done),
+    from this site, with the session's token (header, else the form's ``csrf`` field)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise NotAuthenticated("sign in first")
+    settings = _settings(request)
+    authenticate_cookie(get_db(settings), cookie, settings)
+    csrf_checks.check_origin(request, settings)
+    given = request.headers.get(csrf_checks.HEADER)
+    if given is None and request.url.path in STREAMED_FORMS:
+        return  # the handler reads the token from the streamed body before any file is written
+    if given is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        given = str((await request.form()).get(csrf_checks.FORM_FIELD) or "")
+    csrf_checks.check_token(csrf_checks.token_for_session(settings, cookie), given)
 
 
 def login_url(request: Request) -> str:
@@ -143,8 +187,7 @@ def signed_in(request: Request) -> Principal:
     if not cookie:
         raise NotAuthenticated("sign in first")
     settings = _settings(request)
-    with get_db(settings).read_session() as s:
-        return session_principal(s, cookie, settings)
+    return authenticate_cookie(get_db(settings), cookie, settings).principal
 
 
 def _maybe_principal(request: Request) -> Principal | None:
@@ -155,14 +198,13 @@ def _maybe_principal(request: Request) -> Principal | None:
 
 
 def csrf_token(request: Request) -> str:
-    cookie = request.cookies.get(SESSION_COOKIE, "")
-    key = _settings(request).secret_key.encode()
-    return hmac.new(key, b"intake.web.csrf:" + cookie.encode(), hashlib.sha256).hexdigest()[:40]
+    """The session's CSRF token (`intake.auth.csrf`): in every form and in the pages' meta tag."""
+    return csrf_checks.token_for_session(_settings(request), request.cookies.get(SESSION_COOKIE, ""))
 
 
 def check_csrf(request: Request, token: str) -> None:
-    if not hmac.compare_digest(token or "", csrf_token(request)):
-        raise PermissionDenied("the form has expired; go back, reload the page and try again")
+    """Checked again by the handlers that take a form (`PageRoute` checks every POST first)."""
+    csrf_checks.check_token(csrf_token(request), token)
 
 
 def needs(principal: Principal, scope: str) -> None:
@@ -193,38 +235,70 @@ def home(request: Request) -> Response:
     return RedirectResponse("/batches" if _maybe_principal(request) else "/login", status_code=303)
 
 
+def _login_form(request: Request, status_code: int = 200, *, next_: str, name: str = "",
+                error: tuple[str, str] | None = None, headers: dict[str, str] | None = None) -> Response:
+    """The sign-in page, with a token bound to the ``intake_login`` cookie (set here if missing)."""
+    settings = _settings(request)
+    login_cookie = request.cookies.get(csrf_checks.LOGIN_COOKIE) or csrf_checks.new_login_cookie()
+    response = render(request, "login.html", None, status_code=status_code, title="登入 Sign in", next=next_,
+                      name=name, error=error, login_csrf=csrf_checks.token_for_login(settings, login_cookie))
+    if request.cookies.get(csrf_checks.LOGIN_COOKIE) != login_cookie:
+        response.set_cookie(csrf_checks.LOGIN_COOKIE, login_cookie, max_age=24 * 3600, httponly=True, samesite="lax",
+                            secure=settings.env == "production", path="/login")
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:  # noqa: A002 - the query name
     principal = _maybe_principal(request)
     if principal is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    return render(request, "login.html", None, title="登入 Sign in", next=safe_next(next), name="", error=None)
+    return _login_form(request, next_=safe_next(next))
 
 
 @router.post("/login")
 def login(request: Request, name: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
-          next: Annotated[str, Form()] = "/batches") -> Response:  # noqa: A002
+          next: Annotated[str, Form()] = "/batches", csrf: Annotated[str, Form()] = "") -> Response:  # noqa: A002
     settings = _settings(request)
     target = safe_next(next)
+    csrf_checks.check_origin(request, settings)
+    login_cookie = request.cookies.get(csrf_checks.LOGIN_COOKIE)
+    if not login_cookie or not csrf_checks.matches(csrf_checks.token_for_login(settings, login_cookie), csrf):
+        return _login_form(request, 403, next_=target, name=name,
+                           error=("登入表單已過期，請再登入一次。", "The sign-in form had expired; sign in again."))
     if not name.strip() or not password:
-        return render(request, "login.html", None, status_code=422, title="登入 Sign in", next=target, name=name,
-                      error=("請輸入帳號和密碼。", "Enter your user name and password."))
+        return _login_form(request, 422, next_=target, name=name,
+                           error=("請輸入帳號和密碼。", "Enter your user name and password."))
+    from intake.auth.routes import client_address
+
     try:
         with get_db(settings).session() as s:
-            user = authenticate(s, name.strip()[:64], password[:1024])
-            audit(s, f"user:{user.id}", "user.login", "user", user.id)
-            cookie = session_cookie_value(user, settings)
+            user = sign_in(s, name.strip()[:64], password[:1024], client_address(request), settings)
+            _, token = start_session(s, user, settings)
+    except TooManyRequests as exc:
+        minutes = max(1, -(-exc.retry_after // 60))
+        return _login_form(request, 429, next_=target, name=name, headers={"Retry-After": str(exc.retry_after)},
+                           error=(f"登入失敗次數太多，請 {minutes} 分鐘後再試。",
+                                  f"Too many failed sign-ins. Try again in {minutes} minute"
+                                  f"{'s' if minutes > 1 else ''}."))
     except NotAuthenticated:
-        return render(request, "login.html", None, status_code=401, title="登入 Sign in", next=target, name=name,
-                      error=("帳號或密碼錯誤。", "The user name or password is wrong."))
+        return _login_form(request, 401, next_=target, name=name,
+                           error=("帳號或密碼錯誤。", "The user name or password is wrong."))
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, cookie, max_age=settings.session_max_age_s, httponly=True, samesite="lax",
+    response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_max_age_s, httponly=True, samesite="lax",
                         secure=settings.env == "production", path="/")
+    response.delete_cookie(csrf_checks.LOGIN_COOKIE, path="/login")
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request) -> Response:
+    """Sign out (`PageRoute` has checked the session and the token): the session ends on the server."""
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    with get_db(_settings(request)).session() as s:
+        end_session(s, cookie)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

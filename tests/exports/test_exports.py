@@ -21,7 +21,7 @@ from intake.db.session import get_db
 from intake.exports.codebook import columns
 from intake.forms.registry import load_registry
 from intake.records.service import encode_cursor
-from tests.conftest import PASSWORD, make_token, make_users
+from tests.conftest import PASSWORD, make_token, make_users, session_headers
 from tests.factories import new_record
 
 API = "/api/v1"
@@ -44,7 +44,7 @@ def sup(settings: Settings, client: TestClient) -> dict[str, str]:
     make_users(settings)
     r = client.post(f"{API}/auth/login", json={"name": "supervisor", "password": PASSWORD})
     client.cookies.clear()
-    return {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+    return session_headers(r)
 
 
 def rows(text: str) -> list[dict[str, str]]:
@@ -111,7 +111,7 @@ def test_jsonl_and_all_versions_in_one_shape(settings: Settings, client: TestCli
 
 def test_who_may_export(settings: Settings, client: TestClient, sup: dict[str, str]) -> None:
     r = client.post(f"{API}/auth/login", json={"name": "clerk", "password": PASSWORD})
-    clerk = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+    clerk = session_headers(r)
     client.cookies.clear()
     url = f"{API}/templates/vulnerable_family/versions/1/export"
     assert client.get(url, headers=clerk).status_code == 403

@@ -12,7 +12,7 @@ from intake.config import Settings
 from intake.db.models import AuditEntry, FamilyKey, Record, RecordEventKind
 from intake.db.session import get_db
 from intake.families.service import family_of, relink
-from tests.conftest import PASSWORD, make_token, make_users
+from tests.conftest import PASSWORD, make_token, make_users, session_headers
 from tests.factories import change, new_record
 
 API = "/api/v1"
@@ -55,7 +55,7 @@ def test_links_reasons_strength_and_family_growth(any_settings: Settings) -> Non
     with TestClient(create_app(s)) as client:
         make_users(s)
         r = client.post(f"{API}/auth/login", json={"name": "supervisor", "password": PASSWORD})
-        sup = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+        sup = session_headers(r)
         client.cookies.clear()
         fam = client.get(f"{API}/families/{fams[a]}", headers=sup).json()
         assert [x["id"] for x in fam["records"]] == [d, b, a, c]  # by report date
@@ -131,7 +131,7 @@ def test_only_supervisors_and_families_read_tokens_see_families(settings: Settin
     with TestClient(create_app(settings)) as client:
         make_users(settings)
         r = client.post(f"{API}/auth/login", json={"name": "clerk", "password": PASSWORD})
-        clerk = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+        clerk = session_headers(r)
         client.cookies.clear()
         reader = {"Authorization": f"Bearer {make_token(settings, 'records:read')}"}
         fam_reader = {"Authorization": f"Bearer {make_token(settings, 'records:read', 'families:read')}"}

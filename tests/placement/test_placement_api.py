@@ -17,7 +17,7 @@ from intake.api import create_app
 from intake.config import Settings
 from intake.db.models import AuditEntry
 from intake.db.session import get_db
-from tests.conftest import PASSWORD, make_token, make_users
+from tests.conftest import PASSWORD, make_token, make_users, session_headers
 from tests.placement.scans import make_blank_sheet
 from tests.test_api import _validator, assert_error, files, read_events, wait_done
 
@@ -37,7 +37,7 @@ def logins(settings: Settings, client: TestClient) -> dict[str, dict[str, str]]:
     for name in ("clerk", "supervisor", "admin"):
         r = client.post(f"{API}/auth/login", json={"name": name, "password": PASSWORD})
         assert r.status_code == 200, r.text
-        out[name] = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+        out[name] = session_headers(r)
         client.cookies.clear()
     out["scanner"] = {"Authorization": f"Bearer {make_token(settings, 'batches:write', 'batches:read')}"}
     out["reader"] = {"Authorization": f"Bearer {make_token(settings, 'records:read', 'batches:read', 'templates:read')}"}

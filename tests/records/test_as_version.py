@@ -19,7 +19,7 @@ from intake.db.session import get_db
 from intake.forms.registry import load_registry
 from intake.forms.synth import synthesize
 from intake.forms.synth.data import synth_record
-from tests.conftest import PASSWORD, make_token, make_users
+from tests.conftest import PASSWORD, make_token, make_users, session_headers
 from tests.factories import new_record
 
 API = "/api/v1"
@@ -36,7 +36,7 @@ def test_a_v1_consumer_reads_v2_records_through_as_version(settings: Settings, c
     reg = load_registry(settings.templates_dir)
     make_users(settings)
     r = client.post(f"{API}/auth/login", json={"name": "clerk", "password": PASSWORD})
-    clerk = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+    clerk = session_headers(r)
     client.cookies.clear()
     reader = {"Authorization": f"Bearer {make_token(settings, 'records:read')}"}
     # a v2 form on paper, read by the pipeline

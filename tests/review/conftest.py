@@ -37,7 +37,7 @@ from intake.pipeline.extract import read_page
 from intake.pipeline.load import iter_pages
 from intake.pipeline.types import PageResult
 from intake.storage import crop_key, get_storage, preview_key
-from tests.conftest import PASSWORD, make_token, make_users
+from tests.conftest import PASSWORD, make_token, make_users, session_headers
 
 API = "/api/v1"
 
@@ -145,14 +145,14 @@ def _env(settings: Settings, forms: list[Form]) -> Iterator[Env]:
         for name in ("clerk", "supervisor", "admin"):
             r = client.post(f"{API}/auth/login", json={"name": name, "password": PASSWORD})
             assert r.status_code == 200, r.text
-            headers[name] = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+            headers[name] = session_headers(r)
             client.cookies.clear()
         with get_db(settings).session() as s:
             from intake.auth.service import create_user
 
             users["supervisor2"] = create_user(s, "supervisor2", PASSWORD, "supervisor").id
         r = client.post(f"{API}/auth/login", json={"name": "supervisor2", "password": PASSWORD})
-        headers["supervisor2"] = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+        headers["supervisor2"] = session_headers(r)
         client.cookies.clear()
         headers["reader"] = {"Authorization": f"Bearer {make_token(settings, 'records:read')}"}
         headers["reviewer"] = {"Authorization": f"Bearer {make_token(settings, 'records:read', 'records:review')}"}

@@ -26,15 +26,17 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield c
 
 
-def sign_in(client: TestClient, name: str) -> None:
-    r = client.post("/login", data={"name": name, "password": PASSWORD, "next": "/batches"}, follow_redirects=False)
-    assert r.status_code == 303
-
-
 def csrf(html: str) -> str:
     m = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
     assert m, "no CSRF token on the page"
     return m.group(1)
+
+
+def sign_in(client: TestClient, name: str) -> None:
+    token = csrf(client.get("/login").text)  # the sign-in form's token, bound to the cookie it sets
+    r = client.post("/login", data={"name": name, "password": PASSWORD, "next": "/batches", "csrf": token},
+                    follow_redirects=False)
+    assert r.status_code == 303
 
 
 def test_the_statistics_page_is_public_bilingual_and_draws_what_the_table_says(settings: Settings,

@@ -72,7 +72,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> 
     assert uv.started
     url = f"http://127.0.0.1:{port}"
     api = httpx.Client(base_url=url, timeout=30)
-    assert api.post(f"{API}/auth/login", json={"name": "supervisor", "password": PASSWORD}).status_code == 200
+    r = api.post(f"{API}/auth/login", json={"name": "supervisor", "password": PASSWORD})
+    assert r.status_code == 200
+    api.headers["X-CSRF-Token"] = r.json()["csrf_token"]  # cookie-authenticated changes need it
     yield Server(url, settings, api, make_token(settings, "records:read"))
     api.close()
     uv.should_exit = True
@@ -104,7 +106,8 @@ def page(pw, tmp_path: Path):  # noqa: ANN001, ANN201
 def upload(server: Server, files: list[Path]) -> tuple[int, dict[str, dict[str, Any]]]:
     """Upload scans as a clerk would (the API); the batch id and each file's truth by name."""
     clerk = httpx.Client(base_url=server.url, timeout=60)
-    clerk.post(f"{API}/auth/login", json={"name": "clerk", "password": PASSWORD})
+    clerk.headers["X-CSRF-Token"] = clerk.post(f"{API}/auth/login", json={"name": "clerk", "password": PASSWORD}
+                                               ).json()["csrf_token"]
     r = clerk.post(f"{API}/batches", files=[("files", (p.name, p.read_bytes(), "application/pdf")) for p in files])
     assert r.status_code == 202, r.text
     clerk.close()

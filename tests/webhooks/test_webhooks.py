@@ -28,7 +28,7 @@ from intake.db.models import (
 )
 from intake.db.session import get_db
 from intake.webhooks import sender
-from tests.conftest import PASSWORD, make_users
+from tests.conftest import PASSWORD, make_users, session_headers
 from tests.factories import change, new_record
 from tests.webhooks.receiver import Receiver
 
@@ -50,7 +50,7 @@ def admin(whs: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
     make_users(whs)
     with TestClient(create_app(whs)) as c:
         r = c.post(f"{API}/auth/login", json={"name": "admin", "password": PASSWORD})
-        headers = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+        headers = session_headers(r)
         c.cookies.clear()
         yield c, headers
 
@@ -308,7 +308,7 @@ def test_key_rotation_signs_with_both_secrets_until_the_old_one_expires(whs: Set
 def test_only_admins_manage_webhooks_and_bad_input_is_named(whs: Settings, admin, receiver: Receiver) -> None:
     client, headers = admin
     r = client.post(f"{API}/auth/login", json={"name": "supervisor", "password": PASSWORD})
-    sup = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+    sup = session_headers(r)
     client.cookies.clear()
     assert client.get(f"{API}/webhooks", headers=sup).status_code == 403
     assert client.post(f"{API}/webhooks", headers=sup, json={"name": "x", "url": receiver.url}).status_code == 403

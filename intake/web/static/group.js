@@ -79,6 +79,8 @@
     var xhr = new XMLHttpRequest();
     xhr.open('POST', '/api/v1/review/group', true);
     xhr.setRequestHeader('Content-Type', 'application/json');
+    var meta = document.querySelector('meta[name="csrf-token"]');  /* intake/auth/csrf.py */
+    xhr.setRequestHeader('X-CSRF-Token', meta ? meta.getAttribute('content') : '');
     xhr.setRequestHeader('Accept', 'application/json');
     xhr.onreadystatechange = function () {
       if (xhr.readyState !== 4) { return; }

@@ -63,6 +63,7 @@
     xhr.open(method, url, true);
     xhr.setRequestHeader('Accept', 'application/json');
     if (body !== null) { xhr.setRequestHeader('Content-Type', 'application/json'); }
+    if (method !== 'GET') { xhr.setRequestHeader('X-CSRF-Token', root.getAttribute('data-csrf')); }
     xhr.onreadystatechange = function () {
       if (xhr.readyState !== 4) { return; }
       var data = null;

@@ -18,11 +18,22 @@
     }
   }
 
+  /* The session's CSRF token (<meta name="csrf-token">): every change the pages' scripts send
+     carries it as X-CSRF-Token (intake/auth/csrf.py). */
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute('content') : '';
+  }
+  function protect(xhr, method) {
+    if (method !== 'GET' && method !== 'HEAD') { xhr.setRequestHeader('X-CSRF-Token', csrfToken()); }
+  }
+
   /* JSON request with the session cookie. cb(status, body or null). */
   function request(method, url, body, cb, onUploadProgress) {
     var xhr = new XMLHttpRequest();
     xhr.open(method, url, true);
     xhr.setRequestHeader('Accept', 'application/json');
+    protect(xhr, method);
     if (onUploadProgress && xhr.upload) { xhr.upload.onprogress = onUploadProgress; }
     xhr.onreadystatechange = function () {
       if (xhr.readyState !== 4) { return; }
@@ -64,6 +75,6 @@
   }
 
   localTimes(document);
-  window.Intake = { request: request, humanSize: humanSize, sentence: sentence, twoLines: twoLines,
+  window.Intake = { request: request, csrfToken: csrfToken, protect: protect, humanSize: humanSize, sentence: sentence, twoLines: twoLines,
                     localTimes: localTimes };
 }());
