@@ -21,7 +21,7 @@ from intake.db.session import get_db
 from intake.errors import Conflict
 from intake.retention import plan, purge
 from intake.storage import get_storage
-from tests.conftest import PASSWORD, make_users
+from tests.conftest import PASSWORD, make_users, session_headers
 
 
 def drain(r: InlineDispatcher) -> None:
@@ -97,7 +97,7 @@ def test_a_purge_removes_exactly_what_retention_says(any_settings: Settings, bla
         heads = {}
         for name in ("clerk", "admin"):
             r = c.post("/api/v1/auth/login", json={"name": name, "password": PASSWORD})
-            heads[name] = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+            heads[name] = session_headers(r)
             c.cookies.clear()
         url = f"/api/v1/records/{held_record}/legal-hold"
         assert c.delete(url, headers=heads["clerk"]).status_code == 403

@@ -30,7 +30,7 @@ from intake.batches.receive import collect_stale
 from intake.config import Settings
 from intake.db.models import Batch, Page, Record
 from intake.db.session import get_db
-from tests.conftest import PASSWORD, make_users
+from tests.conftest import PASSWORD, make_users, session_headers
 
 API = "/api/v1"
 BOUNDARY = "intake-test-boundary-7f3a"
@@ -92,11 +92,10 @@ def server(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     thread.join(15)
 
 
-def login(server: Server, name: str) -> str:
+def login(server: Server, name: str) -> dict[str, str]:
+    """The headers of a signed-in user: the session cookie and its CSRF token."""
     with TestClient(create_app(server.settings)) as c:
-        r = c.post(f"{API}/auth/login", json={"name": name, "password": PASSWORD})
-        assert r.status_code == 200, r.text
-        return f"intake_session={r.cookies['intake_session']}"
+        return session_headers(c.post(f"{API}/auth/login", json={"name": name, "password": PASSWORD}))
 
 
 def gigabyte_of_scan() -> Iterator[bytes]:
@@ -117,7 +116,7 @@ class Sent:
     max_disk: int
 
 
-def stream_upload(server: Server, body: Iterator[bytes], *, cookie: str | None = None, path: str = f"{API}/batches",
+def stream_upload(server: Server, body: Iterator[bytes], *, auth: dict[str, str] | None = None, path: str = f"{API}/batches",
                   content_length: int | None = None, watch_disk: bool = True) -> Sent:
     """Send a chunked (or Content-Length) multipart POST chunk by chunk, measuring the server's
     upload folders after each chunk, until the server answers or the body ends."""
@@ -125,7 +124,7 @@ def stream_upload(server: Server, body: Iterator[bytes], *, cookie: str | None =
     head = [f"POST {path} HTTP/1.1", f"Host: {server.host}:{server.port}",
             f"Content-Type: multipart/form-data; boundary={BOUNDARY}"]
     head += [f"Content-Length: {content_length}"] if content_length is not None else ["Transfer-Encoding: chunked"]
-    head += [f"Cookie: {cookie}"] if cookie else []
+    head += [f"{k}: {v}" for k, v in (auth or {}).items()]
     sock = socket.create_connection((server.host, server.port))
     sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
     sent, max_disk, answer = 0, 0, b""
@@ -185,7 +184,7 @@ def test_an_anonymous_gigabyte_is_answered_before_10_mb_reach_the_disk(server: S
 
 
 def test_an_oversize_file_gets_413_with_its_size_so_far_and_leaves_nothing(server: Server) -> None:
-    sent = stream_upload(server, gigabyte_of_scan(), cookie=login(server, "clerk"))
+    sent = stream_upload(server, gigabyte_of_scan(), auth=login(server, "clerk"))
     assert sent.status == 413, sent.body
     assert sent.bytes_sent < 100 * MiB
     body = sent.body.decode()
@@ -201,15 +200,15 @@ def test_an_oversize_file_gets_413_with_its_size_so_far_and_leaves_nothing(serve
 
 
 def test_a_declared_body_over_the_request_limit_is_refused_before_it_is_read(server: Server) -> None:
-    sent = stream_upload(server, gigabyte_of_scan(), cookie=login(server, "clerk"), content_length=4096 * MiB)
+    sent = stream_upload(server, gigabyte_of_scan(), auth=login(server, "clerk"), content_length=4096 * MiB)
     assert sent.status == 413 and b'"upload_too_large"' in sent.body and b"4096.0 MiB" in sent.body
     assert sent.bytes_sent < 100 * MiB
 
 
 def test_a_client_that_disconnects_mid_upload_leaves_no_temporary_file(server: Server) -> None:
-    cookie = login(server, "clerk")
+    auth = login(server, "clerk")
     sock = socket.create_connection((server.host, server.port))
-    sock.sendall((f"POST {API}/batches HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n"
+    sock.sendall((f"POST {API}/batches HTTP/1.1\r\nHost: x\r\nCookie: {auth['Cookie']}\r\nX-CSRF-Token: {auth['X-CSRF-Token']}\r\n"
                   f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {50 * MiB}\r\n\r\n"
                   ).encode())
     body = gigabyte_of_scan()
@@ -230,7 +229,7 @@ def test_rate_and_volume_limits_answer_429_with_retry_after(settings: Settings, 
     tight = settings.model_copy(update={"upload_rate_per_minute": 2, "upload_bytes_per_hour": len(a) + len(b) + 10})
     with TestClient(create_app(tight)) as c:
         r = c.post(f"{API}/auth/login", json={"name": "clerk", "password": PASSWORD})
-        headers = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+        headers = session_headers(r)
         c.cookies.clear()
         assert c.post(f"{API}/batches", files=[("files", ("a.png", a))], headers=headers).status_code == 202
         assert c.post(f"{API}/batches", files=[("files", ("b.png", b))], headers=headers).status_code == 202
@@ -244,7 +243,7 @@ def test_rate_and_volume_limits_answer_429_with_retry_after(settings: Settings, 
         assert 3000 < int(r.headers["Retry-After"]) <= 3600
         # another user is not held back by the first one's volume
         r = c.post(f"{API}/auth/login", json={"name": "clerk2", "password": PASSWORD})
-        other = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+        other = session_headers(r)
         c.cookies.clear()
         assert c.post(f"{API}/batches", files=[("files", ("c.png", a + b"\0"))], headers=other).status_code == 202
 
@@ -268,7 +267,7 @@ def test_a_duplicate_of_another_users_file_says_only_already_received(settings: 
         heads = {}
         for name in ("clerk", "clerk2", "supervisor"):
             r = c.post(f"{API}/auth/login", json={"name": name, "password": PASSWORD})
-            heads[name] = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+            heads[name] = session_headers(r)
             c.cookies.clear()
         first = c.post(f"{API}/batches", files=[("files", ("王小明-A123456789.png", data))], headers=heads["clerk"])
         assert first.status_code == 202
@@ -495,7 +494,7 @@ def test_the_events_stream_of_another_users_batch_is_a_plain_404_not_an_exceptio
         heads = {}
         for name in ("clerk", "clerk2"):
             r = c.post(f"{API}/auth/login", json={"name": name, "password": PASSWORD})
-            heads[name] = {"Cookie": f"intake_session={r.cookies['intake_session']}"}
+            heads[name] = session_headers(r)
             c.cookies.clear()
         heads["token"] = {"Authorization": f"Bearer {make_token(settings, 'records:read')}"}
         batch = c.post(f"{API}/batches", files=[("files", ("a.png", blank_pages[0].read_bytes()))],
