@@ -1,6 +1,7 @@
 """Running the jobs in this process, without a broker (the embedded defaults).
 
-- `ThreadDispatcher`: one background thread runs the work in order (`intake serve`);
+- `ThreadDispatcher`: one background thread runs the work in order (`intake serve`), pages in
+  fair order (a page job is a token, as with Celery: `run_next_page_job`);
 - `InlineDispatcher`: collects the work; the caller runs it with `run_next` (`intake process`).
 
 Webhook deliveries are sent by a thread of their own (`intake.webhooks.runner.WebhookThread`,
@@ -31,8 +32,14 @@ log = logging.getLogger(__name__)
 
 
 def run_page_job(page_id: int, settings: Settings) -> None:
-    """A page read, then its batch assembled: the Celery chain's two tasks, retried alike."""
+    """Page `page_id` read, then its batch assembled (`intake process`: in upload order)."""
     jobs.run_page_chain(page_id, settings=settings, worker="in-process")
+
+
+def run_next_page_job(page_id: int, settings: Settings) -> None:
+    """A page token (`page_id` is only a hint): the next page in fair order, then its batch's
+    assembly, as a Celery worker does it (`intake serve`)."""
+    jobs.run_next_page_then_assembly(settings=settings, worker="in-process")
 
 
 def run_assembly_job(batch_id: int, settings: Settings) -> None:
@@ -40,7 +47,8 @@ def run_assembly_job(batch_id: int, settings: Settings) -> None:
 
 
 # kind of work -> what runs it: "page" and "assembly", the two methods of `dispatch.Dispatcher`
-JOBS: dict[str, Callable[[int, Settings], None]] = {"page": run_page_job, "assembly": run_assembly_job}
+JOBS: dict[str, Callable[[int, Settings], None]] = {"page": run_page_job, "assembly": run_assembly_job,
+                                                    "next_page": run_next_page_job}
 
 
 def run_job(kind: str, obj_id: int, settings: Settings) -> None:
@@ -48,7 +56,9 @@ def run_job(kind: str, obj_id: int, settings: Settings) -> None:
 
 
 class ThreadDispatcher:
-    """One background thread running jobs in order (embedded `intake serve`)."""
+    """One background thread running jobs in order (embedded `intake serve`). A page job is a
+    token, as with Celery: it reads the next page in fair order (`run_next_page_job`), and
+    `waiting` counts the tokens not yet taken, for the sweeper."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -56,6 +66,7 @@ class ThreadDispatcher:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._webhooks: Any = None
+        self._tokens = 0  # page tokens in the queue
 
     def _ensure_started(self) -> None:
         with self._lock:
@@ -68,6 +79,9 @@ class ThreadDispatcher:
             item = self._queue.get()
             if item is None:
                 return
+            if item[0] == "next_page":
+                with self._lock:
+                    self._tokens -= 1
             try:
                 run_job(item[0], item[1], self.settings)
             except Exception as exc:  # noqa: BLE001 - keep the worker thread alive; sweeper retries
@@ -77,7 +91,13 @@ class ThreadDispatcher:
 
     def page(self, page_id: int) -> None:
         self._ensure_started()
-        self._queue.put(("page", page_id))
+        with self._lock:
+            self._tokens += 1
+        self._queue.put(("next_page", page_id))
+
+    def waiting(self) -> int:
+        with self._lock:
+            return self._tokens
 
     def assembly(self, batch_id: int) -> None:
         self._ensure_started()

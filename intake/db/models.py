@@ -316,6 +316,10 @@ class Page(Base):
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("form_instances.id", ondelete="SET NULL"))
     needs_assembly: Mapped[bool] = mapped_column(Boolean, default=False)
     run_id: Mapped[str | None] = mapped_column(String(32))
+    # the run reading the page holds it until `lease_until` and renews it while it reads; a lease
+    # that lapsed means its worker died (`intake.batches.processing`, the sweeper)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
     enqueued_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

@@ -1,0 +1,29 @@
+"""page leases: who is reading a page (claimed_by) and until when the claim holds unless renewed
+(lease_until), so a page whose worker died is read again within seconds, not after the task time
+limit (issue 12, item 3)
+
+Revision ID: 0008
+Revises: 0005
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("pages") as batch:
+        batch.add_column(sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("claimed_by", sa.String(length=64), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("pages") as batch:
+        batch.drop_column("claimed_by")
+        batch.drop_column("lease_until")
