@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     # Work queue (recovery and fairness: docs/design-notes.md, "Work queue")
     task_time_limit_s: int = Field(300, gt=0)  # any task but a page's reading (assembly, webhooks)
     # one page's reading: past it the page ends `failed` (`timeout`); the hard limit is 10 s later
-    page_time_limit_s: int = Field(60, gt=0)
+    page_time_limit_s: int = Field(30, gt=0)
     visibility_timeout_s: int = Field(3600, gt=0)
     # a page being read is claimed for this long and the reader renews the claim every quarter of
     # it; the sweeper puts a page whose claim lapsed (its worker died) back in the queue

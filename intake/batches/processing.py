@@ -156,19 +156,17 @@ def fair_batch_order(s: Session) -> list[int]:
                              .group_by(Page.batch_id)).all())
     if not waiting:
         return []
-    ids = sorted(waiting)
-    served = dict(s.execute(select(Page.batch_id, func.count()).where(
-        Page.batch_id.in_(ids), Page.status != PageState.QUEUED).group_by(Page.batch_id)).all())
-    rows = s.execute(select(Batch.id, Batch.created_by_user_id, Batch.created_by_token_id, Batch.created_at)
-                     .where(Batch.id.in_(ids))).all()
+    rows = s.execute(select(Batch.id, Batch.created_by_user_id, Batch.created_by_token_id, Batch.created_at,
+                            Batch.pages_count).where(Batch.id.in_(sorted(waiting)))).all()
+    served = {b: max(0, pages - waiting[b]) for b, _, _, _, pages in rows}
     by_owner: dict[tuple[str, int], int] = {}
-    for b, user, token, _ in rows:
+    for b, user, token, _, _ in rows:
         key = _owner(b, user, token)
-        by_owner[key] = by_owner.get(key, 0) + served.get(b, 0)
+        by_owner[key] = by_owner.get(key, 0) + served[b]
 
     def rank(row: Any) -> tuple[Any, ...]:
-        b, user, token, created = row
-        return (by_owner[_owner(b, user, token)], served.get(b, 0), waiting[b] + served.get(b, 0), created, b)
+        b, user, token, created, _ = row
+        return (by_owner[_owner(b, user, token)], served[b], waiting[b] + served[b], created, b)
 
     return [row[0] for row in sorted(rows, key=rank)]
 

@@ -294,6 +294,7 @@ class Page(Base):
         UniqueConstraint("batch_id", "position"),
         CheckConstraint(_in("status", PageState), name="status"),
         Index("ix_pages_status_updated_at", "status", "updated_at"),
+        Index("ix_pages_status_batch_id", "status", "batch_id"),  # queued pages per batch (fair order)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
