@@ -166,3 +166,37 @@ def test_the_sweeper_replaces_page_messages_a_broker_lost(settings: Settings, bl
     finally:
         dispatch.install(broker, None)
         r.flushdb()
+
+
+def test_a_page_out_of_time_ends_timeout_and_the_message_takes_no_other_page(any_settings: Settings, runner,
+                                                                             blank_pages: list[Path]) -> None:
+    """What Celery's soft time limit does (an exception raised by a signal in the middle of the
+    reading), with a real timer and a real page: the page ends ``failed`` with ``timeout``."""
+    import signal
+
+    from intake.batches import jobs
+
+    class SoftLimit(Exception):
+        pass
+
+    def out_of_time(_: int, frame) -> None:  # noqa: ANN001 - the interrupted frame
+        while frame is not None:  # only once the page is being read (not while it is claimed)
+            if frame.f_code.co_name == "_read":
+                raise SoftLimit
+            frame = frame.f_back
+
+    settings = any_settings
+    upload(settings, blank_pages, 2, 1)
+    old = signal.signal(signal.SIGALRM, out_of_time)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
+        outcome, page_id, _ = jobs.run_next_page(settings=settings, worker="w1", delivery_id="m1",
+                                                 timeout_errors=(SoftLimit,))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert outcome == "timeout"
+    with get_db(settings).read_session() as s:
+        pages = {p.id: p for p in s.scalars(select(Page))}
+    assert (pages[page_id].status, pages[page_id].error_code, pages[page_id].lease_until) == ("failed", "timeout", None)
+    assert [p.status for p in pages.values() if p.id != page_id] == ["queued"]
