@@ -34,7 +34,6 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-
 from typing import Any
 
 import cv2
