@@ -22,7 +22,7 @@ Permanent problems that are not about the page (OCR engine broken, original miss
 ``failed`` with a code. Transient errors (database, storage) propagate for the caller to retry.
 
 `process_next()` claims the next page in *fair order* instead of a given one (`fair_batch_order`:
-round-robin across owners and batches, least served first): with a broker and in `intake serve`
+round-robin across owners, then a user's batch with the fewest pages left): with a broker and in `intake serve`
 a page message is only a token meaning "one page waits", and the database decides which.
 """
 
@@ -143,29 +143,35 @@ def _owner(batch_id: int, user_id: int | None, token_id: int | None) -> tuple[st
 
 
 def fair_batch_order(s: Session) -> list[int]:
-    """Batches with queued pages, in the order their next page is read: least served first.
+    """Batches with queued pages, in the order their next page is read.
 
-    Served = pages of the batch no longer queued (being read or done). First the owner (the user,
-    else the API token, else the batch itself) whose batches with waiting pages were served
-    least, then that owner's batch served least, then the smaller batch, then the older. So a
-    new batch of any user is read as soon as a worker is free, one owner's many batches share
-    with another owner's one, and a big batch yields to small ones that arrive while it is read
-    (pages are taken round-robin across owners and batches, never batch after batch)."""
+    Round-robin across owners (the user, else the API token, else the batch itself): first the
+    owner whose batches in progress had a page claimed least recently (never: first of all); among
+    that owner's batches, the one with the fewest pages left, then the older. So one user's flood
+    (one big batch or many small ones) and another user's small batch take turns page by page,
+    and within one user's work a batch nearly done is finished before new ones are started
+    (records appear sooner than if every batch advanced at once)."""
     waiting = dict(s.execute(select(Page.batch_id, func.count()).where(Page.status == PageState.QUEUED)
                              .group_by(Page.batch_id)).all())
     if not waiting:
         return []
-    rows = s.execute(select(Batch.id, Batch.created_by_user_id, Batch.created_by_token_id, Batch.created_at,
-                            Batch.pages_count).where(Batch.id.in_(sorted(waiting)))).all()
-    served = {b: max(0, pages - waiting[b]) for b, _, _, _, pages in rows}
-    by_owner: dict[tuple[str, int], int] = {}
-    for b, user, token, _, _ in rows:
+    # every batch still in progress counts for its owner's last claim (one whose pages are all
+    # claimed too), so an owner's new batch does not jump the turn
+    active = or_(Batch.id.in_(sorted(waiting)), Batch.status == BatchState.PROCESSING)
+    batches = s.execute(select(Batch.id, Batch.created_by_user_id, Batch.created_by_token_id, Batch.created_at)
+                        .where(active)).all()
+    last = dict(s.execute(select(Page.batch_id, func.max(Page.started_at)).join(Batch, Batch.id == Page.batch_id)
+                          .where(active, Page.started_at.is_not(None)).group_by(Page.batch_id)).all())
+    by_owner: dict[tuple[str, int], float] = {}
+    for b, user, token, _ in batches:
         key = _owner(b, user, token)
-        by_owner[key] = by_owner.get(key, 0) + served[b]
+        t = last[b].timestamp() if last.get(b) is not None else float("-inf")
+        by_owner[key] = max(by_owner.get(key, float("-inf")), t)
+    rows = [row for row in batches if row[0] in waiting]
 
     def rank(row: Any) -> tuple[Any, ...]:
-        b, user, token, created, _ = row
-        return (by_owner[_owner(b, user, token)], served[b], waiting[b] + served[b], created, b)
+        b, user, token, created = row
+        return (by_owner[_owner(b, user, token)], waiting[b], created, b)
 
     return [row[0] for row in sorted(rows, key=rank)]
 

@@ -295,6 +295,7 @@ class Page(Base):
         CheckConstraint(_in("status", PageState), name="status"),
         Index("ix_pages_status_updated_at", "status", "updated_at"),
         Index("ix_pages_status_batch_id", "status", "batch_id"),  # queued pages per batch (fair order)
+        Index("ix_pages_batch_id_started_at", "batch_id", "started_at"),  # a batch's last claim (fair order)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
