@@ -189,3 +189,46 @@ def test_one_worker_reads_a_second_users_small_batch_before_the_first_users_big_
         assert left >= 6, f"B's batch waited behind A's: only {left} of A's pages were left"
         wait_for(st, "A's batch to finish", lambda: batch(st, big)["status"] == "done", timeout=180)
         assert b_batch()["finished_at"] < batch(st, big)["finished_at"]
+
+
+def test_intake_serve_without_a_broker_killed_mid_batch_resumes_at_its_next_start(
+        settings: Settings, synth_forms: list[Path], tmp_path: Path) -> None:
+    """The embedded default (no broker: `intake serve` reads pages on a thread, in fair order):
+    the server SIGKILLed mid-batch and started again finishes the batch, each page once."""
+    env = default_env(settings, "", tmp_path)
+    env.pop("INTAKE_BROKER_URL")
+    assert_default_timings(env)
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "intake.api:create_app", "--host", "127.0.0.1",
+           "--port", str(port), "--log-level", "warning"]
+    st = Stack(f"http://127.0.0.1:{port}",
+               {"Authorization": f"Bearer {make_token(settings, 'batches:write', 'batches:read', 'records:read')}"},
+               settings)
+
+    def serve(name: str) -> Proc:
+        proc = start(name, cmd, env, tmp_path)
+        st.procs.append(proc)
+        wait_for(st, "the API", lambda: _healthy(st.base), timeout=30)
+        return proc
+
+    try:
+        first = serve("serve1")
+        batch_id = upload(st, synth_forms)
+        wait_for(st, "a page read", lambda: page_states(settings, batch_id).get("read", 0) >= 1, interval=0.05)
+        os.killpg(first.popen.pid, signal.SIGKILL)
+        first.popen.wait(5)
+        states = page_states(settings, batch_id)
+        assert states.get("queued", 0) + states.get("processing", 0) > 0, "the batch finished before the kill"
+        serve("serve2")
+        wait_for(st, "the batch to finish", lambda: batch(st, batch_id)["status"] == "done", timeout=RECOVERY_S)
+    finally:
+        for p in reversed(st.procs):
+            p.stop()
+    check_completed_exactly_once(settings, batch_id, len(synth_forms))
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}{API}/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
