@@ -69,6 +69,8 @@ def process_page(self: Task, page_id: int) -> str:
     return outcome
 
 
+# no longer sent (a page message enqueues its batch's assembly itself); kept for the chains that
+# versions before the page tokens left in a broker
 @celery_app.task(name=ASSEMBLE_AFTER_PAGE, **RETRY)
 def assemble_after_page(page_id: int) -> dict[str, Any] | None:
     return jobs.run_assembly_for_page(page_id)
