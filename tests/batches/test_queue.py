@@ -200,3 +200,33 @@ def test_a_page_out_of_time_ends_timeout_and_the_message_takes_no_other_page(any
         pages = {p.id: p for p in s.scalars(select(Page))}
     assert (pages[page_id].status, pages[page_id].error_code, pages[page_id].lease_until) == ("failed", "timeout", None)
     assert [p.status for p in pages.values() if p.id != page_id] == ["queued"]
+
+
+def test_intake_serves_thread_sweeps_while_it_runs(any_settings: Settings, runner, blank_pages: list[Path]) -> None:
+    """The in-process worker thread (`intake serve` without a broker) runs the sweeper every
+    `sweep_interval_s`, as beat does: a page left ``processing`` by a run that stopped (its lease
+    lapsed) is read while the server runs, not only at its next start."""
+    from intake.batches.inprocess import ThreadDispatcher
+
+    settings = any_settings.model_copy(update={"sweep_interval_s": 1})
+    batch_id = upload(settings, blank_pages, 1, 1)
+    runner.pending.clear()
+    with get_db(settings).session() as s:
+        s.execute(update(Page).values(status="processing", stage="reading", attempts=1, run_id="gone",
+                                      lease_until=utcnow() - timedelta(seconds=1)))
+    d = ThreadDispatcher(settings)
+    dispatch.install(settings, d)
+    try:
+        d._ensure_started()  # started by the server's first work; nothing is enqueued here
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            with get_db(settings).read_session() as s:
+                if s.get(Batch, batch_id).status == "done":
+                    break
+            time.sleep(0.2)
+        with get_db(settings).read_session() as s:
+            page = s.scalars(select(Page).where(Page.batch_id == batch_id)).one()
+        assert (page.status, page.attempts) == ("read", 2)
+    finally:
+        d.stop()
+        dispatch.install(settings, None)
