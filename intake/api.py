@@ -203,9 +203,8 @@ def _recover(settings: Settings) -> None:
     """Embedded defaults: nothing else runs pages, so everything unfinished was interrupted."""
     from intake.batches.service import sweep
 
-    now_settings = settings.model_copy(update={"stuck_after_s": 1, "task_time_limit_s": 1})
     try:
-        report = sweep(settings=now_settings)
+        report = sweep(settings=settings, interrupted=True)
         if any(report.values()):
             log.warning("resumed unfinished work from a previous run: %s", report)
     except Exception as exc:  # noqa: BLE001 - a broken database shows up on the first request anyway

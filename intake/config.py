@@ -18,6 +18,7 @@ from intake.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET = "dev-only-not-secret"
+PAGE_HARD_LIMIT_GRACE_S = 10  # a page's reading is killed this long after its (soft) time limit
 
 
 class Settings(BaseSettings):
@@ -66,11 +67,18 @@ class Settings(BaseSettings):
     tessdata_dir: Path | None = None
     ocr_timeout_s: float = Field(30.0, gt=0)
 
-    # Work queue
-    task_time_limit_s: int = Field(300, gt=0)
+    # Work queue (recovery and fairness: docs/design-notes.md, "Work queue")
+    task_time_limit_s: int = Field(300, gt=0)  # any task but a page's reading (assembly, webhooks)
+    # one page's reading: past it the page ends `failed` (`timeout`); the hard limit is 10 s later
+    page_time_limit_s: int = Field(30, gt=0)
     visibility_timeout_s: int = Field(3600, gt=0)
-    stuck_after_s: int = Field(900, gt=0)  # the sweeper re-enqueues pages idle longer than this
-    sweep_interval_s: int = Field(60, gt=0)  # how often the sweeper runs (Celery beat)
+    # a page being read is claimed for this long and the reader renews the claim every quarter of
+    # it; the sweeper puts a page whose claim lapsed (its worker died) back in the queue
+    page_lease_s: int = Field(20, ge=4)
+    # with a dispatcher that cannot count its waiting messages (`intake process`): pages queued
+    # longer than this are enqueued again; Celery and `intake serve` count them instead
+    stuck_after_s: int = Field(900, gt=0)
+    sweep_interval_s: int = Field(10, gt=0)  # how often the sweeper runs (Celery beat)
     max_page_attempts: int = Field(3, gt=0)  # a page that keeps killing or timing out a worker fails
     task_retry_max: int = Field(5, ge=0)  # retries of a task after a transient error (DB, broker)
 
@@ -126,9 +134,9 @@ class Settings(BaseSettings):
             raise ValueError("INTAKE_SECRET_KEY must be set to a real secret in production")
         if self.token_default_days > self.token_max_days:
             raise ValueError("INTAKE_TOKEN_DEFAULT_DAYS must not exceed INTAKE_TOKEN_MAX_DAYS")
-        if self.visibility_timeout_s <= self.task_time_limit_s:
+        if self.visibility_timeout_s <= max(self.task_time_limit_s, self.page_time_limit_s + PAGE_HARD_LIMIT_GRACE_S):
             raise ValueError(
-                "INTAKE_VISIBILITY_TIMEOUT_S must exceed INTAKE_TASK_TIME_LIMIT_S, "
+                "INTAKE_VISIBILITY_TIMEOUT_S must exceed INTAKE_TASK_TIME_LIMIT_S and INTAKE_PAGE_TIME_LIMIT_S + 10, "
                 "or Redis redelivers tasks that are still running"
             )
         return self

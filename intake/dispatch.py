@@ -3,9 +3,9 @@
 
 Work is named by task name and carries one id (JSON). Where it runs depends on the settings:
 
-- ``INTAKE_BROKER_URL`` set: `CeleryDispatcher` sends a Celery chain per page
-  (``intake.process_page`` then ``intake.assemble_after_page``) by name, so `intake` never
-  imports `workers`; `celery_config` is the single source of the Celery settings both use.
+- ``INTAKE_BROKER_URL`` set: `CeleryDispatcher` sends one ``intake.process_page`` message per
+  page (a token, below; ``intake.assemble_after_page`` is still run for messages sent by older
+  versions) by name, so `intake` never imports `workers`; `celery_config` is the single source of the Celery settings both use.
 - no broker (embedded defaults): the work runs in this process, through a dispatcher that the
   process installed (`install`): `intake serve` runs pages on a background thread,
   `intake process` drains the work itself, synchronously. Those dispatchers and the table of
@@ -17,6 +17,13 @@ Webhook deliveries (``intake.deliver_webhook``, `intake.webhooks.sender.deliver`
 queue in Celery, and on embedded defaults to a thread of their own (`intake.webhooks.runner`), so a
 slow receiver never holds up the reading of pages; `InlineDispatcher` leaves them in the outbox
 for the next ``intake serve`` or worker (the due-delivery poller sends them).
+
+A page message is a *token*: the worker that takes one reads the next page in fair order from
+the database (`intake.batches.processing.process_next`), not necessarily the page it names, and
+then enqueues the assembly of that page's batch. So the broker's queue is first-in-first-out
+while pages are read round-robin across users and batches, and a lost message is replaced by
+any new one: the sweeper compares the pages ``queued`` in the database with the tokens waiting
+(`waiting`) and sends the difference.
 
 Given a ``session``, the enqueue functions defer sending until that session's transaction has
 committed (and drop it on rollback), so a worker never looks for a row that is not there yet.
@@ -96,6 +103,10 @@ class Dispatcher(Protocol):
 
     def webhook(self, delivery_id: int, delay_s: float = 0.0) -> None: ...
 
+    # Optional: `waiting()`, how many page messages wait to be taken (each will read one queued
+    # page, whichever is next), or None when unknown; a dispatcher whose page messages read the
+    # page they name (`InlineDispatcher`) has none.
+
 
 class CeleryDispatcher:
     """Sends work to Celery workers through the broker, by task name."""
@@ -107,12 +118,15 @@ class CeleryDispatcher:
         self.app.conf.update(celery_config(settings))
 
     def page(self, page_id: int) -> None:
-        from celery import chain
+        """A token: the task reads the next page in fair order, then enqueues its assembly."""
+        self.app.send_task(PROCESS_PAGE, args=[page_id])
 
-        chain(
-            self.app.signature(PROCESS_PAGE, args=[page_id], immutable=True),
-            self.app.signature(ASSEMBLE_AFTER_PAGE, args=[page_id], immutable=True),
-        ).apply_async()
+    def waiting(self) -> int:
+        """Page messages in the broker's page queue, not yet taken by a worker (a non-passive
+        declare: passive fails on an empty Redis queue, and declaring an existing queue is a
+        no-op)."""
+        with self.app.connection_for_read() as conn:
+            return int(conn.default_channel.queue_declare(queue=QUEUE).message_count)
 
     def assembly(self, batch_id: int) -> None:
         self.app.send_task(ASSEMBLE_BATCH, args=[batch_id])
@@ -157,6 +171,13 @@ def dispatcher_for(settings: Settings | None = None) -> Dispatcher:
                                   "in-process worker (start `intake serve`, or use `intake process`)")
             d = _dispatchers[_key(s)] = CeleryDispatcher(s)
         return d
+
+
+def waiting(settings: Settings | None = None) -> int | None:
+    """Page messages waiting to be taken (`Dispatcher`'s optional `waiting`), None if unknown."""
+    d = dispatcher_for(settings)
+    count = getattr(d, "waiting", None)
+    return None if count is None else count()
 
 
 _AFTER_COMMIT = "intake_after_commit"

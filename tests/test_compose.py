@@ -520,3 +520,46 @@ def test_beat_starts_celery_beat_with_its_schedule_in_the_data_dir(tmp_path: Pat
     assert "celery beat" in output
     assert f"db -> {data_dir / 'celerybeat-schedule'}" in output
     assert data_dir.is_dir()
+
+
+@pytest.mark.slow
+def test_the_broker_keeps_its_queue_across_a_crash(compose: dict[str, Any], services: dict[str, dict[str, Any]],
+                                                   tmp_path: Path) -> None:
+    """The compose Redis runs with an append-only file on a named volume at its data folder: its
+    own command line, run here by the real redis-server (on a free port, in a folder of its own),
+    keeps a queued message across a SIGKILL (issue 12, item 3)."""
+    redis = services["redis"]
+    command = redis["command"]
+    assert command[0] == "redis-server" and command[command.index("--appendonly") + 1] == "yes"
+    volumes = {v.split(":")[0]: v.split(":")[1] for v in redis["volumes"]}
+    assert "redisdata" in compose["volumes"] and volumes.get("redisdata") == "/data"  # the image's data folder
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    import redis as redis_client
+
+    def run() -> subprocess.Popen:
+        proc = subprocess.Popen(command + ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            try:
+                if redis_client.Redis(port=port, socket_connect_timeout=0.5).ping():
+                    return proc
+            except redis_client.RedisError:
+                time.sleep(0.05)
+        proc.kill()
+        raise AssertionError("redis-server did not start with the compose command")
+
+    port = free_port()
+    proc = run()
+    try:
+        r = redis_client.Redis(port=port)
+        r.lpush("intake", b"a page message")
+        time.sleep(1.5)  # appendfsync everysec: on disk within a second
+        proc.kill()  # SIGKILL: no save at shutdown
+        proc.wait(5)
+        proc = run()
+        assert redis_client.Redis(port=port).lrange("intake", 0, -1) == [b"a page message"]
+    finally:
+        proc.kill()
+        proc.wait(5)

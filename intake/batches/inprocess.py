@@ -1,6 +1,7 @@
 """Running the jobs in this process, without a broker (the embedded defaults).
 
-- `ThreadDispatcher`: one background thread runs the work in order (`intake serve`);
+- `ThreadDispatcher`: one background thread runs the work in order (`intake serve`), pages in
+  fair order (a page job is a token, as with Celery: `run_next_page_job`);
 - `InlineDispatcher`: collects the work; the caller runs it with `run_next` (`intake process`).
 
 Webhook deliveries are sent by a thread of their own (`intake.webhooks.runner.WebhookThread`,
@@ -9,7 +10,8 @@ receiver never holds up the reading of pages; `InlineDispatcher` leaves them in 
 the next ``intake serve`` or worker.
 
 Both run the same job functions as the Celery tasks (`intake.batches.jobs`), looked up in `JOBS`,
-the in-process job table. It lives here, on the jobs' side of the seam: `intake.dispatch` only
+the in-process job table (`INLINE_JOBS` for `InlineDispatcher`, whose page job reads the page it
+names). The thread also runs the sweeper every `sweep_interval_s`, as beat does for Celery. It lives here, on the jobs' side of the seam: `intake.dispatch` only
 hands work to whatever dispatcher the process installed (`install_thread`, or
 `dispatch.install`), so the services that enqueue work never import the jobs that call them.
 """
@@ -20,6 +22,7 @@ import collections
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,8 +34,14 @@ log = logging.getLogger(__name__)
 
 
 def run_page_job(page_id: int, settings: Settings) -> None:
-    """A page read, then its batch assembled: the Celery chain's two tasks, retried alike."""
+    """Page `page_id` read, then its batch assembled (`intake process`: in upload order)."""
     jobs.run_page_chain(page_id, settings=settings, worker="in-process")
+
+
+def run_next_page_job(page_id: int, settings: Settings) -> None:
+    """A page token (`page_id` is only a hint): the next page in fair order, then its batch's
+    assembly, as a Celery worker does it (`intake serve`)."""
+    jobs.run_next_page_then_assembly(settings=settings, worker="in-process")
 
 
 def run_assembly_job(batch_id: int, settings: Settings) -> None:
@@ -40,7 +49,9 @@ def run_assembly_job(batch_id: int, settings: Settings) -> None:
 
 
 # kind of work -> what runs it: "page" and "assembly", the two methods of `dispatch.Dispatcher`
-JOBS: dict[str, Callable[[int, Settings], None]] = {"page": run_page_job, "assembly": run_assembly_job}
+# ("page": a token, the next page in fair order; `InlineDispatcher` reads the page it names instead)
+JOBS: dict[str, Callable[[int, Settings], None]] = {"page": run_next_page_job, "assembly": run_assembly_job}
+INLINE_JOBS: dict[str, Callable[[int, Settings], None]] = {"page": run_page_job, "assembly": run_assembly_job}
 
 
 def run_job(kind: str, obj_id: int, settings: Settings) -> None:
@@ -48,7 +59,9 @@ def run_job(kind: str, obj_id: int, settings: Settings) -> None:
 
 
 class ThreadDispatcher:
-    """One background thread running jobs in order (embedded `intake serve`)."""
+    """One background thread running jobs in order (embedded `intake serve`). A page job is a
+    token, as with Celery: it reads the next page in fair order (`run_next_page_job`), and
+    `waiting` counts the tokens not yet taken, for the sweeper."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -56,6 +69,7 @@ class ThreadDispatcher:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._webhooks: Any = None
+        self._tokens = 0  # page tokens in the queue
 
     def _ensure_started(self) -> None:
         with self._lock:
@@ -64,10 +78,29 @@ class ThreadDispatcher:
                 self._thread.start()
 
     def _loop(self) -> None:
+        """Jobs in order, and the sweeper every `sweep_interval_s` (as beat runs it for Celery):
+        a page left ``processing`` after its job gave up on a transient error, or ``queued``
+        with no token, is taken up again while the server runs, not only at its next start."""
+        every = self.settings.sweep_interval_s
+        last_sweep = time.monotonic()
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=every)
+            except queue.Empty:
+                item = ("sweep", 0)
             if item is None:
                 return
+            if time.monotonic() - last_sweep >= every or item[0] == "sweep":
+                last_sweep = time.monotonic()
+                try:
+                    jobs.run_sweep(settings=self.settings)
+                except Exception as exc:  # noqa: BLE001 - the next sweep tries again
+                    log.error("in-process sweep failed: %s", type(exc).__name__)
+                if item[0] == "sweep":
+                    continue
+            if item[0] == "page":
+                with self._lock:
+                    self._tokens -= 1
             try:
                 run_job(item[0], item[1], self.settings)
             except Exception as exc:  # noqa: BLE001 - keep the worker thread alive; sweeper retries
@@ -77,7 +110,13 @@ class ThreadDispatcher:
 
     def page(self, page_id: int) -> None:
         self._ensure_started()
+        with self._lock:
+            self._tokens += 1
         self._queue.put(("page", page_id))
+
+    def waiting(self) -> int:
+        with self._lock:
+            return self._tokens
 
     def assembly(self, batch_id: int) -> None:
         self._ensure_started()
@@ -126,7 +165,7 @@ class InlineDispatcher:
         if not self.pending:
             return None
         item = self.pending.popleft()
-        run_job(item[0], item[1], self.settings)
+        INLINE_JOBS[item[0]](item[1], self.settings)
         return item
 
 

@@ -15,15 +15,17 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import select
 
 from intake.batches import assembly, processing
 from intake.batches.service import sweep
 from intake.config import Settings, get_settings
-from intake.db.models import Page
+from intake.db.models import Page, PageState
 from intake.db.session import get_db
 from intake.errors import OriginalMissing, StorageError
 
@@ -60,15 +62,53 @@ TIMEOUT = ("timeout", "reading this page took longer than the time limit; check 
 
 
 def run_page(page_id: int, *, settings: Settings | None = None, worker: str | None = None,
-             delivery_id: str | None = None) -> str:
+             delivery_id: str | None = None, timeout_errors: tuple[type[BaseException], ...] = ()) -> str:
+    """Read page `page_id`. `timeout_errors` (Celery's soft time limit) record ``timeout``."""
     try:
         return processing.process_page(page_id, settings=settings, worker=worker, delivery_id=delivery_id)
     except Exception as exc:
-        if is_transient(exc):
-            raise
-        _log_unexpected(f"page {page_id}", exc)
-        processing.record_page_failure(page_id, *INTERNAL_ERROR, settings=settings, worker=worker)
-        return "failed"
+        return _page_error(page_id, exc, settings, worker, timeout_errors)
+
+
+def _page_error(page_id: int, exc: Exception, settings: Settings | None, worker: str | None,
+                timeout_errors: tuple[type[BaseException], ...]) -> str:
+    if timeout_errors and isinstance(exc, timeout_errors):
+        log.warning("page %s: out of time (INTAKE_PAGE_TIME_LIMIT_S)", page_id)
+        record_timeout(page_id, settings=settings, worker=worker)
+        return "timeout"
+    if is_transient(exc):
+        raise exc
+    _log_unexpected(f"page {page_id}", exc)
+    processing.record_page_failure(page_id, *INTERNAL_ERROR, settings=settings, worker=worker)
+    return "failed"
+
+
+def run_next_page(*, settings: Settings | None = None, worker: str | None = None, delivery_id: str | None = None,
+                  timeout_errors: tuple[type[BaseException], ...] = ()) -> tuple[str, int | None, int | None]:
+    """What a page message does: read the next page in fair order (`processing.process_next`).
+    Returns (outcome, page id, batch id); (``idle``, None, None) when no page waits. Errors are
+    sorted as `run_page` sorts them; a transient one propagates and the retry, under the same
+    `delivery_id`, takes over the page this run held."""
+    settings = settings or get_settings()
+    claim = processing.claim_next(settings, worker, processing.run_id_for(delivery_id))
+    if claim is None:
+        return "idle", None, None
+    try:
+        outcome = processing.read_claimed(claim, settings, worker)
+    except Exception as exc:
+        outcome = _page_error(claim.page_id, exc, settings, worker, timeout_errors)
+    return outcome, claim.page_id, claim.batch_id
+
+
+def fail_held_page(delivery_id: str, code: str, message: str, *, settings: Settings | None = None) -> int | None:
+    """Mark failed the page that the run of message `delivery_id` holds, if any (retries ran out)."""
+    settings = settings or get_settings()
+    run_id = processing.run_id_for(delivery_id)
+    with get_db(settings).read_session() as s:
+        page_id = s.scalar(select(Page.id).where(Page.run_id == run_id, Page.status == PageState.PROCESSING))
+    if page_id is not None:
+        processing.record_page_failure(page_id, code, message, settings=settings)
+    return page_id
 
 
 def record_timeout(page_id: int, *, settings: Settings | None = None, worker: str | None = None) -> None:
@@ -104,9 +144,19 @@ def with_retries(fn: Callable[..., T], *args: Any, attempts: int = 5, **kwargs: 
 
 
 def run_page_chain(page_id: int, *, settings: Settings | None = None, worker: str | None = None) -> None:
-    """In-process equivalent of the Celery chain: read the page, then assemble its batch."""
+    """Read page `page_id`, then assemble its batch (`intake process`: pages in upload order)."""
     with_retries(run_page, page_id, settings=settings, worker=worker)
     with_retries(run_assembly_for_page, page_id, settings=settings)
+
+
+def run_next_page_then_assembly(*, settings: Settings | None = None, worker: str | None = None) -> str:
+    """In-process equivalent of a page message: the next page in fair order, then its batch's
+    assembly. Retries keep one delivery id, so a retry takes over the page its try held."""
+    delivery_id = uuid.uuid4().hex
+    outcome, _, batch_id = with_retries(run_next_page, settings=settings, worker=worker, delivery_id=delivery_id)
+    if batch_id is not None:
+        with_retries(run_assembly, batch_id, settings=settings)
+    return outcome
 
 
 def run_sweep(*, settings: Settings | None = None) -> dict[str, int]:

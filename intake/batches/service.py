@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, defer
@@ -23,7 +24,8 @@ from intake import dispatch
 from intake.auth.audit import audit
 from intake.auth.service import Principal
 from intake.batches.assembly import assemble_batch, touch_neighbours
-from intake.batches.processing import process_page, record_page_failure, stuck_pages
+from intake.batches.processing import lapsed_pages as processing_lapsed
+from intake.batches.processing import process_page, record_page_failure
 from intake.batches.progress import Progress, add_events, batch_progress
 from intake.batches.schemas import (
     BatchOut,
@@ -127,39 +129,74 @@ def rerun_page(page_id: int, principal: Principal, settings: Settings) -> None:
         dispatch.enqueue_page(page_id, settings=settings, session=s)
 
 
-def sweep(*, settings: Settings | None = None) -> dict[str, int]:
-    """Re-enqueue work whose message was lost. Safe to run anywhere, any number of times: a page
-    enqueued twice is read once (the second delivery finds it final).
+TOKEN_GRACE_S = 5.0  # a page queued this recently may have its message on the way: not counted
 
-    - pages ``queued`` for longer than `stuck_after_s` (message lost with a broker restart);
-    - pages ``processing`` for longer than the hard task time limit (worker host died): put back
-      to ``queued`` (their attempt was counted, so a page that keeps killing workers fails);
-    - batches with read pages that were not assembled for `stuck_after_s` (assembly lost).
+
+def sweep(*, settings: Settings | None = None, interrupted: bool = False) -> dict[str, int]:
+    """Put lost work back in the queue. Safe to run anywhere, any number of times: a page enqueued
+    twice is read once (the second message finds no page waiting, or the page final). Runs every
+    `sweep_interval_s` (10 s) in Celery beat, at the start of `intake serve` (`interrupted`: this
+    process is the only reader, so every page ``processing`` was interrupted).
+
+    - pages ``processing`` whose lease lapsed (`processing.lapsed_pages`: the worker died): back
+      to ``queued``; their attempt was counted, so a page that keeps killing workers fails;
+    - page messages lost (a broker restarted empty): with a dispatcher that counts its waiting
+      messages (Celery, `intake serve`), as many messages as pages ``queued`` (for more than
+      `TOKEN_GRACE_S`) outnumber them are sent; otherwise (`intake process`) each page queued for
+      longer than `stuck_after_s` is enqueued again;
+    - batches with pages read more than `sweep_interval_s` ago but not assembled (assembly lost).
+    Returns counts: ``processing`` pages requeued, ``queued`` page messages sent, ``assemblies``.
     """
     settings = settings or get_settings()
-    queued, processing = stuck_pages(settings)
-    ids = queued + processing
+    now = utcnow()
+    if interrupted:
+        with get_db(settings).read_session() as s:
+            lapsed = list(s.scalars(select(Page.id).where(Page.status == PageState.PROCESSING).order_by(Page.id)))
+    else:
+        lapsed = processing_lapsed(settings, now)
+    waiting = dispatch.waiting(settings)
     assemble: Sequence[int] = []
     with get_db(settings).session() as s:
-        now = utcnow()
-        pages = list(s.scalars(select(Page).options(defer(Page.result)).where(Page.id.in_(ids))
-                               .order_by(Page.id).with_for_update())) if ids else []
+        pages = list(s.scalars(select(Page).options(defer(Page.result)).where(Page.id.in_(lapsed))
+                               .order_by(Page.id).with_for_update())) if lapsed else []
+        requeued = []
         for p in pages:
-            if p.status in (PageState.QUEUED, PageState.PROCESSING):
+            # re-checked under the lock: a renewal may have come in since (a slow, not a dead, run)
+            if p.status == PageState.PROCESSING and (interrupted or p.lease_until is None or p.lease_until < now):
                 p.status, p.stage, p.updated_at, p.enqueued_at = PageState.QUEUED, PageStage.REQUEUED, now, now
-                dispatch.enqueue_page(p.id, settings=settings, session=s)
-        cutoff = now.timestamp() - settings.stuck_after_s
-        waiting = s.execute(select(Page.batch_id, Page.finished_at).join(Batch, Batch.id == Page.batch_id).where(
+                p.lease_until = None
+                requeued.append(p)
+        if waiting is None:
+            before = now - timedelta(seconds=settings.stuck_after_s)
+            stale = list(s.scalars(select(Page).options(defer(Page.result)).where(
+                Page.status == PageState.QUEUED, func.coalesce(Page.enqueued_at, Page.updated_at) < before)
+                .order_by(Page.id).with_for_update()))
+            for p in stale:
+                p.stage, p.updated_at, p.enqueued_at = PageStage.REQUEUED, now, now
+            send = [p.id for p in requeued + stale]
+        else:
+            before = now if interrupted else now - timedelta(seconds=TOKEN_GRACE_S)
+            queued = s.scalar(select(func.count()).select_from(Page).where(
+                Page.status == PageState.QUEUED, func.coalesce(Page.enqueued_at, Page.updated_at) < before)) or 0
+            missing = max(0, queued + len(requeued) - waiting)
+            hints = [p.id for p in requeued] + list(s.scalars(select(Page.id).where(
+                Page.status == PageState.QUEUED).order_by(Page.id).limit(max(0, missing - len(requeued)))))
+            send = (hints + [0] * missing)[:missing]  # a token reads whichever page is next
+        for page_id in send:
+            dispatch.enqueue_page(page_id, settings=settings, session=s)
+        cutoff = now.timestamp() - settings.sweep_interval_s
+        waiting_asm = s.execute(select(Page.batch_id, Page.finished_at).join(Batch, Batch.id == Page.batch_id).where(
             Page.needs_assembly.is_(True), Page.status.in_([str(x) for x in FINAL_PAGE_STATES]),
             Batch.status == BatchState.PROCESSING)).all()
-        assemble = sorted({b for b, fin in waiting if fin is None or fin.timestamp() < cutoff})
+        assemble = sorted({b for b, fin in waiting_asm if fin is None or fin.timestamp() < cutoff})
         for batch_id in assemble:
             dispatch.enqueue_assembly(batch_id, settings=settings, session=s)
-        add_events(s, [p for p in pages if p.stage == PageStage.REQUEUED])
-    if ids or assemble:
-        log.warning("sweeper: re-enqueued %d queued and %d processing page(s), %d assembly(ies)",
-                    len(queued), len(processing), len(assemble))
-    return {"queued": len(queued), "processing": len(processing), "assemblies": len(assemble)}
+        add_events(s, [p for p in requeued + (stale if waiting is None else [])])
+    report = {"processing": len(requeued), "queued": max(0, len(send) - len(requeued)), "assemblies": len(assemble)}
+    if requeued or send or assemble:
+        log.warning("sweeper: %d page(s) whose lease lapsed requeued, %d page message(s) sent, %d assembly(ies)",
+                    report["processing"], len(send), report["assemblies"])
+    return report
 
 
 # ---------------------------------------------------------------- views

@@ -329,6 +329,8 @@ class Page(Base):
         UniqueConstraint("batch_id", "position"),
         CheckConstraint(_in("status", PageState), name="status"),
         Index("ix_pages_status_updated_at", "status", "updated_at"),
+        Index("ix_pages_status_batch_id", "status", "batch_id"),  # queued pages per batch (fair order)
+        Index("ix_pages_batch_id_started_at", "batch_id", "started_at"),  # a batch's last claim (fair order)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -351,6 +353,10 @@ class Page(Base):
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("form_instances.id", ondelete="SET NULL"))
     needs_assembly: Mapped[bool] = mapped_column(Boolean, default=False)
     run_id: Mapped[str | None] = mapped_column(String(32))
+    # the run reading the page holds it until `lease_until` and renews it while it reads; a lease
+    # that lapsed means its worker died (`intake.batches.processing`, the sweeper)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
     enqueued_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

@@ -366,9 +366,10 @@ def test_sweeper_re_enqueues_lost_work_and_a_poison_page_fails(settings: Setting
     old = utcnow() - timedelta(seconds=settings.stuck_after_s + 5)
     with get_db(settings).session() as s:
         p1, p2 = s.scalars(select(Page).where(Page.batch_id == batch_id).order_by(Page.position))
-        p1.updated_at = old
+        p1.updated_at = p1.enqueued_at = old
+        # read by a worker that died: its lease lapsed a moment ago (nobody renews it)
         p2.status, p2.stage, p2.attempts = "processing", "reading", 1
-        p2.updated_at = utcnow() - timedelta(seconds=settings.task_time_limit_s + 60)
+        p2.lease_until = utcnow() - timedelta(seconds=1)
     assert service.sweep(settings=settings) == {"queued": 1, "processing": 1, "assemblies": 0}
     assert sorted(runner.pending) == sorted([("page", p1.id), ("page", p2.id)])
     assert service.sweep(settings=settings)["queued"] == 0  # fresh again: not swept twice

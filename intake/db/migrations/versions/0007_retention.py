@@ -1,7 +1,7 @@
 """retention: a legal hold on records; when an original's stored files were purged
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from __future__ import annotations
