@@ -226,7 +226,7 @@ def parse_service(service: dict[str, Any]) -> typer.Context:
 def test_commands_parse_to_the_intended_values(services: dict[str, dict[str, Any]]) -> None:
     assert program(command_argv(services["api"]))[0] is cli.app
     api = parse_service(services["api"])
-    assert (api.command.name, api.params) == ("serve", {"host": "0.0.0.0", "port": 8000})
+    assert (api.command.name, api.params) == ("serve", {"host": "0.0.0.0", "port": 8000, "log_level": "info"})
     assert program(command_argv(services["worker"]))[0] is workers_cli.app
     worker = parse_service(services["worker"])
     assert worker.command.name == "worker"
@@ -253,7 +253,7 @@ def test_the_image_default_command_is_serve_on_all_interfaces() -> None:
     assert len(cmds) == 1
     argv = yaml.safe_load(cmds[0])  # exec form: a JSON list
     assert argv == ["intake", "serve", "--host", "0.0.0.0", "--port", "8000"]
-    assert parse_cli(argv[1:]).params == {"host": "0.0.0.0", "port": 8000}
+    assert parse_cli(argv[1:]).params == {"host": "0.0.0.0", "port": 8000, "log_level": "info"}
 
 
 # ---------------------------------------------------------------- environment
