@@ -165,7 +165,7 @@ def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
             read_states = r.details.get("states") or {"true": r.details.get("state")}
             for opt, st in read_states.items():
                 style = marks.get(opt) if ftype == "choice" else marks.get("true")
-                tstate = "empty" if style is None else ("filled" if style == "filled" else "marked")
+                tstate = "empty" if style is None else ("filled" if style in ("filled", "scribble") else "marked")
                 if ftype == "checkbox" and st == "filled" and not slot.field.fill_cancels:
                     st = "marked"
                 states.append((tstate, st or "empty"))

@@ -15,10 +15,12 @@ The truth JSON (ensure_ascii=False, sorted keys, indent 1)::
                 "rotation" (0/90/180/270 clockwise), "skew_deg" (clockwise), "dpi": [x, y]}],
      "writing": {slot path: {"style": "typed"|"hand", "text": exact text on paper, lines
                  joined by "\\n"}},
-     "marks": {field or slot path: {option value: "check"|"cross"|"dot"|"filled"}}}
+     "marks": {field or slot path: {option value: "check"|"cross"|"dot"|"filled"|"scribble"}},
+     "pen": "ballpoint"|"light_blue"|"red"|"pencil"}
 
-In ``marks`` a checkbox's key is ``"true"``; ``"filled"`` is a cancelled box (its option is not in
-``fields``); a signature present is recorded as ``{"true": "signature"}``.
+In ``marks`` a checkbox's key is ``"true"``; ``"filled"`` (solid) and ``"scribble"`` (scribbled
+over) are cancelled boxes (their option is not in ``fields``); a signature present is recorded as
+``{"true": "signature"}``. ``pen`` is the ink the form was filled in with (handwriting and marks).
 """
 
 from __future__ import annotations
@@ -66,14 +68,14 @@ def _check_options(profile: str, fmt: str | None, hand: float, count: int) -> No
         raise SynthError(f"count must be at least 1, not {count}")
 
 
-def render_record(template: Template, data: dict[str, Any], base: str, *, profile: str = "clean", hand: float = 0.0) -> tuple[list[Scan], dict, dict]:
-    """Draw a record's data onto the form and scan it: (scans, writing, marks)."""
+def render_record(template: Template, data: dict[str, Any], base: str, *, profile: str = "clean", hand: float = 0.0) -> tuple[list[Scan], dict, dict, str]:
+    """Draw a record's data onto the form and scan it: (scans, writing, marks, pen ink)."""
     filled = fill_form(template, data, random.Random(base + ":write"), hand=hand, colour=profile in COLOUR_PROFILES)
     srng = random.Random(base + ":scan")
     rotation = record_rotation(profile, srng)
     dpi = round(srng.uniform(150, 220)) if profile == "phone" else None
     scans = [degrade(profile, page, srng, rotation=rotation, dpi=dpi) for page in filled.pages]
-    return scans, filled.writing, filled.marks
+    return scans, filled.writing, filled.marks, filled.pen
 
 
 def _save(scans: list[Scan], fmt: str, out_dir: Path, stem: str) -> list[tuple[str, int]]:
@@ -128,7 +130,7 @@ def synthesize(
     for n in range(1, count + 1):
         base = f"{seed}:{template.key}:{n}"
         data = synth_record(template, random.Random(base))
-        scans, writing, marks = render_record(template, data, base, profile=profile, hand=hand)
+        scans, writing, marks, pen = render_record(template, data, base, profile=profile, hand=hand)
         record_fmt = fmt or DEFAULT_FORMAT[profile]
         if record_fmt == "mixed":
             record_fmt = random.Random(base + ":format").choice(FORMATS)
@@ -154,6 +156,7 @@ def synthesize(
             ],
             "writing": writing,
             "marks": marks,
+            "pen": pen,
         }
         path = out / f"{stem}.json"
         path.write_text(json.dumps(truth, ensure_ascii=False, sort_keys=True, indent=1) + "\n", encoding="utf-8")

@@ -9,8 +9,11 @@ square a little, as pens do.
   near-black, ink 55-65 % of the box (or line) height, left aligned with 1.5 mm padding,
   vertically centred; comb fields one character centred per cell;
 * hand: AR PL UKai TW character by character with jitter in size, rotation, baseline and spacing,
-  a pen colour per form (grey 20-70, blue-black on colour scans) and a slight slant;
-* marks: a check (two strokes), a cross or a dot; a cancelled box is filled almost completely;
+  a pen per form (see `INKS`: a dark ballpoint, grey 20-70 and blue-black on colour scans, most
+  of the time; otherwise a light blue ballpoint, a red pen or a pencil, grey and thin, whose
+  strokes are far lighter than the printing) and a slight slant;
+* marks: a check (two strokes), a cross or a dot; a cancelled box is filled almost completely or
+  scribbled over (a dense zigzag, ``scribble``);
 * signatures: a scribble of 2-4 Bezier strokes.
 
 `fits_line` / `fits_lines` are the capacity checks the data generator uses so that the values it
@@ -53,6 +56,17 @@ assert set(DATE_STYLE_WEIGHTS) == set(DATE_STYLES) and set(PHONE_STYLE_WEIGHTS) 
 
 MARK_STYLES = ("check", "cross", "dot")
 MARK_STYLE_WEIGHTS = (0.65, 0.25, 0.10)
+CANCEL_STYLES = ("filled", "scribble")  # how a box is cancelled where the form allows it
+
+# The pen a form is filled in with: share of forms, grey on grey scans, RGB range on colour ones.
+# Light blue and pencil come out near the grey of a printed form's light lines (150-165): the
+# reader must find them by their difference from the paper, not by a fixed darkness.
+INKS = {
+    "ballpoint": 0.72,  # dark: grey 20-70, blue-black or black on colour
+    "light_blue": 0.10,  # grey 135-165; RGB ~ (100-140, 150-185, 215-245)
+    "red": 0.06,  # grey 80-110; RGB ~ (185-225, 25-60, 35-70)
+    "pencil": 0.12,  # grey 95-150, thin (0.2-0.3 mm marks), never broad
+}
 
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]")
 _NO_LINE_START = set("，。、；：！？）」』》〉．,.;:!?)")
@@ -294,9 +308,10 @@ class Pen:
     mark_style: str  # the writer's usual mark
     mark_width_mm: float
     heavy: bool  # writes with a broad pen
+    ink: str = "ballpoint"  # a key of INKS
 
     def hand_ink(self, colour: bool, rng: random.Random):
-        g = max(10, min(90, self.hand_grey + rng.randint(-8, 8)))
+        g = max(10, min(175, self.hand_grey + rng.randint(-8, 8)))
         if not colour:
             return g
         r, gg, b = self.hand_rgb
@@ -308,16 +323,25 @@ def choose_pen(rng: random.Random) -> Pen:
     grey = rng.randint(20, 70)
     blue = rng.random() < 0.6
     rgb = (rng.randint(15, 35), rng.randint(25, 50), rng.randint(70, 120)) if blue else (grey, grey, grey + 5)
-    return Pen(
-        typed_font=rng.choices(list(TYPED_FONTS), weights=(0.6, 0.4))[0],
-        typed_ink=rng.randint(0, 30),
-        hand_grey=grey,
-        hand_rgb=rgb,
-        slant=rng.uniform(-0.12, 0.18),
-        mark_style=rng.choices(MARK_STYLES, weights=MARK_STYLE_WEIGHTS)[0],
-        mark_width_mm=rng.uniform(0.35, 0.6),
-        heavy=rng.random() < 0.4,
-    )
+    typed_font = rng.choices(list(TYPED_FONTS), weights=(0.6, 0.4))[0]
+    typed_ink = rng.randint(0, 30)
+    slant = rng.uniform(-0.12, 0.18)
+    mark_style = rng.choices(MARK_STYLES, weights=MARK_STYLE_WEIGHTS)[0]
+    width = rng.uniform(0.35, 0.6)
+    heavy = rng.random() < 0.4
+    ink = rng.choices(list(INKS), weights=list(INKS.values()))[0]
+    if ink == "light_blue":
+        grey = rng.randint(135, 165)
+        rgb = (rng.randint(100, 140), rng.randint(150, 185), rng.randint(215, 245))
+    elif ink == "red":
+        grey = rng.randint(80, 110)
+        rgb = (rng.randint(185, 225), rng.randint(25, 60), rng.randint(35, 70))
+    elif ink == "pencil":
+        grey = rng.randint(95, 150)
+        rgb = (grey, grey, grey + 3)
+        width, heavy = rng.uniform(0.2, 0.3), False
+    return Pen(typed_font=typed_font, typed_ink=typed_ink, hand_grey=grey, hand_rgb=rgb, slant=slant,
+               mark_style=mark_style, mark_width_mm=width, heavy=heavy, ink=ink)
 
 
 # ---------------------------------------------------------------------------------- spellings
@@ -498,7 +522,8 @@ def draw_hand(canvas: Canvas, box, text: str, *, lines: int, cells: int | None, 
 
 # ---------------------------------------------------------------------------------- marks
 def draw_mark(canvas: Canvas, box, style: str, *, pen: Pen, rng: random.Random) -> None:
-    """A mark in a checkbox square: "check", "cross", "dot" or "filled" (a cancelled box)."""
+    """A mark in a checkbox square: "check", "cross", "dot", or a cancelled box: "filled" (solid)
+    or "scribble" (a dense zigzag over the square, the way most people cancel)."""
     bx, by, bw, bh = box
     margin = 2.0  # mm of room around the square for overshooting strokes
     x0, y0, w, h = _box_px((bx - margin, by - margin, bw + 2 * margin, bh + 2 * margin))
@@ -539,6 +564,17 @@ def draw_mark(canvas: Canvas, box, style: str, *, pen: Pen, rng: random.Random) 
         for k in range(6):
             v = (k + 0.5) / 6
             stroke([pt(-0.05, v), pt(1.05, v + rng.uniform(-0.1, 0.1))])
+    elif style == "scribble":
+        # back and forth across the square, 5-9 turns, slanted, passing its edges a little
+        turns = rng.randint(5, 9)
+        tilt = rng.uniform(-0.25, 0.25)
+        points = []
+        for k in range(turns + 1):
+            v = -0.05 + 1.1 * k / turns
+            u = -0.08 if k % 2 == 0 else 1.08
+            points.append(pt(u, v + tilt * (u - 0.5), 0.06))
+        thick_s = max(thick, int(round(px(rng.uniform(0.5, 0.8)))))
+        cv2.polylines(layer, [np.array(points, np.int32)], False, 255, thick_s, cv2.LINE_AA, shift=4)
     else:  # pragma: no cover
         raise ValueError(style)
     canvas.blend(x0, y0, layer, pen.hand_ink(canvas.colour, rng))
@@ -609,6 +645,7 @@ class FilledForm:
     pages: list[np.ndarray]  # one uint8 array per page, 300 dpi, grey (H, W) or RGB (H, W, 3)
     writing: dict[str, dict[str, str]]  # slot path -> {"style": "typed"|"hand", "text": ...}
     marks: dict[str, dict[str, str]]  # field path -> {option value: mark style}
+    pen: str = "ballpoint"  # the ink of handwriting and marks (a key of INKS)
 
 
 def _mark_style(pen: Pen, rng: random.Random) -> str:
@@ -622,7 +659,8 @@ def fill_form(template, data: dict, rng: random.Random, *, hand: float = 0.0, co
 
     `hand` is the share of text fields written by hand (decided per field); `colour` draws on RGB
     pages so a ballpoint's blue shows. A choice or checkbox with ``fill_cancels`` has, one time in
-    ten, an extra box filled solid: a cancelled mark, which is not in the record's data.
+    ten, an extra box filled solid or scribbled over: a cancelled mark, which is not in the
+    record's data.
     """
     from intake.forms.model import TEXT_TYPES
     from intake.forms.render import blank_page
@@ -655,8 +693,9 @@ def fill_form(template, data: dict, rng: random.Random, *, hand: float = 0.0, co
                 draw_mark(canvas, slot.box, style, pen=pen, rng=rng)
                 marks[slot.path] = {"true": style}
             elif f.fill_cancels and rng.random() < 0.1:
-                draw_mark(canvas, slot.box, "filled", pen=pen, rng=rng)
-                marks[slot.path] = {"true": "filled"}
+                style = rng.choice(CANCEL_STYLES)
+                draw_mark(canvas, slot.box, style, pen=pen, rng=rng)
+                marks[slot.path] = {"true": style}
         elif f.type == "choice":
             chosen = value if isinstance(value, list) else [value] if value else []
             got: dict[str, str] = {}
@@ -668,12 +707,13 @@ def fill_form(template, data: dict, rng: random.Random, *, hand: float = 0.0, co
             free = [o for o in f.options if o.value not in chosen]
             if f.fill_cancels and free and rng.random() < 0.1:
                 o = rng.choice(free)
-                draw_mark(canvas, o.box, "filled", pen=pen, rng=rng)
-                got[o.value] = "filled"
+                style = rng.choice(CANCEL_STYLES)
+                draw_mark(canvas, o.box, style, pen=pen, rng=rng)
+                got[o.value] = style
             if got:
                 marks[slot.path] = got
         elif f.type == "signature":
             if value is True:
                 draw_signature(canvas, slot.box, pen=pen, rng=rng)
                 marks[slot.path] = {"true": "signature"}
-    return FilledForm([c.a for c in canvases], writing, marks)
+    return FilledForm([c.a for c in canvases], writing, marks, pen.ink)
