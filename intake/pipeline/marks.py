@@ -273,3 +273,45 @@ def read_choice(ctx: Any, slot: Slot) -> FieldReading:
     return FieldReading(path=slot.path, type=f.type, value=value, text=None, confidence=c, status=status,
                         errors=errors, page=slot.page, box=slot.box, engine="marks",
                         details={"fills": fills, "states": states, "evidence": evidence})
+
+
+# ------------------------------------------------------------------------- faint writing
+FAINT_TEXT_MAX_GAIN = 3.0  # the flat page's darkness is stretched at most this much
+
+
+def faint_level(ctx: Any) -> float:
+    """The grey (on the flat page) under which ink is at least faint on this page: the paper's
+    noise measured over the whole flat page (its lightest half), `FAINT_SIGMAS` of it and never
+    closer than `FAINT_MIN_CONTRAST` to the paper. A bilevel page has no faint ink."""
+    quality = getattr(ctx, "quality", None)
+    if quality is not None and quality.cls == "fax":
+        return 255 * DARK_LEVEL
+    flat = flat_page(ctx.canon)
+    sample = flat[::7, ::7]
+    paper = sample[sample > 255 * 0.85]
+    if paper.size < 50:
+        return 255 - FAINT_MIN_CONTRAST
+    med = float(np.median(paper))
+    noise = 1.4826 * float(np.median(np.abs(paper.astype(np.float32) - med)))
+    return min(med, 255.0) - max(FAINT_MIN_CONTRAST, FAINT_SIGMAS * noise)
+
+
+def faint_page(ctx: Any) -> np.ndarray:
+    """The flat page with its darkness stretched so that the page's faint level (`faint_level`)
+    becomes the readers' ink threshold (0.62 of the paper): writing in a light pen or pencil is
+    then ink to the text readers, while the paper's noise stays paper (cached per page)."""
+    key = ("faint", id(ctx.canon))
+    hit = _faint_cache.get(key)
+    if hit is not None and hit[0] is ctx.canon:
+        return hit[1]
+    flat = flat_page(ctx.canon)
+    gain = min(FAINT_TEXT_MAX_GAIN, (255.0 * (1 - DARK_LEVEL)) / max(1.0, 255.0 - faint_level(ctx)))
+    lut = np.clip(255.0 - (255.0 - np.arange(256, dtype=np.float32)) * gain, 0, 255).astype(np.uint8)
+    out = cv2.LUT(flat, lut)
+    if len(_faint_cache) > 8:
+        _faint_cache.clear()
+    _faint_cache[key] = (ctx.canon, out)
+    return out
+
+
+_faint_cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}

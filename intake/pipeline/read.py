@@ -43,7 +43,7 @@ from intake.pipeline.ink import (
 )
 
 # Tick boxes are judged in `marks` (illumination-normalised, by shape and faint ink as well as fill)
-from intake.pipeline.marks import read_checkbox, read_choice
+from intake.pipeline.marks import faint_page, read_checkbox, read_choice
 from intake.pipeline.quality import PageQuality, scan_dpi
 from intake.pipeline.quality import measure as measure_quality
 from intake.pipeline.types import Agreement, FieldReading, FieldStatus
@@ -77,6 +77,9 @@ OCR_SETTINGS: dict[str, tuple[OcrSetting, ...]] = {
 # Empty: less ink than a short stroke. (Tick boxes: see intake.pipeline.marks.)
 EMPTY_INK_MM2 = 0.6
 SIGNATURE_MIN_INK_MM2 = 4.0
+# A text field with no dark ink but faint writing (light blue ballpoint, pencil) is read from the
+# flattened, stretched page; True: such a reading always goes to a person (`faint_ink`).
+FAINT_TEXT_REVIEW = True
 
 
 @dataclass
@@ -477,11 +480,11 @@ def second_opinion(ctx: PageContext, f: Field, written: Written, first: FirstRea
     return Verdict(Agreement.DISAGREE, t, f"tesseract:{first.setting.lang}")
 
 
-def route(f: Field, written: Written, verdict: Verdict, retried: bool) -> Routing:
+def route(f: Field, written: Written, verdict: Verdict, retried: bool, quality: str | None = None) -> Routing:
     """Accept the kept value, or say why a person must look: it does not validate; its digits do
     not have the loops of the ink (checked unless the engines agreed the first time); a soft
     flag (`_soft_flags`); or its calibrated confidence is below the type's cutoff for this
-    agreement (`low_confidence`, or `readings_disagree`)."""
+    agreement (`low_confidence`, or `readings_disagree`), from the page quality class's tables."""
     r = verdict.reading
     errors = list(r.problems)
     valid = not errors
@@ -492,8 +495,8 @@ def route(f: Field, written: Written, verdict: Verdict, retried: bool) -> Routin
         errors.append(f"{f.type}.digit_shape")
     if valid:
         errors += _soft_flags(f, r.value)
-    c = conf.text_confidence(f.type, r.conf, valid=valid, agreement=verdict.agreement, retried=retried)
-    ok = not errors and conf.accept_text(f.type, r.conf, valid=valid, agreement=verdict.agreement)
+    c = conf.text_confidence(f.type, r.conf, valid=valid, agreement=verdict.agreement, retried=retried, quality=quality)
+    ok = not errors and conf.accept_text(f.type, r.conf, valid=valid, agreement=verdict.agreement, quality=quality)
     if not errors and not ok:
         errors = ["readings_disagree" if verdict.agreement == Agreement.DISAGREE else "low_confidence"]
     return Routing(errors, c, FieldStatus.ACCEPTED if ok else FieldStatus.NEEDS_REVIEW)
@@ -505,6 +508,14 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
     if ctx.keep_crops:
         ctx.crops[slot.path] = cut_out(ctx, slot.box).copy()
     written = _written(ctx, slot)
+    faint = False
+    if written.ink_mm2 < EMPTY_INK_MM2:
+        # no dark ink; before calling it empty, look for writing in a light pen or pencil on the
+        # page with its light flattened and its darkness stretched (marks.faint_page)
+        fctx = replace(ctx, canon=faint_page(ctx), paper=255.0, quality=ctx.quality)
+        fwritten = _written(fctx, slot)
+        if fwritten.ink_mm2 >= EMPTY_INK_MM2:
+            ctx, written, faint = fctx, fwritten, True
     if written.ink_mm2 < EMPTY_INK_MM2:  # nothing written: no OCR
         c = conf.for_empty(written.ink_mm2, EMPTY_INK_MM2)
         errors = ["required"] if f.required else []
@@ -515,13 +526,16 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
     attempts: list[dict[str, Any]] = []
     first = first_readings(ctx, f, written, attempts)
     verdict = second_opinion(ctx, f, written, first, attempts)
-    routing = route(f, written, verdict, first.retried)
+    routing = route(f, written, verdict, first.retried, ctx.quality.cls if ctx.quality is not None else None)
     r = verdict.reading
+    status, errors = routing.status, routing.errors
+    if faint and FAINT_TEXT_REVIEW:  # found only as faint ink: read, and a person confirms it
+        status, errors = FieldStatus.NEEDS_REVIEW, [*errors, "faint_ink"]
     return FieldReading(path=slot.path, type=f.type, value=r.value, text=r.text, confidence=routing.confidence,
-                        status=routing.status, errors=routing.errors, page=slot.page, box=slot.box,
+                        status=status, errors=errors, page=slot.page, box=slot.box,
                         engine=verdict.engine,
                         details={"ink_mm2": round(written.ink_mm2, 2), "engine_conf": r.conf,
-                                 "agreement": verdict.agreement.value, "attempts": attempts})
+                                 "agreement": verdict.agreement.value, "attempts": attempts, "faint_ink": faint})
 
 
 # A checkbox's or choice's crop (for the review station): its squares with this much around them,
