@@ -23,7 +23,8 @@ by the shape of its ink as well as how much of the square it covers:
    box; ``marked`` when the dark fill passes it with a piece that spans the box (or a compact
    dot), or when faint ink does; ``filled`` (a cancel, only where the form's ``fill_cancels``
    allows) when the box is filled past `FILLED_MIN_FILL` or densely scribbled over
-   (`SCRIBBLE_CROSSINGS` crossings and `SCRIBBLE_MIN_FILL`). Between "clearly empty" and "clearly
+   (`SCRIBBLE_CROSSINGS` crossings and `SCRIBBLE_MIN_FILL`); a mark between a heavy cross and a
+   cancel (fill within `FILLED_BAND` of `FILLED_MIN_FILL`, or `NEAR_SCRIBBLE_CROSSINGS`) is unsure. Between "clearly empty" and "clearly
    marked" the margin is 0: the field goes to review (`unsure`), whatever its type (a lone
    checkbox, an optional choice and a multiple choice have no "two marked" safety net). A mark
    found only as faint ink is read but sent to review with ``faint_ink``.
@@ -58,7 +59,8 @@ SPAN_MIN = 0.4  # a mark's largest piece spans at least this share of the square
 SPECK_MM2 = 0.08
 EDGE_THIN = 0.25  # an ink piece along a side of the inside, thinner than this share: the square's edge
 DOT_MIN_FILL = 0.08  # a compact dot this large is a mark even though it spans little
-SCRIBBLE_CROSSINGS = 3.5  # median strokes crossed by a vertical line through the inside
+SCRIBBLE_CROSSINGS = 3.0  # median strokes crossed by a vertical line through the inside (a cross: 2)
+NEAR_SCRIBBLE_CROSSINGS = 2.5
 SCRIBBLE_MIN_FILL = 0.3
 FILLED_BAND = 0.3  # a mark's fill this far below FILLED_MIN_FILL is sure not to be a cancel
 # How far around a box's template position its printed square is looked for (see read.py's
@@ -180,8 +182,8 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
     if fill_cancels and (e.fill >= FILLED_MIN_FILL or scribble):
         if e.fill >= FILLED_MIN_FILL:
             return "filled", conf.mark_margin(e.fill, FILLED_MIN_FILL, below=False), False
-        # a scribble: sure when it crosses well past the boundary and covers a fair share
-        margin = min(1.0, (e.crossings - SCRIBBLE_CROSSINGS + 0.5) / 2.0, (e.faint_fill - SCRIBBLE_MIN_FILL) / 0.15 + 0.5)
+        # a scribble: sure when it crosses well past a cross's 2 strokes and covers a fair share
+        margin = min(1.0, (e.crossings - 2.5) / 1.0, (e.faint_fill - SCRIBBLE_MIN_FILL) / 0.2)
         return "filled", max(0.0, margin), False
     spans = e.span >= SPAN_MIN
     dot = e.fill >= DOT_MIN_FILL
@@ -189,7 +191,7 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
         margin = conf.mark_margin(e.fill, MARK_MIN_FILL, below=False)
         if fill_cancels:  # a heavy cross (fill 0.4) is still far from a filled box (1.0)
             margin = min(margin, max(0.0, min(1.0, (FILLED_MIN_FILL - e.fill) / FILLED_BAND)))
-            if e.crossings >= SCRIBBLE_CROSSINGS - 1 and e.faint_fill >= SCRIBBLE_MIN_FILL - 0.1:
+            if e.crossings >= NEAR_SCRIBBLE_CROSSINGS and e.faint_fill >= SCRIBBLE_MIN_FILL - 0.1:
                 margin = 0.0  # nearly a scribble: cancel or mark? a person decides
         return "marked", margin, False
     if e.faint_fill >= FAINT_MIN_FILL and spans:

@@ -573,8 +573,7 @@ def draw_mark(canvas: Canvas, box, style: str, *, pen: Pen, rng: random.Random) 
             v = -0.05 + 1.1 * k / turns
             u = -0.08 if k % 2 == 0 else 1.08
             points.append(pt(u, v + tilt * (u - 0.5), 0.06))
-        thick_s = max(thick, int(round(px(rng.uniform(0.5, 0.8)))))
-        cv2.polylines(layer, [np.array(points, np.int32)], False, 255, thick_s, cv2.LINE_AA, shift=4)
+        cv2.polylines(layer, [np.array(points, np.int32)], False, 255, thick, cv2.LINE_AA, shift=4)
     else:  # pragma: no cover
         raise ValueError(style)
     canvas.blend(x0, y0, layer, pen.hand_ink(canvas.colour, rng))
