@@ -286,9 +286,12 @@ def test_profile_files_are_readable(gen, profile: str) -> None:
                 im = Image.open(folder / pg["file"])
                 assert im.mode == "RGB" and im.format == "JPEG"
                 dpi = pg["dpi"][0]
-                assert 150 <= dpi <= 220 and tuple(im.info["dpi"]) == (dpi, dpi)
+                # 150-220 dpi, or a sharper photo sent through a messaging app: its longest side
+                # shrunk to 2,048 px (the dpi with it)
+                assert 100 <= dpi <= 300 and tuple(im.info["dpi"]) == (dpi, dpi)
                 long_side = max(im.size)
                 assert long_side > mm_to_px(297, dpi)  # the page and some desk around it
+                assert dpi <= 220 or long_side <= 2048
                 assert abs(pg["skew_deg"]) <= 12 and pg["rotation"] in (0, 90, 270)  # rotation + perspective
 
 
@@ -350,9 +353,9 @@ def test_writing_and_marks_match_fields(gen, form_id: str) -> None:
                 v = fields[f.name]
                 chosen = set(v) if isinstance(v, list) else {v} if v else set()
                 got = truth["marks"].get(f.name, {})
-                assert {o for o, s in got.items() if s != "filled"} == chosen
-                assert all(s in ("check", "cross", "dot", "filled") for s in got.values())
-                if any(s == "filled" for s in got.values()):
+                assert {o for o, s in got.items() if s not in ("filled", "scribble")} == chosen
+                assert all(s in ("check", "cross", "dot", "filled", "scribble") for s in got.values())
+                if any(s in ("filled", "scribble") for s in got.values()):
                     assert f.fill_cancels
             elif f.type in ("checkbox", "signature"):
                 assert (f.name in truth["marks"]) == fields[f.name]

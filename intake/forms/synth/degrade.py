@@ -263,7 +263,7 @@ def _phone(page: np.ndarray, rng: random.Random, dpi: float | None) -> Scan:
         f = MESSAGING_PX / max(a.shape[:2])
         if f < 1.0:
             a = cv2.resize(a, (round(a.shape[1] * f), round(a.shape[0] * f)), interpolation=cv2.INTER_AREA)
-            dpi = round(dpi * f, 1)
+            dpi = round(dpi * f)  # as the JPEG records it
         quality = rng.randint(55, 75)
     rotation = 0
     r = rng.random()
