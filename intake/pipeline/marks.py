@@ -66,6 +66,11 @@ FILLED_BAND = 0.3  # a mark's fill this far below FILLED_MIN_FILL is sure not to
 # How far around a box's template position its printed square is looked for (see read.py's
 # history: 2 mm took neighbouring ink for edges on fax scans).
 MARK_SEARCH_MM = 1.2
+# Traces: dark pixels in the middle of a box (its inside less this share on each side: the
+# square's own edge stays out) against the page's speck rate where the blank form is white.
+TRACE_BORDER = 0.15
+TRACE_MIN = 4
+PRINT_GROW_MM = 1.5  # printing on the blank form, grown by this (registration is never exact)
 
 
 # ------------------------------------------------------------------------- the paper map
@@ -105,10 +110,25 @@ class Evidence:
     crossings: float  # median strokes met by a vertical line through the inside
     noise: float  # the paper's noise around the square (grey levels)
     found: bool  # the printed square was found (else: measured where registration puts it)
+    traces: int = 0  # dark pixels in the middle of the inside, specks and all
+    traces_expected: float = 0.0  # ... the page's own speck rate would put there
 
     def to_dict(self) -> dict[str, Any]:
         return {"fill": round(self.fill, 4), "faint_fill": round(self.faint_fill, 4), "span": round(self.span, 3),
-                "crossings": round(self.crossings, 2), "noise": round(self.noise, 1), "square_found": self.found}
+                "crossings": round(self.crossings, 2), "noise": round(self.noise, 1), "square_found": self.found,
+                "traces": self.traces, "traces_expected": round(self.traces_expected, 2)}
+
+    @property
+    def traced(self) -> bool:
+        """More dark pixels in the middle of the box than the page's specks explain: ink the scan
+        broke up (a light pen through a fax's light threshold) may be there."""
+        return traces_exceed(self.traces, self.traces_expected)
+
+
+def traces_exceed(count: int, expected: float) -> bool:
+    """Whether `count` dark pixels are clearly more than the `expected` of the page's specks (a
+    Poisson bound, 4 sigma, and at least `TRACE_MIN` pixels)."""
+    return count >= TRACE_MIN and count > expected + 4.0 * float(np.sqrt(max(expected, 0.0))) + 2.0
 
 
 def _cut(img: np.ndarray, box: tuple[float, float, float, float], px_per_mm: float) -> np.ndarray:
@@ -120,7 +140,7 @@ def _cut(img: np.ndarray, box: tuple[float, float, float, float], px_per_mm: flo
 
 
 def measure(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm: float = PX_PER_MM, *,
-            bilevel: bool = False) -> Evidence:
+            bilevel: bool = False, speck_rate: float | None = None) -> Evidence:
     """The evidence of one box on the flat page (see the module docstring). On a `bilevel` page
     (a fax) there is no faint ink, only the greys of resampling at every edge: faint is dark."""
     x, y, w, h = box
@@ -171,7 +191,13 @@ def measure(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm:
         crossings = float(np.median(starts))
     else:
         crossings = 0.0
-    return Evidence(float(dark.mean()), float(faint.mean()), min(1.0, span), crossings, noise, sq is not None)
+    traces, expected = 0, 0.0
+    if speck_rate is not None:
+        mh, mw = round(inner.shape[0] * TRACE_BORDER), round(inner.shape[1] * TRACE_BORDER)
+        middle = dark[mh:inner.shape[0] - mh, mw:inner.shape[1] - mw]
+        traces, expected = int(middle.sum()), speck_rate * middle.size
+    return Evidence(float(dark.mean()), float(faint.mean()), min(1.0, span), crossings, noise, sq is not None,
+                    traces, expected)
 
 
 def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
@@ -207,6 +233,8 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
     else:
         margin = min(conf.mark_margin(e.fill, MARK_MIN_FILL, below=True),
                      conf.mark_margin(e.faint_fill, FAINT_MIN_FILL, below=True))
+    if e.traced:
+        margin = 0.0  # empty only when its ink is clearly below the page's own speck level
     return "empty", margin, False
 
 
@@ -217,7 +245,8 @@ def _box(ctx: Any, box: tuple[float, float, float, float], fill_cancels: bool) -
     that lost the square's faint sides) or filled past the border; ink in between may be the
     square's own edge: doubtful, a person looks."""
     quality = getattr(ctx, "quality", None)
-    e = measure(flat_page(ctx.canon), box, bilevel=quality is not None and quality.cls == "fax")
+    e = measure(flat_page(ctx.canon), box, bilevel=quality is not None and quality.cls == "fax",
+                speck_rate=speck_rate(ctx))
     state, margin, faint = state_of(e, fill_cancels)
     doubtful = not e.found and MARK_MIN_FILL / 3 <= e.fill < FILLED_MIN_FILL
     return e, state, 0.0 if doubtful else margin, doubtful, faint
@@ -317,3 +346,90 @@ def faint_page(ctx: Any) -> np.ndarray:
 
 
 _faint_cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+# ------------------------------------------------------------------------- the page's specks
+_white_cache: dict[tuple[str, int, tuple[int, int]], tuple[np.ndarray, np.ndarray]] = {}
+_rate_cache: dict[int, tuple[np.ndarray, float | None]] = {}
+
+
+def blank_white(template: Any, page: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(white, paper) masks at canon resolution: where the blank printed form is white, away from
+    its printing by `PRINT_GROW_MM`; and of that, what is outside every field's box (paper no one
+    writes on). Cached per template page."""
+    key = (template.key, page, shape)
+    hit = _white_cache.get(key)
+    if hit is not None:
+        return hit
+    from intake.forms.registry import default_registry
+
+    # the registry's blank page: rendered once per template version (or the reference scan of a
+    # form in circulation); a template it did not load has no blank to compare with
+    blank = default_registry().blank_image(template, page, CANON_DPI)
+    if blank.shape != shape:
+        blank = cv2.resize(blank, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    k = int(2 * PRINT_GROW_MM * PX_PER_MM) | 1
+    printed = cv2.dilate((blank < 230).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    white = printed == 0
+    paper = white.copy()
+    for slot in template.slots():
+        if slot.page != page:
+            continue
+        boxes = [slot.box] + [o.box for o in slot.field.options]
+        for x, y, w, h in boxes:
+            g = PRINT_GROW_MM
+            paper[max(0, round((y - g) * PX_PER_MM)):round((y + h + g) * PX_PER_MM),
+                  max(0, round((x - g) * PX_PER_MM)):round((x + w + g) * PX_PER_MM)] = False
+    if len(_white_cache) > 32:
+        _white_cache.clear()
+    _white_cache[key] = (white, paper)
+    return white, paper
+
+
+def speck_rate(ctx: Any) -> float | None:
+    """Share of the page's writing-free paper (`blank_white`) that is dark on the flat page: the
+    page's own rate of specks, fax pepper and noise. None without the template (cached per page)."""
+    template = getattr(ctx, "template", None)
+    if template is None:
+        return None
+    hit = _rate_cache.get(id(ctx.canon))
+    if hit is not None and hit[0] is ctx.canon:
+        return hit[1]
+    flat = flat_page(ctx.canon)
+    masks = _masks(template, ctx.page, flat.shape)
+    if masks is None:
+        return None
+    n = int(masks[1].sum())
+    paper = masks[1]
+    rate = float(np.count_nonzero(flat[paper] < 255 * DARK_LEVEL)) / n if n > 1000 else None
+    if len(_rate_cache) > 8:
+        _rate_cache.clear()
+    _rate_cache[id(ctx.canon)] = (ctx.canon, rate)
+    return rate
+
+
+def text_traces(ctx: Any, box: tuple[float, float, float, float], inset_mm: float = 1.0) -> tuple[int, float]:
+    """(dark pixels, expected of the page's specks) inside a text field's box less `inset_mm`,
+    where the blank form is white there: broken-up writing leaves more than specks do."""
+    rate = speck_rate(ctx)
+    if rate is None:
+        return 0, 0.0
+    flat = flat_page(ctx.canon)
+    masks = _masks(ctx.template, ctx.page, flat.shape)
+    if masks is None:
+        return 0, 0.0
+    white = masks[0]
+    x, y, w, h = box
+    sl = np.s_[max(0, round((y + inset_mm) * PX_PER_MM)):round((y + h - inset_mm) * PX_PER_MM),
+               max(0, round((x + inset_mm) * PX_PER_MM)):round((x + w - inset_mm) * PX_PER_MM)]
+    where = white[sl]
+    return int(np.count_nonzero((flat[sl] < 255 * DARK_LEVEL) & where)), rate * float(where.sum())
+
+
+def _masks(template: Any, page: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    from intake.errors import IntakeError
+
+    try:
+        return blank_white(template, page, shape)
+    except (IntakeError, KeyError, OSError):
+        return None

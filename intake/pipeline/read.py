@@ -43,7 +43,7 @@ from intake.pipeline.ink import (
 )
 
 # Tick boxes are judged in `marks` (illumination-normalised, by shape and faint ink as well as fill)
-from intake.pipeline.marks import faint_page, read_checkbox, read_choice
+from intake.pipeline.marks import faint_page, read_checkbox, read_choice, text_traces, traces_exceed
 from intake.pipeline.quality import PageQuality, scan_dpi
 from intake.pipeline.quality import measure as measure_quality
 from intake.pipeline.types import Agreement, FieldReading, FieldStatus
@@ -519,6 +519,8 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
     if written.ink_mm2 < EMPTY_INK_MM2:  # nothing written: no OCR
         c = conf.for_empty(written.ink_mm2, EMPTY_INK_MM2)
         errors = ["required"] if f.required else []
+        if traces_exceed(*text_traces(ctx, slot.box)):  # more specks than the page has: writing broken up?
+            errors.append("faint_ink")
         status = FieldStatus.ACCEPTED if not errors and c >= conf.EMPTY_ACCEPT else FieldStatus.NEEDS_REVIEW
         return FieldReading(path=slot.path, type=f.type, value=None, text="", confidence=c, status=status,
                             errors=errors, page=slot.page, box=slot.box, engine="ink",

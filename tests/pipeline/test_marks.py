@@ -149,3 +149,28 @@ def test_quality_classes(vf) -> None:
     # blurred
     blurred = cv2.GaussianBlur(canon, (0, 0), 4)
     assert quality.measure(blurred, CANON_DPI, 300.0, blurred).cls == "poor"
+
+
+def test_a_tick_a_light_fax_broke_into_specks_is_not_accepted_as_empty(vf) -> None:
+    """A light blue tick through a fax's light threshold leaves only scattered pixels; on main the
+    box was accepted as empty at 1.0. More dark pixels in the box than the page's own specks
+    explain send it to review."""
+    slot = _slot(vf, "family_consent")
+    canvas = _canvas(vf, slot.page)
+    draw_mark(canvas, slot.box, "check", pen=_pen(40), rng=random.Random(3))
+    canon = _canon(canvas, paper=255)
+    ink = canon < 128
+    rng = np.random.default_rng(1)
+    x, y, w, h = slot.box
+    inside = np.zeros_like(ink)
+    inside[round((y + 0.6) * CANON_DPI / 25.4):round((y + h - 0.6) * CANON_DPI / 25.4),
+           round((x + 0.6) * CANON_DPI / 25.4):round((x + w - 0.6) * CANON_DPI / 25.4)] = True
+    kept = ink & ~inside | (ink & inside & (rng.random(ink.shape) < 0.07))  # 7% of the tick's pixels survive
+    fax = np.where(kept, 0, 255).astype(np.uint8)
+    r = read_checkbox(_ctx(vf, slot.page, fax), slot)
+    assert r.details["state"] == "empty" and r.details["evidence"]["traces"] >= 4
+    assert r.status == FieldStatus.NEEDS_REVIEW
+    # the same page without the tick: empty, and accepted
+    clean = np.where(ink & ~inside, 0, 255).astype(np.uint8)
+    r = read_checkbox(_ctx(vf, slot.page, clean), slot)
+    assert r.value is False and r.status == FieldStatus.ACCEPTED
