@@ -25,9 +25,17 @@ by the shape of its ink as well as how much of the square it covers:
    allows) when the box is filled past `FILLED_MIN_FILL` or densely scribbled over
    (`SCRIBBLE_CROSSINGS` crossings and `SCRIBBLE_MIN_FILL`); a mark between a heavy cross and a
    cancel (fill within `FILLED_BAND` of `FILLED_MIN_FILL`, or `NEAR_SCRIBBLE_CROSSINGS`) is unsure. Between "clearly empty" and "clearly
-   marked" the margin is 0: the field goes to review (`unsure`), whatever its type (a lone
-   checkbox, an optional choice and a multiple choice have no "two marked" safety net). A mark
-   found only as faint ink is read but sent to review with ``faint_ink``.
+   marked" the margin is 0: the field goes to review, whatever its type (a lone checkbox, an
+   optional choice and a multiple choice have no "two marked" safety net). A mark found only as
+   faint ink is read but sent to review with ``faint_ink``.
+5. **Empty only below the page's own speck level** (`speck_rate`, `Evidence.traced`): a box whose
+   middle has clearly more dark pixels than the page's specks explain (a light pen's tick that a
+   fax's light threshold broke into scattered pixels) is not "clearly empty"; nor is a text
+   field (`text_traces`, used by `read.read_text`).
+
+Faint writing in text fields: `faint_page` is the flat page stretched so that the page's faint
+level (`faint_level`) becomes the readers' ink threshold; `read.read_text` reads a field there
+when it has no dark ink.
 """
 
 from __future__ import annotations
