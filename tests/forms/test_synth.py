@@ -529,3 +529,20 @@ def test_skew_and_rotation_are_clockwise(profile: str) -> None:
         assert centroids[square][1] < centroids[rule][1] and centroids[square][0] < centroids[rule][0], (seed, scan.rotation)
         checked += 1
     assert checked == 16
+
+
+def test_harder_variants_are_drawn_and_off_gives_the_classic_forms(tmp_path: Path) -> None:
+    """Issue 13: light and coloured pens, pencil, scribbled cancels, phone photos through a
+    messaging app; with variants off, the forms are the classic ones byte for byte (a record no
+    variant applies to is the same either way)."""
+    t = _template("vulnerable_family")
+    on = list(synthesize(t, count=12, out_dir=tmp_path / "on", seed=3, profile="phone", variants=True))
+    off = list(synthesize(t, count=12, out_dir=tmp_path / "off", seed=3, profile="phone", variants=False))
+    pens_on = {json.loads(Path(p).read_text())["pen"] for p in on}
+    pens_off = {json.loads(Path(p).read_text())["pen"] for p in off}
+    assert pens_off == {"ballpoint"} and len(pens_on) >= 2
+    dpis = [json.loads(Path(p).read_text())["pages"][0]["dpi"][0] for p in on]
+    assert any(d > 220 or max(Image.open(Path(p).with_name(json.loads(Path(p).read_text())["files"][0])).size) == 2048
+               for d, p in zip(dpis, on, strict=True))
+    # the data (the truth's fields) never depends on the variants
+    assert [json.loads(Path(p).read_text())["fields"] for p in on] == [json.loads(Path(p).read_text())["fields"] for p in off]

@@ -68,13 +68,24 @@ def _check_options(profile: str, fmt: str | None, hand: float, count: int) -> No
         raise SynthError(f"count must be at least 1, not {count}")
 
 
-def render_record(template: Template, data: dict[str, Any], base: str, *, profile: str = "clean", hand: float = 0.0) -> tuple[list[Scan], dict, dict, str]:
+# Whether `synthesize` draws the harder variants (issue 13: light pens, pencil, scribbled cancels,
+# fax thresholds, shadows, motion blur, messaging downscales) when not told; False gives the
+# classic forms byte for byte (the test suite's fixtures were written against them).
+DEFAULT_VARIANTS = True
+
+
+def render_record(template: Template, data: dict[str, Any], base: str, *, profile: str = "clean", hand: float = 0.0,
+                  variants: bool = True) -> tuple[list[Scan], dict, dict, str]:
     """Draw a record's data onto the form and scan it: (scans, writing, marks, pen ink)."""
-    filled = fill_form(template, data, random.Random(base + ":write"), hand=hand, colour=profile in COLOUR_PROFILES)
+    # the harder variants (pens, cancels, scan settings) come from generators of their own, so a
+    # record none applies to is drawn and scanned byte for byte as before they existed
+    filled = fill_form(template, data, random.Random(base + ":write"), hand=hand, colour=profile in COLOUR_PROFILES,
+                       variants=random.Random(base + ":pen") if variants else None)
     srng = random.Random(base + ":scan")
+    vrng = random.Random(base + ":scan-variants") if variants else None
     rotation = record_rotation(profile, srng)
     dpi = round(srng.uniform(150, 220)) if profile == "phone" else None
-    scans = [degrade(profile, page, srng, rotation=rotation, dpi=dpi) for page in filled.pages]
+    scans = [degrade(profile, page, srng, rotation=rotation, dpi=dpi, variants=vrng) for page in filled.pages]
     return scans, filled.writing, filled.marks, filled.pen
 
 
@@ -121,8 +132,12 @@ def synthesize(
     profile: str = "clean",
     fmt: str | None = None,
     hand: float = 0.0,
+    variants: bool | None = None,
 ) -> Iterator[str]:
-    """Write `count` synthetic filled forms and their truth; yields each truth JSON path."""
+    """Write `count` synthetic filled forms and their truth; yields each truth JSON path.
+    `variants`: draw the harder variants (default `DEFAULT_VARIANTS`)."""
+    if variants is None:
+        variants = DEFAULT_VARIANTS
     _check_options(profile, fmt, hand, count)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -130,7 +145,7 @@ def synthesize(
     for n in range(1, count + 1):
         base = f"{seed}:{template.key}:{n}"
         data = synth_record(template, random.Random(base))
-        scans, writing, marks, pen = render_record(template, data, base, profile=profile, hand=hand)
+        scans, writing, marks, pen = render_record(template, data, base, profile=profile, hand=hand, variants=variants)
         record_fmt = fmt or DEFAULT_FORMAT[profile]
         if record_fmt == "mixed":
             record_fmt = random.Random(base + ":format").choice(FORMATS)

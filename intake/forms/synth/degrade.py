@@ -119,20 +119,25 @@ def record_rotation(profile: str, rng: random.Random) -> int:
     return 0
 
 
-def degrade(profile: str, page: np.ndarray, rng: random.Random, *, rotation: int = 0, dpi: float | None = None) -> Scan:
+def degrade(profile: str, page: np.ndarray, rng: random.Random, *, rotation: int = 0, dpi: float | None = None,
+            variants: random.Random | None = None) -> Scan:
     """Degrade one drawn page (uint8, 300 dpi; grey, or RGB for colour profiles).
 
     `rotation` is the stack's orientation (office, fax); `dpi` the phone photo's resolution on
     the page (one per record: the same phone at about the same distance), random when None.
+    The harder variants are drawn from `variants` (None: none, the classic scans), never from
+    `rng`, so a page no variant applies to has the bytes it had before they existed.
     """
+    if variants is None:
+        variants = _NONE
     if profile == "clean":
         return Scan(Image.fromarray(page), (SOURCE_DPI, SOURCE_DPI), 0, 0.0)
     if profile == "office":
         return _office(page, rng, rotation)
     if profile == "fax":
-        return _fax(page, rng, rotation)
+        return _fax(page, rng, rotation, variants)
     if profile == "phone":
-        return _phone(page, rng, dpi)
+        return _phone(page, rng, dpi, variants)
     raise ValueError(f"unknown scan profile {profile!r}; expected one of {', '.join(PROFILES)}")
 
 
@@ -163,7 +168,7 @@ def _office(page: np.ndarray, rng: random.Random, rotation: int) -> Scan:
     return Scan(Image.fromarray(a, "L"), (SOURCE_DPI, SOURCE_DPI), rotation, skew)
 
 
-def _fax(page: np.ndarray, rng: random.Random, rotation: int) -> Scan:
+def _fax(page: np.ndarray, rng: random.Random, rotation: int, v: random.Random) -> Scan:
     g = _np_rng(rng)
     a = page if page.ndim == 2 else cv2.cvtColor(page, cv2.COLOR_RGB2GRAY)
     h, w = a.shape
@@ -179,9 +184,10 @@ def _fax(page: np.ndarray, rng: random.Random, rotation: int) -> Scan:
     line[:, x0 : x0 + fw] = small
     # noisy threshold: thin strokes come out broken, edges ragged; the sender's contrast setting
     # moves it (dark: strokes thicken; light: faint ink and thin strokes drop out)
-    setting = rng.choices(("normal", "dark", "light"), weights=(0.6, 0.2, 0.2))[0]
-    thr = {"normal": (150, 185), "dark": (195, 215), "light": (105, 135)}[setting]
-    thr = rng.uniform(*thr)
+    thr = rng.uniform(150, 185)
+    setting = v.choices(("normal", "dark", "light"), weights=(0.6, 0.2, 0.2))[0]
+    if setting != "normal":
+        thr = v.uniform(*{"dark": (195, 215), "light": (105, 135)}[setting])
     noisy = line.astype(np.int16) + _noise(g, line.shape, rng.uniform(14, 26))
     ink = noisy < thr
     # speckle: pepper on the paper, a few dropouts in the ink
@@ -199,13 +205,13 @@ def _fax(page: np.ndarray, rng: random.Random, rotation: int) -> Scan:
     return Scan(img, FAX_DPI, rotation, skew)
 
 
-def _phone(page: np.ndarray, rng: random.Random, dpi: float | None) -> Scan:
+def _phone(page: np.ndarray, rng: random.Random, dpi: float | None, v: random.Random) -> Scan:
     g = _np_rng(rng)
     src = page if page.ndim == 3 else cv2.cvtColor(page, cv2.COLOR_GRAY2RGB)
     dpi = dpi or round(rng.uniform(150, 220))
-    messaging = rng.random() < MESSAGING_SHARE
+    messaging = v.random() < MESSAGING_SHARE
     if messaging:  # a newer phone, closer: sharper photo, then the app shrinks it
-        dpi = round(rng.uniform(240, 300))
+        dpi = round(v.uniform(240, 300))
     k = dpi / SOURCE_DPI
     sh, sw = src.shape[:2]
     pw, ph = sw * k, sh * k
@@ -233,45 +239,61 @@ def _phone(page: np.ndarray, rng: random.Random, dpi: float | None) -> Scan:
     m = cv2.getPerspectiveTransform(corners, dst)
     cv2.warpPerspective(src, m, (cw, ch), dst=a, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
     # light: a smooth gradient, a vignette and a warm cast, computed small and scaled up
-    lh, lw = max(24, ch // 8), max(18, cw // 8)
+    hard = v.random() < SHADOW_SHARE  # a hard-edged shadow needs a finer light map for its edge
+    lh, lw = (max(24, ch // 8), max(18, cw // 8)) if hard else (24, 18)
     yy, xx = np.mgrid[0:lh, 0:lw].astype(np.float32)
     yy, xx = yy / (lh - 1) - 0.5, xx / (lw - 1) - 0.5
     ang = rng.uniform(0, 2 * math.pi)
-    steep = rng.random() < 0.3
-    grad = 1.0 + rng.uniform(0.08, 0.5 if steep else 0.3) * (xx * math.cos(ang) + yy * math.sin(ang))
+    slope = rng.uniform(0.08, 0.3)
+    if v.random() < 0.3:  # steeper: a lamp close to one side
+        slope *= v.uniform(1.3, 1.7)
+    grad = 1.0 + slope * (xx * math.cos(ang) + yy * math.sin(ang))
     vign = 1.0 - rng.uniform(0.15, 0.4) * (xx**2 + yy**2) * 2
     light = grad * vign * rng.uniform(0.85, 1.0)
     if rng.random() < 0.3:  # the phone's or a hand's soft shadow from one side
         sx, sy = rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5)
         light *= 1.0 - rng.uniform(0.15, 0.3) * np.exp(-(((xx - sx) ** 2 + (yy - sy) ** 2) / 0.05))
-    if rng.random() < SHADOW_SHARE:  # a hard-edged shadow: a band or a half-plane
-        light *= _shadow(rng, xx, yy)
+    if hard:  # a band or a half-plane
+        light *= _shadow(v, xx, yy)
     cast = np.float32([1.0, rng.uniform(0.95, 1.0), rng.uniform(0.84, 0.96)])
     light3 = np.clip(light[..., None] * cast[None, None, :] * _LIGHT_ONE, 0, 255).astype(np.uint8)
     light3 = cv2.resize(light3, (cw, ch), interpolation=cv2.INTER_LINEAR)
     a = cv2.multiply(a, light3, scale=1.0 / _LIGHT_ONE)
     a = cv2.GaussianBlur(a, (0, 0), rng.uniform(0.5, 1.1))
-    if rng.random() < MOTION_SHARE:  # the hand moved: a short line blur at some angle
-        a = _motion_blur(a, rng.uniform(3, 9), rng.uniform(0, 180))
+    if v.random() < MOTION_SHARE:  # the hand moved: a short line blur at some angle
+        a = _motion_blur(a, v.uniform(3, 9), v.uniform(0, 180))
     # sensor noise: made at half size (demosaicing correlates it anyway), centred on 128
     nh, nw = (ch + 1) // 2, (cw + 1) // 2
     noise = (_noise(g, (nh, nw, 3), rng.uniform(2.0, 4.5)) + 128).clip(0, 255).astype(np.uint8)
     noise = cv2.resize(noise, (cw, ch), interpolation=cv2.INTER_LINEAR)
     a = cv2.addWeighted(a, 1.0, noise, 1.0, -128.0)
+    rotation = 0
+    r = rng.random()
+    if r < 0.05:
+        rotation = 90 if r < 0.025 else 270
+        a = _rot(a, rotation)
     quality = rng.randint(70, 85)
     if messaging:  # the messaging app: longest side to MESSAGING_PX, stronger JPEG
         f = MESSAGING_PX / max(a.shape[:2])
         if f < 1.0:
             a = cv2.resize(a, (round(a.shape[1] * f), round(a.shape[0] * f)), interpolation=cv2.INTER_AREA)
             dpi = round(dpi * f)  # as the JPEG records it
-        quality = rng.randint(55, 75)
-    rotation = 0
-    r = rng.random()
-    if r < 0.05:
-        rotation = 90 if r < 0.025 else 270
-        a = _rot(a, rotation)
+        quality = v.randint(55, 75)
     return Scan(Image.fromarray(a, "RGB"), (dpi, dpi), rotation, skew, jpeg_quality=quality)
 
+
+class _NoVariants(random.Random):
+    """A generator that never draws a variant: random() is 1.0, and the first choice is taken
+    ("normal"), for the classic scans."""
+
+    def random(self) -> float:
+        return 1.0
+
+    def choices(self, population, weights=None, *, cum_weights=None, k=1):  # noqa: ANN001, ANN201
+        return [population[0]] * k
+
+
+_NONE = _NoVariants(0)
 
 SHADOW_SHARE = 0.35  # phone photos with a hard-edged shadow across the page
 MOTION_SHARE = 0.2  # ... with motion blur

@@ -319,7 +319,10 @@ class Pen:
         return (min(255, int(r * k)), min(255, int(gg * k)), min(255, int(b * k)))
 
 
-def choose_pen(rng: random.Random) -> Pen:
+def choose_pen(rng: random.Random, variants: random.Random | None = None) -> Pen:
+    """The pen of one form; its ink (`INKS`) is drawn from `variants` (None: a dark ballpoint
+    always), so that a form in dark ballpoint draws from `rng` exactly what it did before the
+    other inks existed."""
     grey = rng.randint(20, 70)
     blue = rng.random() < 0.6
     rgb = (rng.randint(15, 35), rng.randint(25, 50), rng.randint(70, 120)) if blue else (grey, grey, grey + 5)
@@ -329,17 +332,18 @@ def choose_pen(rng: random.Random) -> Pen:
     mark_style = rng.choices(MARK_STYLES, weights=MARK_STYLE_WEIGHTS)[0]
     width = rng.uniform(0.35, 0.6)
     heavy = rng.random() < 0.4
-    ink = rng.choices(list(INKS), weights=list(INKS.values()))[0]
+    ink = variants.choices(list(INKS), weights=list(INKS.values()))[0] if variants is not None else "ballpoint"
+    v = variants or rng  # (only drawn from when `variants` gave another ink)
     if ink == "light_blue":
-        grey = rng.randint(135, 165)
-        rgb = (rng.randint(100, 140), rng.randint(150, 185), rng.randint(215, 245))
+        grey = v.randint(135, 165)
+        rgb = (v.randint(100, 140), v.randint(150, 185), v.randint(215, 245))
     elif ink == "red":
-        grey = rng.randint(80, 110)
-        rgb = (rng.randint(185, 225), rng.randint(25, 60), rng.randint(35, 70))
+        grey = v.randint(80, 110)
+        rgb = (v.randint(185, 225), v.randint(25, 60), v.randint(35, 70))
     elif ink == "pencil":
-        grey = rng.randint(95, 150)
+        grey = v.randint(95, 150)
         rgb = (grey, grey, grey + 3)
-        width, heavy = rng.uniform(0.2, 0.3), False
+        width, heavy = v.uniform(0.2, 0.3), False
     return Pen(typed_font=typed_font, typed_ink=typed_ink, hand_grey=grey, hand_rgb=rgb, slant=slant,
                mark_style=mark_style, mark_width_mm=width, heavy=heavy, ink=ink)
 
@@ -647,13 +651,27 @@ class FilledForm:
     pen: str = "ballpoint"  # the ink of handwriting and marks (a key of INKS)
 
 
+def _cancel(canvas: Canvas, box, pen: Pen, rng: random.Random, v: random.Random | None) -> str:
+    """Cancel a box: fill it solid, or scribble over it (drawn from `v`, None: always solid;
+    `rng` gives what a solid fill takes from it either way, so the rest of the form is drawn as
+    before)."""
+    style = v.choice(CANCEL_STYLES) if v is not None else "filled"
+    if style == "filled":
+        draw_mark(canvas, box, "filled", pen=pen, rng=rng)
+    else:
+        draw_mark(Canvas(Image.new("L", (1, 1), 255), canvas.colour), box, "filled", pen=pen, rng=rng)
+        draw_mark(canvas, box, style, pen=pen, rng=v)  # type: ignore[arg-type]
+    return style
+
+
 def _mark_style(pen: Pen, rng: random.Random) -> str:
     if rng.random() < 0.9:
         return pen.mark_style
     return rng.choice(MARK_STYLES)
 
 
-def fill_form(template, data: dict, rng: random.Random, *, hand: float = 0.0, colour: bool = False) -> FilledForm:
+def fill_form(template, data: dict, rng: random.Random, *, hand: float = 0.0, colour: bool = False,
+              variants: random.Random | None = None) -> FilledForm:
     """Write a record's values onto the blank pages of `template`.
 
     `hand` is the share of text fields written by hand (decided per field); `colour` draws on RGB
@@ -664,7 +682,8 @@ def fill_form(template, data: dict, rng: random.Random, *, hand: float = 0.0, co
     from intake.forms.model import TEXT_TYPES
     from intake.forms.render import blank_page
 
-    pen = choose_pen(rng)
+    v = variants
+    pen = choose_pen(rng, v)
     full_width = rng.random() < 0.2  # typed with full-width digits (older Big5 habits)
     canvases = [Canvas(blank_page(template, i, DPI), colour) for i in range(len(template.pages))]
     writing: dict[str, dict[str, str]] = {}
@@ -692,9 +711,7 @@ def fill_form(template, data: dict, rng: random.Random, *, hand: float = 0.0, co
                 draw_mark(canvas, slot.box, style, pen=pen, rng=rng)
                 marks[slot.path] = {"true": style}
             elif f.fill_cancels and rng.random() < 0.1:
-                style = rng.choice(CANCEL_STYLES)
-                draw_mark(canvas, slot.box, style, pen=pen, rng=rng)
-                marks[slot.path] = {"true": style}
+                marks[slot.path] = {"true": _cancel(canvas, slot.box, pen, rng, v)}
         elif f.type == "choice":
             chosen = value if isinstance(value, list) else [value] if value else []
             got: dict[str, str] = {}
@@ -706,9 +723,7 @@ def fill_form(template, data: dict, rng: random.Random, *, hand: float = 0.0, co
             free = [o for o in f.options if o.value not in chosen]
             if f.fill_cancels and free and rng.random() < 0.1:
                 o = rng.choice(free)
-                style = rng.choice(CANCEL_STYLES)
-                draw_mark(canvas, o.box, style, pen=pen, rng=rng)
-                got[o.value] = style
+                got[o.value] = _cancel(canvas, o.box, pen, rng, v)
             if got:
                 marks[slot.path] = got
         elif f.type == "signature":
