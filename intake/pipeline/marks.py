@@ -83,9 +83,9 @@ PRINT_GROW_MM = 1.5  # printing on the blank form, grown by this (registration i
 
 # ------------------------------------------------------------------------- the paper map
 # Per-page images (the flat page, the stretched one, the speck rate) are cached for the page being
-# read; a cache entry keeps its page alive, so only the last `PAGES_CACHED` pages are kept (with
+# read; a cache entry keeps its page alive, so only the last `PAGES_CACHED` page is kept (with
 # up to 9 kept, one bench/throughput run peaked at 509 MB on a 50-page PDF; main: 381-417 MB).
-PAGES_CACHED = 2
+PAGES_CACHED = 1
 _flat_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
