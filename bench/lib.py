@@ -91,6 +91,7 @@ class Outcome:
     tesseract_right: bool | None = None
     ppocr_right: bool | None = None
     ppocr_tiny_right: bool | None = None
+    quality: str | None = None  # the page's quality class (PageResult.quality["cls"])
 
 
 def _engines_right(ftype: str, attempts: list[dict[str, Any]], truth: Any
@@ -137,6 +138,7 @@ def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
     identified = all(p.form_id == t.id and p.version == t.version for p in pages) and len(instances) == 1 \
         and [p.template_page for p in pages] == [pg["template_page"] for pg in truth["pages"]]
     inst = instances[0] if instances else None
+    quality = {p.template_page - 1: (p.quality or {}).get("cls") for p in pages if p.template_page is not None}
     writing = truth.get("writing", {})
     outcomes: list[Outcome] = []
     states: list[tuple[str, str]] = []
@@ -159,13 +161,14 @@ def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
         outcomes.append(Outcome(t.id, profile, slot.path, ftype, kind, correct, accepted, r.confidence,
                                 r.details.get("engine_conf"), r.details.get("agreement"),
                                 not [e for e in r.errors if e not in ("low_confidence", "readings_disagree")],
-                                tv, value, *_engines_right(ftype, r.details.get("attempts") or [], tv)))
+                                tv, value, *_engines_right(ftype, r.details.get("attempts") or [], tv),
+                                quality=quality.get(slot.page)))
         if ftype in ("checkbox", "choice"):
             marks = truth.get("marks", {}).get(slot.path, {})
             read_states = r.details.get("states") or {"true": r.details.get("state")}
             for opt, st in read_states.items():
                 style = marks.get(opt) if ftype == "choice" else marks.get("true")
-                tstate = "empty" if style is None else ("filled" if style == "filled" else "marked")
+                tstate = "empty" if style is None else ("filled" if style in ("filled", "scribble") else "marked")
                 if ftype == "checkbox" and st == "filled" and not slot.field.fill_cancels:
                     st = "marked"
                 states.append((tstate, st or "empty"))

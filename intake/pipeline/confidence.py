@@ -12,6 +12,11 @@ Text confidences are calibrated per field type: `calibration.json` (written by
 that were right on synthetic forms, and the acceptance threshold per type is the lowest
 confidence at which the silent error rate stayed within target. Without a calibration file the
 engine confidence is used as is, with conservative thresholds.
+
+The tables are kept per page-quality class as well (`quality.py`: scan, fax, photo, poor), under
+``"by_quality": {class: {"types": ...}}``: a fax or a phone photo gets its own cutoffs. A class,
+type and agreement with fewer than `MIN_CLASS_N` calibration readings (too few to show a 0.5%
+bound) falls back to the pooled table (``"types"``).
 """
 
 from __future__ import annotations
@@ -66,17 +71,27 @@ def _calibration() -> dict:
     return {}
 
 
-def _table(field_type: str, agreement: Agreement) -> dict | None:
-    return _calibration().get("types", {}).get(field_type, {}).get(agreement.value)
+MIN_CLASS_N = 200  # readings a quality class's table needs to be used instead of the pooled one
 
 
-def text_confidence(field_type: str, engine_conf: float, *, valid: bool, agreement: Agreement, retried: bool) -> float:
+def _table(field_type: str, agreement: Agreement, quality: str | None = None) -> dict | None:
+    cal = _calibration()
+    if quality is not None:
+        t = cal.get("by_quality", {}).get(quality, {}).get("types", {}).get(field_type, {}).get(agreement.value)
+        if t is not None and t.get("n", 0) >= MIN_CLASS_N:
+            return t
+    return cal.get("types", {}).get(field_type, {}).get(agreement.value)
+
+
+def text_confidence(field_type: str, engine_conf: float, *, valid: bool, agreement: Agreement, retried: bool,
+                    quality: str | None = None) -> float:
     """How likely the reading is right: the share of right readings observed on synthetic forms
     for this type and agreement at this engine confidence (smoothed, so never 1.0); without a
     calibration, the engine's own number discounted by agreement (`types.Agreement` says what
-    each kind means; "agree_tiny" is calibrated with "agree", see `CALIBRATED_AS`)."""
+    each kind means; "agree_tiny" is calibrated with "agree", see `CALIBRATED_AS`), from the
+    page's quality class's table where it has one (`quality`)."""
     agreement = calibration_class(agreement)
-    table = _table(field_type, agreement) if agreement != Agreement.DISAGREE else None
+    table = _table(field_type, agreement, quality) if agreement != Agreement.DISAGREE else None
     if table:
         edges, accuracy = table["edges"], table["accuracy"]
         c = float(accuracy[min(len(accuracy) - 1, max(0, bisect_right(edges, engine_conf) - 1))])
@@ -91,18 +106,19 @@ def text_confidence(field_type: str, engine_conf: float, *, valid: bool, agreeme
     return c
 
 
-def accept_cutoff(field_type: str, agreement: Agreement) -> float:
+def accept_cutoff(field_type: str, agreement: Agreement, quality: str | None = None) -> float:
     """The lowest engine confidence at which a valid reading with this agreement is accepted
-    (infinity when none is)."""
+    (infinity when none is), on a page of this quality class (pooled when None)."""
     agreement = calibration_class(agreement)
-    table = _table(field_type, agreement)
+    table = _table(field_type, agreement, quality)
     cutoff = table.get("accept_from") if table else DEFAULT_ACCEPT_FROM[agreement]
     return float("inf") if cutoff is None else float(cutoff)
 
 
-def accept_text(field_type: str, engine_conf: float, *, valid: bool, agreement: Agreement) -> bool:
+def accept_text(field_type: str, engine_conf: float, *, valid: bool, agreement: Agreement,
+                quality: str | None = None) -> bool:
     """Accept without review: valid, not contradicted, and at least as confident as the cutoff
     that kept silent errors within target on the calibration set."""
     if not valid or agreement == Agreement.DISAGREE:
         return False
-    return engine_conf >= accept_cutoff(field_type, agreement)
+    return engine_conf >= accept_cutoff(field_type, agreement, quality)

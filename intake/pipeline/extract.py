@@ -73,7 +73,7 @@ def read_page(page: LoadedPage, registry: Registry | None = None, engine: PageEn
         return res
     template = registry.get(loc.form_id, loc.version)
     t1 = time.perf_counter()
-    readings, crops = read_page_fields(page.image, loc.homography, template, loc.page, engine, keep_crops)
+    readings, crops, quality = read_page_fields(page.image, loc.homography, template, loc.page, engine, keep_crops)
     timings["read"] = time.perf_counter() - t1
     h, w = page.image.shape[:2]
     return PageResult(
@@ -81,6 +81,7 @@ def read_page(page: LoadedPage, registry: Registry | None = None, engine: PageEn
         template_page=loc.page + 1, pages_in_form=loc.pages, alignment=loc.alignment, method=loc.method,
         rotation=rotation_of(loc.homography), fields=readings, timings=timings, crops=crops,
         image_size=[int(w), int(h)], corners=page_corners(loc.homography, template.page_size_mm),
+        quality=quality.to_dict(),
     )
 
 

@@ -210,7 +210,7 @@ def read_located(page: LoadedPage, template: Template, loc: Located, engine: Pag
     goes to review (`alignment_low`)."""
     assert page.image is not None
     t1 = time.perf_counter()
-    readings, crops = read_page_fields(page.image, loc.homography, template, loc.page, engine, keep_crops)
+    readings, crops, quality = read_page_fields(page.image, loc.homography, template, loc.page, engine, keep_crops)
     timings["read"] = time.perf_counter() - t1
     if loc.alignment < register.MIN_ALIGNMENT:
         for r in readings:
@@ -221,7 +221,7 @@ def read_located(page: LoadedPage, template: Template, loc: Located, engine: Pag
                       template_page=loc.page + 1, pages_in_form=len(template.pages), alignment=loc.alignment,
                       method=loc.method, rotation=rotation_of(loc.homography), fields=readings, timings=timings,
                       crops=crops, image_size=[int(page.image.shape[1]), int(page.image.shape[0])],
-                      corners=page_corners(loc.homography, template.page_size_mm))
+                      corners=page_corners(loc.homography, template.page_size_mm), quality=quality.to_dict())
 
 
 def read_placed(page: LoadedPage, placement: Placement, registry: Registry, engine: PageEngine | None = None,

@@ -6,8 +6,7 @@ two engines that work differently: Tesseract, with settings per type (language, 
 single-line mode) on writing cut out and scaled to the height its models read best (~20 px), and
 PP-OCRv6 (`engines/ppocr.py`) on the same writing at 28 px; a value is accepted only when both
 read it alike (or, for dates, phones and numbers, on one confident valid Tesseract reading).
-Comb fields are read cell by cell. Checkboxes are measured, not recognised: the share of the
-square's inside covered by ink.
+Comb fields are read cell by cell. Checkboxes are measured, not recognised (`marks.py`).
 
 A text field is read in three named steps (`read_text`): `first_readings` (Tesseract, with its
 retry settings), `second_opinion` (PP-OCR's recognisers and Tesseract's second reading, giving
@@ -37,12 +36,16 @@ from intake.pipeline.engines.contract import (
 from intake.pipeline.ink import (
     InkBlob,
     digit_shape_agrees,
-    find_square,
     line_digits_agree,
     line_image,
     paper_level,
     writing,
 )
+
+# Tick boxes are judged in `marks` (illumination-normalised, by shape and faint ink as well as fill)
+from intake.pipeline.marks import faint_page, read_checkbox, read_choice, text_traces, traces_exceed
+from intake.pipeline.quality import PageQuality, scan_dpi
+from intake.pipeline.quality import measure as measure_quality
 from intake.pipeline.types import Agreement, FieldReading, FieldStatus
 from intake.values import normalize
 
@@ -71,11 +74,12 @@ OCR_SETTINGS: dict[str, tuple[OcrSetting, ...]] = {
     "number": (OcrSetting("eng", DIGITS + "."), OcrSetting("chi_tra", DIGITS)),
 }
 
-# Empty: less ink than a short stroke. Marks: share of the square's inside covered by ink.
+# Empty: less ink than a short stroke. (Tick boxes: see intake.pipeline.marks.)
 EMPTY_INK_MM2 = 0.6
-MARK_MIN_FILL = 0.045
-FILLED_MIN_FILL = 0.72
 SIGNATURE_MIN_INK_MM2 = 4.0
+# A text field with no dark ink but faint writing (light blue ballpoint, pencil) is read from the
+# flattened, stretched page; True: such a reading always goes to a person (`faint_ink`).
+FAINT_TEXT_REVIEW = True
 
 
 @dataclass
@@ -91,6 +95,7 @@ class PageContext:
     page: int = 0  # 0-based template page
     second: LineRecognizer | None = None  # the independent reader (PP-OCR "small"); this thread's own when None
     fast: LineRecognizer | None = None  # its fast first pass (PP-OCR "tiny"); this thread's own when None
+    quality: PageQuality | None = None  # the page's quality class (`quality.py`): marks and confidence tables
 
     @property
     def tesseract(self) -> PageEngine:
@@ -134,106 +139,6 @@ def cut_out(ctx: PageContext, box: tuple[float, float, float, float], shrink_mm:
     x0, y0, x1, y1 = _px(box, shrink_mm)
     h, w = ctx.canon.shape
     return ctx.canon[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
-
-
-# ------------------------------------------------------------------------- marks
-# How far around a checkbox's template box its printed square is looked for. A wider search
-# (2 mm) found squares on pages registered 1.5 mm off but took neighbouring ink for edges on fax
-# scans (3 marks accepted wrong on the seed-2 holdout instead of 0); a box whose square is not
-# found and that has ink inside is sent to review instead (see `_mark`).
-MARK_SEARCH_MM = 1.2
-
-
-def measure_mark(ctx: PageContext, box: tuple[float, float, float, float]) -> tuple[float, bool]:
-    """Share of the inside of a printed square covered by ink (0 empty .. 1 filled), and whether
-    the square was found (when not, the inside is taken where the registration puts it)."""
-    x, y, w, h = box
-    margin = MARK_SEARCH_MM
-    region = cut_out(ctx, (x - margin, y - margin, w + 2 * margin, h + 2 * margin))
-    sq = find_square(region, PX_PER_MM, min(w, h))
-    if sq is not None:
-        x0, y0, x1, y1 = sq
-    else:  # the border is not visible (e.g. fully filled and bled): trust the registration
-        x0, y0 = round(margin * PX_PER_MM), round(margin * PX_PER_MM)
-        x1, y1 = x0 + round(w * PX_PER_MM), y0 + round(h * PX_PER_MM)
-    inset = max(2, round(0.45 * PX_PER_MM))
-    inner = region[y0 + inset:y1 - inset, x0 + inset:x1 - inset]
-    if inner.size == 0:
-        return 0.0, sq is not None
-    level = min(ctx.paper * 0.62, 180.0)
-    return float((inner < level).mean()), sq is not None
-
-
-def mark_state(fill: float, fill_cancels: bool) -> tuple[str, float]:
-    """('empty' | 'marked' | 'filled', margin 0..1 from the nearest threshold)."""
-    if fill < MARK_MIN_FILL:
-        return "empty", conf.mark_margin(fill, MARK_MIN_FILL, below=True)
-    if fill_cancels and fill >= FILLED_MIN_FILL:
-        return "filled", conf.mark_margin(fill, FILLED_MIN_FILL, below=False)
-    if fill_cancels:
-        return "marked", min(conf.mark_margin(fill, MARK_MIN_FILL, below=False),
-                             conf.mark_margin(fill, FILLED_MIN_FILL, below=True))
-    return "marked", conf.mark_margin(fill, MARK_MIN_FILL, below=False)
-
-
-def _mark(ctx: PageContext, box: tuple[float, float, float, float], fill_cancels: bool
-          ) -> tuple[float, str, float, bool]:
-    """(fill, state, margin, doubtful) of one box. A box whose printed square was not found is
-    measured where the registration puts it. That is trusted when the inside is clean (a scan
-    that lost the square's faint sides, as on queXF's blank form) or filled past the border
-    (where the border cannot show); ink in between may be the square's own edge: doubtful, a
-    person looks."""
-    fill, found = measure_mark(ctx, box)
-    state, margin = mark_state(fill, fill_cancels)
-    doubtful = not found and MARK_MIN_FILL / 3 <= fill < FILLED_MIN_FILL
-    return fill, state, 0.0 if doubtful else margin, doubtful
-
-
-def read_checkbox(ctx: PageContext, slot: Slot) -> FieldReading:
-    f = slot.field
-    fill, state, margin, doubtful = _mark(ctx, slot.box, f.fill_cancels)
-    value = state == "marked"
-    errors = ["mark.square_not_found"] if doubtful else []
-    if state == "filled":
-        errors.append("mark.cancelled")  # a cancelled mark with nothing else: a person decides
-    c = conf.for_marks([margin])
-    status = FieldStatus.ACCEPTED if not errors and c >= conf.MARK_ACCEPT else FieldStatus.NEEDS_REVIEW
-    return FieldReading(path=slot.path, type=f.type, value=value, text=None, confidence=c, status=status,
-                        errors=errors, page=slot.page, box=slot.box, engine="marks",
-                        details={"fill": round(fill, 4), "state": state})
-
-
-def read_choice(ctx: PageContext, slot: Slot) -> FieldReading:
-    f = slot.field
-    fills: dict[str, float] = {}
-    states: dict[str, str] = {}
-    margins = []
-    doubts = []
-    for o in f.options:
-        fill, state, margin, doubtful = _mark(ctx, o.box, f.fill_cancels)
-        fills[o.value], states[o.value] = round(fill, 4), state
-        margins.append(margin)
-        doubts.append(doubtful)
-    marked = [v for v, s in states.items() if s == "marked"]
-    cancelled = [v for v, s in states.items() if s == "filled"]
-    errors: list[str] = ["mark.square_not_found"] if any(doubts) else []
-    if f.multiple:
-        value: Any = marked
-        if cancelled and not marked:
-            errors.append("mark.cancelled_only")
-    else:
-        if len(marked) > 1:
-            errors.append("choice.several_marked")
-            value = None
-        else:
-            value = marked[0] if marked else None
-            if cancelled and not marked:
-                errors.append("mark.cancelled_only")
-    c = conf.for_marks(margins)
-    status = FieldStatus.ACCEPTED if not errors and c >= conf.MARK_ACCEPT else FieldStatus.NEEDS_REVIEW
-    return FieldReading(path=slot.path, type=f.type, value=value, text=None, confidence=c, status=status,
-                        errors=errors, page=slot.page, box=slot.box, engine="marks",
-                        details={"fills": fills, "states": states})
 
 
 def read_signature(ctx: PageContext, slot: Slot) -> FieldReading:
@@ -575,11 +480,11 @@ def second_opinion(ctx: PageContext, f: Field, written: Written, first: FirstRea
     return Verdict(Agreement.DISAGREE, t, f"tesseract:{first.setting.lang}")
 
 
-def route(f: Field, written: Written, verdict: Verdict, retried: bool) -> Routing:
+def route(f: Field, written: Written, verdict: Verdict, retried: bool, quality: str | None = None) -> Routing:
     """Accept the kept value, or say why a person must look: it does not validate; its digits do
     not have the loops of the ink (checked unless the engines agreed the first time); a soft
     flag (`_soft_flags`); or its calibrated confidence is below the type's cutoff for this
-    agreement (`low_confidence`, or `readings_disagree`)."""
+    agreement (`low_confidence`, or `readings_disagree`), from the page quality class's tables."""
     r = verdict.reading
     errors = list(r.problems)
     valid = not errors
@@ -590,8 +495,8 @@ def route(f: Field, written: Written, verdict: Verdict, retried: bool) -> Routin
         errors.append(f"{f.type}.digit_shape")
     if valid:
         errors += _soft_flags(f, r.value)
-    c = conf.text_confidence(f.type, r.conf, valid=valid, agreement=verdict.agreement, retried=retried)
-    ok = not errors and conf.accept_text(f.type, r.conf, valid=valid, agreement=verdict.agreement)
+    c = conf.text_confidence(f.type, r.conf, valid=valid, agreement=verdict.agreement, retried=retried, quality=quality)
+    ok = not errors and conf.accept_text(f.type, r.conf, valid=valid, agreement=verdict.agreement, quality=quality)
     if not errors and not ok:
         errors = ["readings_disagree" if verdict.agreement == Agreement.DISAGREE else "low_confidence"]
     return Routing(errors, c, FieldStatus.ACCEPTED if ok else FieldStatus.NEEDS_REVIEW)
@@ -603,9 +508,19 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
     if ctx.keep_crops:
         ctx.crops[slot.path] = cut_out(ctx, slot.box).copy()
     written = _written(ctx, slot)
+    faint = False
+    if written.ink_mm2 < EMPTY_INK_MM2:
+        # no dark ink; before calling it empty, look for writing in a light pen or pencil on the
+        # page with its light flattened and its darkness stretched (marks.faint_page)
+        fctx = replace(ctx, canon=faint_page(ctx), paper=255.0, quality=ctx.quality)
+        fwritten = _written(fctx, slot)
+        if fwritten.ink_mm2 >= EMPTY_INK_MM2:
+            ctx, written, faint = fctx, fwritten, True
     if written.ink_mm2 < EMPTY_INK_MM2:  # nothing written: no OCR
         c = conf.for_empty(written.ink_mm2, EMPTY_INK_MM2)
         errors = ["required"] if f.required else []
+        if traces_exceed(*text_traces(ctx, slot.box)):  # more specks than the page has: writing broken up?
+            errors.append("faint_ink")
         status = FieldStatus.ACCEPTED if not errors and c >= conf.EMPTY_ACCEPT else FieldStatus.NEEDS_REVIEW
         return FieldReading(path=slot.path, type=f.type, value=None, text="", confidence=c, status=status,
                             errors=errors, page=slot.page, box=slot.box, engine="ink",
@@ -613,13 +528,16 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
     attempts: list[dict[str, Any]] = []
     first = first_readings(ctx, f, written, attempts)
     verdict = second_opinion(ctx, f, written, first, attempts)
-    routing = route(f, written, verdict, first.retried)
+    routing = route(f, written, verdict, first.retried, ctx.quality.cls if ctx.quality is not None else None)
     r = verdict.reading
+    status, errors = routing.status, routing.errors
+    if faint and FAINT_TEXT_REVIEW:  # found only as faint ink: read, and a person confirms it
+        status, errors = FieldStatus.NEEDS_REVIEW, [*errors, "faint_ink"]
     return FieldReading(path=slot.path, type=f.type, value=r.value, text=r.text, confidence=routing.confidence,
-                        status=routing.status, errors=routing.errors, page=slot.page, box=slot.box,
+                        status=status, errors=errors, page=slot.page, box=slot.box,
                         engine=verdict.engine,
                         details={"ink_mm2": round(written.ink_mm2, 2), "engine_conf": r.conf,
-                                 "agreement": verdict.agreement.value, "attempts": attempts})
+                                 "agreement": verdict.agreement.value, "attempts": attempts, "faint_ink": faint})
 
 
 # A checkbox's or choice's crop (for the review station): its squares with this much around them,
@@ -667,8 +585,10 @@ def _read_slot(ctx: PageContext, slot: Slot) -> FieldReading:
 
 
 def read_page_fields(img: np.ndarray, H: np.ndarray, template: Template, page: int, engine: PageEngine | None,
-                     keep_crops: bool = False) -> tuple[list[FieldReading], dict[str, np.ndarray]]:
+                     keep_crops: bool = False) -> tuple[list[FieldReading], dict[str, np.ndarray], PageQuality]:
+    """Every field of one registered page, the crops kept, and the page's measured quality."""
     canon = warp_to_template(img, H, template)
-    ctx = PageContext(canon, paper_level(canon), engine, keep_crops, template=template, page=page)
+    quality = measure_quality(canon, CANON_DPI, scan_dpi(H), img)
+    ctx = PageContext(canon, paper_level(canon), engine, keep_crops, template=template, page=page, quality=quality)
     readings = [read_slot(ctx, s) for s in template.slots() if s.page == page]
-    return readings, ctx.crops
+    return readings, ctx.crops, quality

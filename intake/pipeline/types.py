@@ -116,6 +116,9 @@ class PageResult:
     image_size: list[int] | None = None
     corners: list[list[float]] | None = None
     crops: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # field path -> grey crop
+    # The page's measured quality (`pipeline/quality.py`): dpi, blur, contrast, illumination,
+    # binary and its class ("scan", "fax", "photo", "poor"). None where the page was not read.
+    quality: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the crops and the image, JSON-ready; see `from_dict`."""

@@ -18,6 +18,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "unreadable": ("有筆跡，但無法辨識。", "Something is written here but could not be read."),
     "ocr_timeout": ("辨識逾時，請直接輸入。", "Reading this field took too long; type it in."),
     "verify": ("請與原件核對。", "Compare it with the form."),
+    "faint_ink": ("筆跡很淡（淺色筆或鉛筆），請與原件核對。",
+                  "The writing is faint (a light pen or pencil); compare it with the form."),
     "required": ("必填欄位是空的。", "This field is required and is empty."),
     "page_missing": ("這一頁沒有掃描到。", "This page of the form was not scanned."),
     "page_unreadable": ("這一頁無法讀取。", "This page of the form could not be read."),

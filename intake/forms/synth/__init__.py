@@ -15,10 +15,12 @@ The truth JSON (ensure_ascii=False, sorted keys, indent 1)::
                 "rotation" (0/90/180/270 clockwise), "skew_deg" (clockwise), "dpi": [x, y]}],
      "writing": {slot path: {"style": "typed"|"hand", "text": exact text on paper, lines
                  joined by "\\n"}},
-     "marks": {field or slot path: {option value: "check"|"cross"|"dot"|"filled"}}}
+     "marks": {field or slot path: {option value: "check"|"cross"|"dot"|"filled"|"scribble"}},
+     "pen": "ballpoint"|"light_blue"|"red"|"pencil"}
 
-In ``marks`` a checkbox's key is ``"true"``; ``"filled"`` is a cancelled box (its option is not in
-``fields``); a signature present is recorded as ``{"true": "signature"}``.
+In ``marks`` a checkbox's key is ``"true"``; ``"filled"`` (solid) and ``"scribble"`` (scribbled
+over) are cancelled boxes (their option is not in ``fields``); a signature present is recorded as
+``{"true": "signature"}``. ``pen`` is the ink the form was filled in with (handwriting and marks).
 """
 
 from __future__ import annotations
@@ -66,14 +68,25 @@ def _check_options(profile: str, fmt: str | None, hand: float, count: int) -> No
         raise SynthError(f"count must be at least 1, not {count}")
 
 
-def render_record(template: Template, data: dict[str, Any], base: str, *, profile: str = "clean", hand: float = 0.0) -> tuple[list[Scan], dict, dict]:
-    """Draw a record's data onto the form and scan it: (scans, writing, marks)."""
-    filled = fill_form(template, data, random.Random(base + ":write"), hand=hand, colour=profile in COLOUR_PROFILES)
+# Whether `synthesize` draws the harder variants (issue 13: light pens, pencil, scribbled cancels,
+# fax thresholds, shadows, motion blur, messaging downscales) when not told; False gives the
+# classic forms byte for byte (the test suite's fixtures were written against them).
+DEFAULT_VARIANTS = True
+
+
+def render_record(template: Template, data: dict[str, Any], base: str, *, profile: str = "clean", hand: float = 0.0,
+                  variants: bool = True) -> tuple[list[Scan], dict, dict, str]:
+    """Draw a record's data onto the form and scan it: (scans, writing, marks, pen ink)."""
+    # the harder variants (pens, cancels, scan settings) come from generators of their own, so a
+    # record none applies to is drawn and scanned byte for byte as before they existed
+    filled = fill_form(template, data, random.Random(base + ":write"), hand=hand, colour=profile in COLOUR_PROFILES,
+                       variants=random.Random(base + ":pen") if variants else None)
     srng = random.Random(base + ":scan")
+    vrng = random.Random(base + ":scan-variants") if variants else None
     rotation = record_rotation(profile, srng)
     dpi = round(srng.uniform(150, 220)) if profile == "phone" else None
-    scans = [degrade(profile, page, srng, rotation=rotation, dpi=dpi) for page in filled.pages]
-    return scans, filled.writing, filled.marks
+    scans = [degrade(profile, page, srng, rotation=rotation, dpi=dpi, variants=vrng) for page in filled.pages]
+    return scans, filled.writing, filled.marks, filled.pen
 
 
 def _save(scans: list[Scan], fmt: str, out_dir: Path, stem: str) -> list[tuple[str, int]]:
@@ -119,8 +132,12 @@ def synthesize(
     profile: str = "clean",
     fmt: str | None = None,
     hand: float = 0.0,
+    variants: bool | None = None,
 ) -> Iterator[str]:
-    """Write `count` synthetic filled forms and their truth; yields each truth JSON path."""
+    """Write `count` synthetic filled forms and their truth; yields each truth JSON path.
+    `variants`: draw the harder variants (default `DEFAULT_VARIANTS`)."""
+    if variants is None:
+        variants = DEFAULT_VARIANTS
     _check_options(profile, fmt, hand, count)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,7 +145,7 @@ def synthesize(
     for n in range(1, count + 1):
         base = f"{seed}:{template.key}:{n}"
         data = synth_record(template, random.Random(base))
-        scans, writing, marks = render_record(template, data, base, profile=profile, hand=hand)
+        scans, writing, marks, pen = render_record(template, data, base, profile=profile, hand=hand, variants=variants)
         record_fmt = fmt or DEFAULT_FORMAT[profile]
         if record_fmt == "mixed":
             record_fmt = random.Random(base + ":format").choice(FORMATS)
@@ -154,6 +171,7 @@ def synthesize(
             ],
             "writing": writing,
             "marks": marks,
+            "pen": pen,
         }
         path = out / f"{stem}.json"
         path.write_text(json.dumps(truth, ensure_ascii=False, sort_keys=True, indent=1) + "\n", encoding="utf-8")

@@ -13,6 +13,14 @@
   and vignette, a warm cast, blur and sensor noise, 150-220 dpi on the page; saved as JPEG
   quality 70-85. RGB.
 
+Within a profile, harder variants are drawn at random (seeded; the profile name stays what is
+reported): a fax is sent with a normal, a dark (threshold 195-215: strokes thicken, light grey
+turns black) or a light setting (threshold 105-135: thin and light strokes break up or vanish);
+a phone photo gets, now and then, a hard-edged shadow band or half-plane across the page (the
+phone's or a hand's shadow, 25-55 % darker), a steeper light gradient, motion blur (a 3-9 px
+line at a random angle) and a messaging-app downscale (the photo taken at 240-300 dpi, its
+longest side shrunk to 2,048 px and saved as JPEG quality 55-75).
+
 Every random choice comes from the `random.Random` passed in (numpy noise is seeded from it), so
 the same record gives the same bytes. Angles: ``rotation`` (0/90/180/270) and ``skew_deg`` are
 clockwise as the image is viewed; turning the image counter-clockwise by ``rotation +
@@ -111,20 +119,25 @@ def record_rotation(profile: str, rng: random.Random) -> int:
     return 0
 
 
-def degrade(profile: str, page: np.ndarray, rng: random.Random, *, rotation: int = 0, dpi: float | None = None) -> Scan:
+def degrade(profile: str, page: np.ndarray, rng: random.Random, *, rotation: int = 0, dpi: float | None = None,
+            variants: random.Random | None = None) -> Scan:
     """Degrade one drawn page (uint8, 300 dpi; grey, or RGB for colour profiles).
 
     `rotation` is the stack's orientation (office, fax); `dpi` the phone photo's resolution on
     the page (one per record: the same phone at about the same distance), random when None.
+    The harder variants are drawn from `variants` (None: none, the classic scans), never from
+    `rng`, so a page no variant applies to has the bytes it had before they existed.
     """
+    if variants is None:
+        variants = _NONE
     if profile == "clean":
         return Scan(Image.fromarray(page), (SOURCE_DPI, SOURCE_DPI), 0, 0.0)
     if profile == "office":
         return _office(page, rng, rotation)
     if profile == "fax":
-        return _fax(page, rng, rotation)
+        return _fax(page, rng, rotation, variants)
     if profile == "phone":
-        return _phone(page, rng, dpi)
+        return _phone(page, rng, dpi, variants)
     raise ValueError(f"unknown scan profile {profile!r}; expected one of {', '.join(PROFILES)}")
 
 
@@ -155,7 +168,7 @@ def _office(page: np.ndarray, rng: random.Random, rotation: int) -> Scan:
     return Scan(Image.fromarray(a, "L"), (SOURCE_DPI, SOURCE_DPI), rotation, skew)
 
 
-def _fax(page: np.ndarray, rng: random.Random, rotation: int) -> Scan:
+def _fax(page: np.ndarray, rng: random.Random, rotation: int, v: random.Random) -> Scan:
     g = _np_rng(rng)
     a = page if page.ndim == 2 else cv2.cvtColor(page, cv2.COLOR_RGB2GRAY)
     h, w = a.shape
@@ -169,8 +182,12 @@ def _fax(page: np.ndarray, rng: random.Random, rotation: int) -> Scan:
     line = np.full((fh, max(FAX_LINE_PX, fw)), 255, np.uint8)
     x0 = (line.shape[1] - fw) // 2
     line[:, x0 : x0 + fw] = small
-    # noisy threshold: thin strokes come out broken, edges ragged
+    # noisy threshold: thin strokes come out broken, edges ragged; the sender's contrast setting
+    # moves it (dark: strokes thicken; light: faint ink and thin strokes drop out)
     thr = rng.uniform(150, 185)
+    setting = v.choices(("normal", "dark", "light"), weights=(0.6, 0.2, 0.2))[0]
+    if setting != "normal":
+        thr = v.uniform(*{"dark": (195, 215), "light": (105, 135)}[setting])
     noisy = line.astype(np.int16) + _noise(g, line.shape, rng.uniform(14, 26))
     ink = noisy < thr
     # speckle: pepper on the paper, a few dropouts in the ink
@@ -188,10 +205,13 @@ def _fax(page: np.ndarray, rng: random.Random, rotation: int) -> Scan:
     return Scan(img, FAX_DPI, rotation, skew)
 
 
-def _phone(page: np.ndarray, rng: random.Random, dpi: float | None) -> Scan:
+def _phone(page: np.ndarray, rng: random.Random, dpi: float | None, v: random.Random) -> Scan:
     g = _np_rng(rng)
     src = page if page.ndim == 3 else cv2.cvtColor(page, cv2.COLOR_GRAY2RGB)
     dpi = dpi or round(rng.uniform(150, 220))
+    messaging = v.random() < MESSAGING_SHARE
+    if messaging:  # a newer phone, closer: sharper photo, then the app shrinks it
+        dpi = round(v.uniform(240, 300))
     k = dpi / SOURCE_DPI
     sh, sw = src.shape[:2]
     pw, ph = sw * k, sh * k
@@ -219,21 +239,29 @@ def _phone(page: np.ndarray, rng: random.Random, dpi: float | None) -> Scan:
     m = cv2.getPerspectiveTransform(corners, dst)
     cv2.warpPerspective(src, m, (cw, ch), dst=a, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
     # light: a smooth gradient, a vignette and a warm cast, computed small and scaled up
-    lh, lw = 24, 18
+    hard = v.random() < SHADOW_SHARE  # a hard-edged shadow needs a finer light map for its edge
+    lh, lw = (max(24, ch // 8), max(18, cw // 8)) if hard else (24, 18)
     yy, xx = np.mgrid[0:lh, 0:lw].astype(np.float32)
     yy, xx = yy / (lh - 1) - 0.5, xx / (lw - 1) - 0.5
     ang = rng.uniform(0, 2 * math.pi)
-    grad = 1.0 + rng.uniform(0.08, 0.3) * (xx * math.cos(ang) + yy * math.sin(ang))
+    slope = rng.uniform(0.08, 0.3)
+    if v.random() < 0.3:  # steeper: a lamp close to one side
+        slope *= v.uniform(1.3, 1.7)
+    grad = 1.0 + slope * (xx * math.cos(ang) + yy * math.sin(ang))
     vign = 1.0 - rng.uniform(0.15, 0.4) * (xx**2 + yy**2) * 2
     light = grad * vign * rng.uniform(0.85, 1.0)
     if rng.random() < 0.3:  # the phone's or a hand's soft shadow from one side
         sx, sy = rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5)
         light *= 1.0 - rng.uniform(0.15, 0.3) * np.exp(-(((xx - sx) ** 2 + (yy - sy) ** 2) / 0.05))
+    if hard:  # a band or a half-plane
+        light *= _shadow(v, xx, yy)
     cast = np.float32([1.0, rng.uniform(0.95, 1.0), rng.uniform(0.84, 0.96)])
     light3 = np.clip(light[..., None] * cast[None, None, :] * _LIGHT_ONE, 0, 255).astype(np.uint8)
     light3 = cv2.resize(light3, (cw, ch), interpolation=cv2.INTER_LINEAR)
     a = cv2.multiply(a, light3, scale=1.0 / _LIGHT_ONE)
     a = cv2.GaussianBlur(a, (0, 0), rng.uniform(0.5, 1.1))
+    if v.random() < MOTION_SHARE:  # the hand moved: a short line blur at some angle
+        a = _motion_blur(a, v.uniform(3, 9), v.uniform(0, 180))
     # sensor noise: made at half size (demosaicing correlates it anyway), centred on 128
     nh, nw = (ch + 1) // 2, (cw + 1) // 2
     noise = (_noise(g, (nh, nw, 3), rng.uniform(2.0, 4.5)) + 128).clip(0, 255).astype(np.uint8)
@@ -244,7 +272,58 @@ def _phone(page: np.ndarray, rng: random.Random, dpi: float | None) -> Scan:
     if r < 0.05:
         rotation = 90 if r < 0.025 else 270
         a = _rot(a, rotation)
-    return Scan(Image.fromarray(a, "RGB"), (dpi, dpi), rotation, skew, jpeg_quality=rng.randint(70, 85))
+    quality = rng.randint(70, 85)
+    if messaging:  # the messaging app: longest side to MESSAGING_PX, stronger JPEG
+        f = MESSAGING_PX / max(a.shape[:2])
+        if f < 1.0:
+            a = cv2.resize(a, (round(a.shape[1] * f), round(a.shape[0] * f)), interpolation=cv2.INTER_AREA)
+            dpi = round(dpi * f)  # as the JPEG records it
+        quality = v.randint(55, 75)
+    return Scan(Image.fromarray(a, "RGB"), (dpi, dpi), rotation, skew, jpeg_quality=quality)
+
+
+class _NoVariants(random.Random):
+    """A generator that never draws a variant: random() is 1.0, and the first choice is taken
+    ("normal"), for the classic scans."""
+
+    def random(self) -> float:
+        return 1.0
+
+    def choices(self, population, weights=None, *, cum_weights=None, k=1):  # noqa: ANN001, ANN201
+        return [population[0]] * k
+
+
+_NONE = _NoVariants(0)
+
+SHADOW_SHARE = 0.35  # phone photos with a hard-edged shadow across the page
+MOTION_SHARE = 0.2  # ... with motion blur
+MESSAGING_SHARE = 0.35  # ... sent through a messaging app (downscaled, stronger JPEG)
+MESSAGING_PX = 2048
+
+
+def _shadow(rng: random.Random, xx: np.ndarray, yy: np.ndarray) -> np.ndarray:
+    """A light factor (< 1 in the shadow) on the normalised grid: a straight-edged band or
+    half-plane at a random angle, its edges soft over a few millimetres (a penumbra)."""
+    ang = rng.uniform(0, 2 * math.pi)
+    d = xx * math.cos(ang) + yy * math.sin(ang)
+    edge = rng.uniform(0.004, 0.015)  # penumbra as a share of the page (1-4 mm)
+    depth = rng.uniform(0.25, 0.55)
+    a0 = rng.uniform(-0.3, 0.3)
+    inside = 1.0 / (1.0 + np.exp(np.clip(-(d - a0) / edge, -60, 60)))
+    if rng.random() < 0.6:  # a band (an arm, the phone): it ends again further on
+        a1 = a0 + rng.uniform(0.08, 0.3)
+        inside *= 1.0 / (1.0 + np.exp(np.clip((d - a1) / edge, -60, 60)))
+    return (1.0 - depth * inside).astype(np.float32)
+
+
+def _motion_blur(a: np.ndarray, length: float, angle_deg: float) -> np.ndarray:
+    n = int(math.ceil(length)) | 1
+    k = np.zeros((n, n), np.float32)
+    c = n // 2
+    dx, dy = math.cos(math.radians(angle_deg)) * length / 2, math.sin(math.radians(angle_deg)) * length / 2
+    cv2.line(k, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1, cv2.LINE_AA)
+    k /= k.sum()
+    return cv2.filter2D(a, -1, k)
 
 
 _LIGHT_ONE = 180.0  # light factor 1.0 as a byte (room above it for bright spots)

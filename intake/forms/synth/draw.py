@@ -9,8 +9,11 @@ square a little, as pens do.
   near-black, ink 55-65 % of the box (or line) height, left aligned with 1.5 mm padding,
   vertically centred; comb fields one character centred per cell;
 * hand: AR PL UKai TW character by character with jitter in size, rotation, baseline and spacing,
-  a pen colour per form (grey 20-70, blue-black on colour scans) and a slight slant;
-* marks: a check (two strokes), a cross or a dot; a cancelled box is filled almost completely;
+  a pen per form (see `INKS`: a dark ballpoint, grey 20-70 and blue-black on colour scans, most
+  of the time; otherwise a light blue ballpoint, a red pen or a pencil, grey and thin, whose
+  strokes are far lighter than the printing) and a slight slant;
+* marks: a check (two strokes), a cross or a dot; a cancelled box is filled almost completely or
+  scribbled over (a dense zigzag, ``scribble``);
 * signatures: a scribble of 2-4 Bezier strokes.
 
 `fits_line` / `fits_lines` are the capacity checks the data generator uses so that the values it
@@ -53,6 +56,17 @@ assert set(DATE_STYLE_WEIGHTS) == set(DATE_STYLES) and set(PHONE_STYLE_WEIGHTS) 
 
 MARK_STYLES = ("check", "cross", "dot")
 MARK_STYLE_WEIGHTS = (0.65, 0.25, 0.10)
+CANCEL_STYLES = ("filled", "scribble")  # how a box is cancelled where the form allows it
+
+# The pen a form is filled in with: share of forms, grey on grey scans, RGB range on colour ones.
+# Light blue and pencil come out near the grey of a printed form's light lines (150-165): the
+# reader must find them by their difference from the paper, not by a fixed darkness.
+INKS = {
+    "ballpoint": 0.72,  # dark: grey 20-70, blue-black or black on colour
+    "light_blue": 0.10,  # grey 135-165; RGB ~ (100-140, 150-185, 215-245)
+    "red": 0.06,  # grey 80-110; RGB ~ (185-225, 25-60, 35-70)
+    "pencil": 0.12,  # grey 95-150, thin (0.2-0.3 mm marks), never broad
+}
 
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]")
 _NO_LINE_START = set("，。、；：！？）」』》〉．,.;:!?)")
@@ -294,9 +308,10 @@ class Pen:
     mark_style: str  # the writer's usual mark
     mark_width_mm: float
     heavy: bool  # writes with a broad pen
+    ink: str = "ballpoint"  # a key of INKS
 
     def hand_ink(self, colour: bool, rng: random.Random):
-        g = max(10, min(90, self.hand_grey + rng.randint(-8, 8)))
+        g = max(10, min(175, self.hand_grey + rng.randint(-8, 8)))
         if not colour:
             return g
         r, gg, b = self.hand_rgb
@@ -304,20 +319,33 @@ class Pen:
         return (min(255, int(r * k)), min(255, int(gg * k)), min(255, int(b * k)))
 
 
-def choose_pen(rng: random.Random) -> Pen:
+def choose_pen(rng: random.Random, variants: random.Random | None = None) -> Pen:
+    """The pen of one form; its ink (`INKS`) is drawn from `variants` (None: a dark ballpoint
+    always), so that a form in dark ballpoint draws from `rng` exactly what it did before the
+    other inks existed."""
     grey = rng.randint(20, 70)
     blue = rng.random() < 0.6
     rgb = (rng.randint(15, 35), rng.randint(25, 50), rng.randint(70, 120)) if blue else (grey, grey, grey + 5)
-    return Pen(
-        typed_font=rng.choices(list(TYPED_FONTS), weights=(0.6, 0.4))[0],
-        typed_ink=rng.randint(0, 30),
-        hand_grey=grey,
-        hand_rgb=rgb,
-        slant=rng.uniform(-0.12, 0.18),
-        mark_style=rng.choices(MARK_STYLES, weights=MARK_STYLE_WEIGHTS)[0],
-        mark_width_mm=rng.uniform(0.35, 0.6),
-        heavy=rng.random() < 0.4,
-    )
+    typed_font = rng.choices(list(TYPED_FONTS), weights=(0.6, 0.4))[0]
+    typed_ink = rng.randint(0, 30)
+    slant = rng.uniform(-0.12, 0.18)
+    mark_style = rng.choices(MARK_STYLES, weights=MARK_STYLE_WEIGHTS)[0]
+    width = rng.uniform(0.35, 0.6)
+    heavy = rng.random() < 0.4
+    ink = variants.choices(list(INKS), weights=list(INKS.values()))[0] if variants is not None else "ballpoint"
+    v = variants or rng  # (only drawn from when `variants` gave another ink)
+    if ink == "light_blue":
+        grey = v.randint(135, 165)
+        rgb = (v.randint(100, 140), v.randint(150, 185), v.randint(215, 245))
+    elif ink == "red":
+        grey = v.randint(80, 110)
+        rgb = (v.randint(185, 225), v.randint(25, 60), v.randint(35, 70))
+    elif ink == "pencil":
+        grey = v.randint(95, 150)
+        rgb = (grey, grey, grey + 3)
+        width, heavy = v.uniform(0.2, 0.3), False
+    return Pen(typed_font=typed_font, typed_ink=typed_ink, hand_grey=grey, hand_rgb=rgb, slant=slant,
+               mark_style=mark_style, mark_width_mm=width, heavy=heavy, ink=ink)
 
 
 # ---------------------------------------------------------------------------------- spellings
@@ -498,7 +526,8 @@ def draw_hand(canvas: Canvas, box, text: str, *, lines: int, cells: int | None, 
 
 # ---------------------------------------------------------------------------------- marks
 def draw_mark(canvas: Canvas, box, style: str, *, pen: Pen, rng: random.Random) -> None:
-    """A mark in a checkbox square: "check", "cross", "dot" or "filled" (a cancelled box)."""
+    """A mark in a checkbox square: "check", "cross", "dot", or a cancelled box: "filled" (solid)
+    or "scribble" (a dense zigzag over the square, the way most people cancel)."""
     bx, by, bw, bh = box
     margin = 2.0  # mm of room around the square for overshooting strokes
     x0, y0, w, h = _box_px((bx - margin, by - margin, bw + 2 * margin, bh + 2 * margin))
@@ -539,6 +568,16 @@ def draw_mark(canvas: Canvas, box, style: str, *, pen: Pen, rng: random.Random) 
         for k in range(6):
             v = (k + 0.5) / 6
             stroke([pt(-0.05, v), pt(1.05, v + rng.uniform(-0.1, 0.1))])
+    elif style == "scribble":
+        # back and forth across the square, 5-9 turns, slanted, passing its edges a little
+        turns = rng.randint(5, 9)
+        tilt = rng.uniform(-0.25, 0.25)
+        points = []
+        for k in range(turns + 1):
+            v = -0.05 + 1.1 * k / turns
+            u = -0.08 if k % 2 == 0 else 1.08
+            points.append(pt(u, v + tilt * (u - 0.5), 0.06))
+        cv2.polylines(layer, [np.array(points, np.int32)], False, 255, thick, cv2.LINE_AA, shift=4)
     else:  # pragma: no cover
         raise ValueError(style)
     canvas.blend(x0, y0, layer, pen.hand_ink(canvas.colour, rng))
@@ -609,6 +648,20 @@ class FilledForm:
     pages: list[np.ndarray]  # one uint8 array per page, 300 dpi, grey (H, W) or RGB (H, W, 3)
     writing: dict[str, dict[str, str]]  # slot path -> {"style": "typed"|"hand", "text": ...}
     marks: dict[str, dict[str, str]]  # field path -> {option value: mark style}
+    pen: str = "ballpoint"  # the ink of handwriting and marks (a key of INKS)
+
+
+def _cancel(canvas: Canvas, box, pen: Pen, rng: random.Random, v: random.Random | None) -> str:
+    """Cancel a box: fill it solid, or scribble over it (drawn from `v`, None: always solid;
+    `rng` gives what a solid fill takes from it either way, so the rest of the form is drawn as
+    before)."""
+    style = v.choice(CANCEL_STYLES) if v is not None else "filled"
+    if style == "filled":
+        draw_mark(canvas, box, "filled", pen=pen, rng=rng)
+    else:
+        draw_mark(Canvas(Image.new("L", (1, 1), 255), canvas.colour), box, "filled", pen=pen, rng=rng)
+        draw_mark(canvas, box, style, pen=pen, rng=v)  # type: ignore[arg-type]
+    return style
 
 
 def _mark_style(pen: Pen, rng: random.Random) -> str:
@@ -617,17 +670,20 @@ def _mark_style(pen: Pen, rng: random.Random) -> str:
     return rng.choice(MARK_STYLES)
 
 
-def fill_form(template, data: dict, rng: random.Random, *, hand: float = 0.0, colour: bool = False) -> FilledForm:
+def fill_form(template, data: dict, rng: random.Random, *, hand: float = 0.0, colour: bool = False,
+              variants: random.Random | None = None) -> FilledForm:
     """Write a record's values onto the blank pages of `template`.
 
     `hand` is the share of text fields written by hand (decided per field); `colour` draws on RGB
     pages so a ballpoint's blue shows. A choice or checkbox with ``fill_cancels`` has, one time in
-    ten, an extra box filled solid: a cancelled mark, which is not in the record's data.
+    ten, an extra box filled solid or scribbled over: a cancelled mark, which is not in the
+    record's data.
     """
     from intake.forms.model import TEXT_TYPES
     from intake.forms.render import blank_page
 
-    pen = choose_pen(rng)
+    v = variants
+    pen = choose_pen(rng, v)
     full_width = rng.random() < 0.2  # typed with full-width digits (older Big5 habits)
     canvases = [Canvas(blank_page(template, i, DPI), colour) for i in range(len(template.pages))]
     writing: dict[str, dict[str, str]] = {}
@@ -655,8 +711,7 @@ def fill_form(template, data: dict, rng: random.Random, *, hand: float = 0.0, co
                 draw_mark(canvas, slot.box, style, pen=pen, rng=rng)
                 marks[slot.path] = {"true": style}
             elif f.fill_cancels and rng.random() < 0.1:
-                draw_mark(canvas, slot.box, "filled", pen=pen, rng=rng)
-                marks[slot.path] = {"true": "filled"}
+                marks[slot.path] = {"true": _cancel(canvas, slot.box, pen, rng, v)}
         elif f.type == "choice":
             chosen = value if isinstance(value, list) else [value] if value else []
             got: dict[str, str] = {}
@@ -668,12 +723,11 @@ def fill_form(template, data: dict, rng: random.Random, *, hand: float = 0.0, co
             free = [o for o in f.options if o.value not in chosen]
             if f.fill_cancels and free and rng.random() < 0.1:
                 o = rng.choice(free)
-                draw_mark(canvas, o.box, "filled", pen=pen, rng=rng)
-                got[o.value] = "filled"
+                got[o.value] = _cancel(canvas, o.box, pen, rng, v)
             if got:
                 marks[slot.path] = got
         elif f.type == "signature":
             if value is True:
                 draw_signature(canvas, slot.box, pen=pen, rng=rng)
                 marks[slot.path] = {"true": "signature"}
-    return FilledForm([c.a for c in canvases], writing, marks)
+    return FilledForm([c.a for c in canvases], writing, marks, pen.ink)

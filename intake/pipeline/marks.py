@@ -1,0 +1,447 @@
+"""Tick boxes (``checkbox`` and ``choice`` with printed squares): empty, marked or cancelled.
+
+A box is judged on the page with its illumination taken out, against its own surroundings, and
+by the shape of its ink as well as how much of the square it covers:
+
+1. **Paper map** (`paper_map`): the paper's own brightness everywhere on the page, made at
+   `PAPER_DPI` by a morphological closing with a `PAPER_KERNEL_MM` square (which removes all
+   that is darker and smaller: printing, writing, marks, but keeps a shadow's straight edge
+   sharp), smoothed by a median. The page divided by it (`flat_page`) has its paper at 255
+   under a shadow band, a gradient or a vignette alike, so an empty square in a shadow is as
+   empty as one in the light.
+2. **The box's own noise**: the spread of the paper pixels around the square (robust: 1.4826 x
+   the median absolute deviation). Faint ink is what is darker than the paper by more than
+   `FAINT_SIGMAS` times that noise and at least `FAINT_MIN_CONTRAST` grey levels: light blue
+   ballpoint and pencil (grey 100-165 on paper 240) fall under the old fixed ink threshold
+   (0.62 x paper, 150), not under this one.
+3. **Evidence** (`Evidence`): the share of the square's inside covered by dark ink (the old
+   `fill`), the share covered by faint-or-darker ink, the extent of the largest ink piece (as a
+   share of the square's side: a tick or a cross spans the box, a speck or the blurred edge of
+   the printed square does not), and the number of strokes a vertical scan line crosses (a
+   scribble crosses 4 or more, a tick or a cross 1-2).
+4. **State**: ``empty`` when the dark fill is below `MARK_MIN_FILL` and no faint piece spans the
+   box; ``marked`` when the dark fill passes it with a piece that spans the box (or a compact
+   dot), or when faint ink does; ``filled`` (a cancel, only where the form's ``fill_cancels``
+   allows) when the box is filled past `FILLED_MIN_FILL` or densely scribbled over
+   (`SCRIBBLE_CROSSINGS` crossings and `SCRIBBLE_MIN_FILL`); a mark between a heavy cross and a
+   cancel (fill within `FILLED_BAND` of `FILLED_MIN_FILL`, or `NEAR_SCRIBBLE_CROSSINGS`) is unsure. Between "clearly empty" and "clearly
+   marked" the margin is 0: the field goes to review, whatever its type (a lone checkbox, an
+   optional choice and a multiple choice have no "two marked" safety net). A mark found only as
+   faint ink is read but sent to review with ``faint_ink``.
+5. **Empty only below the page's own speck level** (`speck_rate`, `Evidence.traced`): a box whose
+   middle has clearly more dark pixels than the page's specks explain (a light pen's tick that a
+   fax's light threshold broke into scattered pixels) is not "clearly empty"; nor is a text
+   field (`text_traces`, used by `read.read_text`).
+
+Faint writing in text fields: `faint_page` is the flat page stretched so that the page's faint
+level (`faint_level`) becomes the readers' ink threshold; `read.read_text` reads a field there
+when it has no dark ink.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from intake.forms.model import Slot
+from intake.pipeline import confidence as conf
+from intake.pipeline.ink import find_square
+from intake.pipeline.types import FieldReading, FieldStatus
+
+CANON_DPI = 200.0
+PX_PER_MM = CANON_DPI / 25.4
+
+PAPER_DPI = 50.0  # the paper map's resolution
+PAPER_KERNEL_MM = 9.0  # larger than any printed or written dark patch (a filled 5 mm square)
+# Empty vs marked: share of the square's inside covered by dark ink (0.62 x paper).
+MARK_MIN_FILL = 0.045
+FILLED_MIN_FILL = 0.72
+DARK_LEVEL = 0.62  # of the paper (255 on the flat page)
+FAINT_SIGMAS = 6.0
+FAINT_MIN_CONTRAST = 40.0  # grey levels below the paper (255)
+FAINT_MIN_FILL = 0.03  # faint ink covering this share of the inside, spanning the box: a mark
+SPAN_MIN = 0.4  # a mark's largest piece spans at least this share of the square's side
+SPECK_MM2 = 0.08
+EDGE_THIN = 0.25  # an ink piece along a side of the inside, thinner than this share: the square's edge
+DOT_MIN_FILL = 0.08  # a compact dot this large is a mark even though it spans little
+SCRIBBLE_CROSSINGS = 3.0  # median strokes crossed by a vertical line through the inside (a cross: 2)
+NEAR_SCRIBBLE_CROSSINGS = 2.5
+SCRIBBLE_MIN_FILL = 0.3
+FILLED_BAND = 0.3  # a mark's fill this far below FILLED_MIN_FILL is sure not to be a cancel
+# How far around a box's template position its printed square is looked for (see read.py's
+# history: 2 mm took neighbouring ink for edges on fax scans).
+MARK_SEARCH_MM = 1.2
+# Traces: dark pixels in the middle of a box (its inside less this share on each side: the
+# square's own edge stays out) against the page's speck rate where the blank form is white.
+TRACE_BORDER = 0.15
+TRACE_MIN = 4
+PRINT_GROW_MM = 1.5  # printing on the blank form, grown by this (registration is never exact)
+
+
+# ------------------------------------------------------------------------- the paper map
+# Per-page images (the flat page, the stretched one, the speck rate) are cached for the page being
+# read; a cache entry keeps its page alive, so only the last `PAGES_CACHED` page is kept (with
+# up to 9 kept, one bench/throughput run peaked at 509 MB on a 50-page PDF; main: 381-417 MB).
+PAGES_CACHED = 1
+_flat_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def paper_map(canon: np.ndarray, px_per_mm: float = PX_PER_MM) -> np.ndarray:
+    """The paper's brightness at every pixel of `canon` (uint8, same shape)."""
+    f = min(1.0, PAPER_DPI / (px_per_mm * 25.4))
+    small = cv2.resize(canon, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1.0 else canon
+    k = int(PAPER_KERNEL_MM * px_per_mm * f) | 1
+    closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    closed = cv2.medianBlur(closed, 5)
+    return cv2.resize(closed, (canon.shape[1], canon.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def flat_page(canon: np.ndarray) -> np.ndarray:
+    """`canon` divided by its paper map: the paper at 255 whatever the light (uint8). Cached per
+    page image (the same array is asked for every box of the page)."""
+    hit = _flat_cache.get(id(canon))
+    if hit is not None and hit[0] is canon:
+        return hit[1]
+    paper = paper_map(canon)
+    flat = cv2.divide(canon, np.maximum(paper, 1), scale=255.0)
+    if len(_flat_cache) >= PAGES_CACHED:
+        _flat_cache.clear()
+    _flat_cache[id(canon)] = (canon, flat)
+    return flat
+
+
+# ------------------------------------------------------------------------- one box
+@dataclass
+class Evidence:
+    fill: float  # share of the inside covered by dark ink
+    faint_fill: float  # ... by ink at least faint (darker than the paper's noise allows)
+    span: float  # the largest ink piece's extent, as a share of the square's side
+    crossings: float  # median strokes met by a vertical line through the inside
+    noise: float  # the paper's noise around the square (grey levels)
+    found: bool  # the printed square was found (else: measured where registration puts it)
+    traces: int = 0  # dark pixels in the middle of the inside, specks and all
+    traces_expected: float = 0.0  # ... the page's own speck rate would put there
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fill": round(self.fill, 4), "faint_fill": round(self.faint_fill, 4), "span": round(self.span, 3),
+                "crossings": round(self.crossings, 2), "noise": round(self.noise, 1), "square_found": self.found,
+                "traces": self.traces, "traces_expected": round(self.traces_expected, 2)}
+
+    @property
+    def traced(self) -> bool:
+        """More dark pixels in the middle of the box than the page's specks explain: ink the scan
+        broke up (a light pen through a fax's light threshold) may be there."""
+        return traces_exceed(self.traces, self.traces_expected)
+
+
+def traces_exceed(count: int, expected: float) -> bool:
+    """Whether `count` dark pixels are clearly more than the `expected` of the page's specks (a
+    Poisson bound, 4 sigma, and at least `TRACE_MIN` pixels)."""
+    return count >= TRACE_MIN and count > expected + 4.0 * float(np.sqrt(max(expected, 0.0))) + 2.0
+
+
+def _cut(img: np.ndarray, box: tuple[float, float, float, float], px_per_mm: float) -> np.ndarray:
+    x, y, w, h = box
+    x0, y0 = round(x * px_per_mm), round(y * px_per_mm)
+    x1, y1 = round((x + w) * px_per_mm), round((y + h) * px_per_mm)
+    H, W = img.shape[:2]
+    return img[max(0, y0):min(H, y1), max(0, x0):min(W, x1)]
+
+
+def measure(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm: float = PX_PER_MM, *,
+            bilevel: bool = False, speck_rate: float | None = None) -> Evidence:
+    """The evidence of one box on the flat page (see the module docstring). On a `bilevel` page
+    (a fax) there is no faint ink, only the greys of resampling at every edge: faint is dark."""
+    x, y, w, h = box
+    m = MARK_SEARCH_MM
+    region = _cut(flat, (x - m, y - m, w + 2 * m, h + 2 * m), px_per_mm)
+    sq = find_square(region, px_per_mm, min(w, h))
+    if sq is not None:
+        x0, y0, x1, y1 = sq
+    else:
+        x0, y0 = round(m * px_per_mm), round(m * px_per_mm)
+        x1, y1 = x0 + round(w * px_per_mm), y0 + round(h * px_per_mm)
+    inset = max(2, round(0.45 * px_per_mm))
+    inner = region[y0 + inset:y1 - inset, x0 + inset:x1 - inset]
+    # the paper around the square: the region outside it, light pixels only (no printing)
+    outside = np.ones(region.shape, bool)
+    outside[max(0, y0 - 2):y1 + 2, max(0, x0 - 2):x1 + 2] = False
+    ring = region[outside]
+    ring = ring[ring > 255 * DARK_LEVEL]
+    if ring.size >= 20:
+        med = float(np.median(ring))
+        noise = max(1.0, 1.4826 * float(np.median(np.abs(ring.astype(np.float32) - med))))
+    else:
+        med, noise = 255.0, 3.0
+    if inner.size == 0:
+        return Evidence(0.0, 0.0, 0.0, 0.0, noise, sq is not None)
+    dark = inner < 255 * DARK_LEVEL
+    faint_level = min(med, 255.0) - max(FAINT_MIN_CONTRAST, FAINT_SIGMAS * noise)
+    if bilevel:
+        faint_level = 255 * DARK_LEVEL
+    faint = inner < faint_level
+    span = 0.0
+    side = max(1, min(inner.shape))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(faint.astype(np.uint8), connectivity=8)
+    min_area = SPECK_MM2 * px_per_mm * px_per_mm
+    ih, iw = inner.shape
+    for i in range(1, n):
+        bx, by, bw, bh, area = stats[i]
+        if area < min_area:
+            continue
+        # the printed square's own edge, blurred or smeared inwards: thin and along a side
+        on_side = bx <= 1 or by <= 1 or bx + bw >= iw - 1 or by + bh >= ih - 1
+        if on_side and min(bw, bh) < EDGE_THIN * side:
+            continue
+        span = max(span, float(max(bw, bh)) / side)
+    cols = faint[:, inner.shape[1] // 5: inner.shape[1] - inner.shape[1] // 5]
+    if cols.size:
+        starts = np.count_nonzero(cols[1:] & ~cols[:-1], axis=0) + cols[0]
+        crossings = float(np.median(starts))
+    else:
+        crossings = 0.0
+    traces, expected = 0, 0.0
+    if speck_rate is not None:
+        mh, mw = round(inner.shape[0] * TRACE_BORDER), round(inner.shape[1] * TRACE_BORDER)
+        middle = dark[mh:inner.shape[0] - mh, mw:inner.shape[1] - mw]
+        traces, expected = int(middle.sum()), speck_rate * middle.size
+    return Evidence(float(dark.mean()), float(faint.mean()), min(1.0, span), crossings, noise, sq is not None,
+                    traces, expected)
+
+
+def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
+    """(state 'empty' | 'marked' | 'filled', margin 0..1, faint): the box's state, how far its
+    evidence is from the nearest boundary (0: in between, a person decides), and whether the
+    mark was found only as faint ink."""
+    scribble = e.crossings >= SCRIBBLE_CROSSINGS and e.faint_fill >= SCRIBBLE_MIN_FILL
+    if fill_cancels and (e.fill >= FILLED_MIN_FILL or scribble):
+        if e.fill >= FILLED_MIN_FILL:
+            return "filled", conf.mark_margin(e.fill, FILLED_MIN_FILL, below=False), False
+        # a scribble: sure when it crosses well past a cross's 2 strokes and covers a fair share
+        margin = min(1.0, (e.crossings - 2.5) / 1.0, (e.faint_fill - SCRIBBLE_MIN_FILL) / 0.2)
+        return "filled", max(0.0, margin), False
+    spans = e.span >= SPAN_MIN
+    dot = e.fill >= DOT_MIN_FILL
+    if e.fill >= MARK_MIN_FILL and (spans or dot):
+        margin = conf.mark_margin(e.fill, MARK_MIN_FILL, below=False)
+        if fill_cancels:  # a heavy cross (fill 0.4) is still far from a filled box (1.0)
+            margin = min(margin, max(0.0, min(1.0, (FILLED_MIN_FILL - e.fill) / FILLED_BAND)))
+            if e.crossings >= NEAR_SCRIBBLE_CROSSINGS and e.faint_fill >= SCRIBBLE_MIN_FILL - 0.1:
+                margin = 0.0  # nearly a scribble: cancel or mark? a person decides
+        return "marked", margin, False
+    if e.faint_fill >= FAINT_MIN_FILL and spans:
+        # faint ink across the box: a light pen or pencil mark (or a shadow the map missed);
+        # where the square was not found the faint ink may be its edge: a person decides
+        margin = min(1.0, (e.faint_fill - FAINT_MIN_FILL) / FAINT_MIN_FILL) if e.found else 0.0
+        return "marked", margin, True
+    # empty: sure only when neither dark nor faint ink comes near a mark; ink that spans little of
+    # the box (specks, the square's thickened edge on a dark fax) is sure only when it is small
+    if e.span < SPAN_MIN / 2:
+        shape = max(0.0, min(1.0, (SPAN_MIN / 2 - e.span) / (SPAN_MIN / 4)))
+        margin = max(conf.mark_margin(e.fill, MARK_MIN_FILL, below=True), shape if e.fill < DOT_MIN_FILL / 2 else 0.0)
+    else:
+        margin = min(conf.mark_margin(e.fill, MARK_MIN_FILL, below=True),
+                     conf.mark_margin(e.faint_fill, FAINT_MIN_FILL, below=True))
+    if e.traced:
+        margin = 0.0  # empty only when its ink is clearly below the page's own speck level
+    return "empty", margin, False
+
+
+# ------------------------------------------------------------------------- fields
+def _box(ctx: Any, box: tuple[float, float, float, float], fill_cancels: bool) -> tuple[Evidence, str, float, bool, bool]:
+    """(evidence, state, margin, doubtful, faint) of one box. A box whose printed square was not
+    found is measured where the registration puts it: trusted when the inside is clean (a scan
+    that lost the square's faint sides) or filled past the border; ink in between may be the
+    square's own edge: doubtful, a person looks."""
+    quality = getattr(ctx, "quality", None)
+    e = measure(flat_page(ctx.canon), box, bilevel=quality is not None and quality.cls == "fax",
+                speck_rate=speck_rate(ctx))
+    state, margin, faint = state_of(e, fill_cancels)
+    doubtful = not e.found and MARK_MIN_FILL / 3 <= e.fill < FILLED_MIN_FILL
+    return e, state, 0.0 if doubtful else margin, doubtful, faint
+
+
+def read_checkbox(ctx: Any, slot: Slot) -> FieldReading:
+    f = slot.field
+    e, state, margin, doubtful, faint = _box(ctx, slot.box, f.fill_cancels)
+    value = state == "marked"
+    errors = ["mark.square_not_found"] if doubtful else []
+    if state == "filled":
+        errors.append("mark.cancelled")  # a cancelled mark with nothing else: a person decides
+    if faint:
+        errors.append("faint_ink")
+    c = conf.for_marks([margin])
+    status = FieldStatus.ACCEPTED if not errors and c >= conf.MARK_ACCEPT else FieldStatus.NEEDS_REVIEW
+    return FieldReading(path=slot.path, type=f.type, value=value, text=None, confidence=c, status=status,
+                        errors=errors, page=slot.page, box=slot.box, engine="marks",
+                        details={"fill": round(e.fill, 4), "state": state, "evidence": e.to_dict()})
+
+
+def read_choice(ctx: Any, slot: Slot) -> FieldReading:
+    f = slot.field
+    fills: dict[str, float] = {}
+    states: dict[str, str] = {}
+    evidence: dict[str, dict[str, Any]] = {}
+    margins = []
+    doubts = []
+    faints = []
+    for o in f.options:
+        e, state, margin, doubtful, faint = _box(ctx, o.box, f.fill_cancels)
+        fills[o.value], states[o.value], evidence[o.value] = round(e.fill, 4), state, e.to_dict()
+        margins.append(margin)
+        doubts.append(doubtful)
+        faints.append(faint)
+    marked = [v for v, s in states.items() if s == "marked"]
+    cancelled = [v for v, s in states.items() if s == "filled"]
+    errors: list[str] = ["mark.square_not_found"] if any(doubts) else []
+    if any(faints):
+        errors.append("faint_ink")
+    if f.multiple:
+        value: Any = marked
+        if cancelled and not marked:
+            errors.append("mark.cancelled_only")
+    else:
+        if len(marked) > 1:
+            errors.append("choice.several_marked")
+            value = None
+        else:
+            value = marked[0] if marked else None
+            if cancelled and not marked:
+                errors.append("mark.cancelled_only")
+    c = conf.for_marks(margins)
+    status = FieldStatus.ACCEPTED if not errors and c >= conf.MARK_ACCEPT else FieldStatus.NEEDS_REVIEW
+    return FieldReading(path=slot.path, type=f.type, value=value, text=None, confidence=c, status=status,
+                        errors=errors, page=slot.page, box=slot.box, engine="marks",
+                        details={"fills": fills, "states": states, "evidence": evidence})
+
+
+# ------------------------------------------------------------------------- faint writing
+FAINT_TEXT_MAX_GAIN = 3.0  # the flat page's darkness is stretched at most this much
+
+
+def faint_level(ctx: Any) -> float:
+    """The grey (on the flat page) under which ink is at least faint on this page: the paper's
+    noise measured over the whole flat page (its lightest half), `FAINT_SIGMAS` of it and never
+    closer than `FAINT_MIN_CONTRAST` to the paper. A bilevel page has no faint ink."""
+    quality = getattr(ctx, "quality", None)
+    if quality is not None and quality.cls == "fax":
+        return 255 * DARK_LEVEL
+    flat = flat_page(ctx.canon)
+    sample = flat[::7, ::7]
+    paper = sample[sample > 255 * 0.85]
+    if paper.size < 50:
+        return 255 - FAINT_MIN_CONTRAST
+    med = float(np.median(paper))
+    noise = 1.4826 * float(np.median(np.abs(paper.astype(np.float32) - med)))
+    return min(med, 255.0) - max(FAINT_MIN_CONTRAST, FAINT_SIGMAS * noise)
+
+
+def faint_page(ctx: Any) -> np.ndarray:
+    """The flat page with its darkness stretched so that the page's faint level (`faint_level`)
+    becomes the readers' ink threshold (0.62 of the paper): writing in a light pen or pencil is
+    then ink to the text readers, while the paper's noise stays paper (cached per page)."""
+    key = ("faint", id(ctx.canon))
+    hit = _faint_cache.get(key)
+    if hit is not None and hit[0] is ctx.canon:
+        return hit[1]
+    flat = flat_page(ctx.canon)
+    gain = min(FAINT_TEXT_MAX_GAIN, (255.0 * (1 - DARK_LEVEL)) / max(1.0, 255.0 - faint_level(ctx)))
+    lut = np.clip(255.0 - (255.0 - np.arange(256, dtype=np.float32)) * gain, 0, 255).astype(np.uint8)
+    out = cv2.LUT(flat, lut)
+    if len(_faint_cache) >= PAGES_CACHED:
+        _faint_cache.clear()
+    _faint_cache[key] = (ctx.canon, out)
+    return out
+
+
+_faint_cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+# ------------------------------------------------------------------------- the page's specks
+_white_cache: dict[tuple[str, int, tuple[int, int]], tuple[np.ndarray, np.ndarray]] = {}
+_rate_cache: dict[int, tuple[np.ndarray, float | None]] = {}
+
+
+def blank_white(template: Any, page: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(white, paper) masks at canon resolution: where the blank printed form is white, away from
+    its printing by `PRINT_GROW_MM`; and of that, what is outside every field's box (paper no one
+    writes on). Cached per template page."""
+    key = (template.key, page, shape)
+    hit = _white_cache.get(key)
+    if hit is not None:
+        return hit
+    from intake.forms.registry import default_registry
+
+    # the registry's blank page: rendered once per template version (or the reference scan of a
+    # form in circulation); a template it did not load has no blank to compare with
+    blank = default_registry().blank_image(template, page, CANON_DPI)
+    if blank.shape != shape:
+        blank = cv2.resize(blank, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    k = int(2 * PRINT_GROW_MM * PX_PER_MM) | 1
+    printed = cv2.dilate((blank < 230).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    white = printed == 0
+    paper = white.copy()
+    for slot in template.slots():
+        if slot.page != page:
+            continue
+        boxes = [slot.box] + [o.box for o in slot.field.options]
+        for x, y, w, h in boxes:
+            g = PRINT_GROW_MM
+            paper[max(0, round((y - g) * PX_PER_MM)):round((y + h + g) * PX_PER_MM),
+                  max(0, round((x - g) * PX_PER_MM)):round((x + w + g) * PX_PER_MM)] = False
+    if len(_white_cache) >= 8:
+        _white_cache.clear()
+    _white_cache[key] = (white, paper)
+    return white, paper
+
+
+def speck_rate(ctx: Any) -> float | None:
+    """Share of the page's writing-free paper (`blank_white`) that is dark on the flat page: the
+    page's own rate of specks, fax pepper and noise. None without the template (cached per page)."""
+    template = getattr(ctx, "template", None)
+    if template is None:
+        return None
+    hit = _rate_cache.get(id(ctx.canon))
+    if hit is not None and hit[0] is ctx.canon:
+        return hit[1]
+    flat = flat_page(ctx.canon)
+    masks = _masks(template, ctx.page, flat.shape)
+    if masks is None:
+        return None
+    n = int(masks[1].sum())
+    paper = masks[1]
+    rate = float(np.count_nonzero(flat[paper] < 255 * DARK_LEVEL)) / n if n > 1000 else None
+    if len(_rate_cache) >= PAGES_CACHED:
+        _rate_cache.clear()
+    _rate_cache[id(ctx.canon)] = (ctx.canon, rate)
+    return rate
+
+
+def text_traces(ctx: Any, box: tuple[float, float, float, float], inset_mm: float = 1.0) -> tuple[int, float]:
+    """(dark pixels, expected of the page's specks) inside a text field's box less `inset_mm`,
+    where the blank form is white there: broken-up writing leaves more than specks do."""
+    rate = speck_rate(ctx)
+    if rate is None:
+        return 0, 0.0
+    flat = flat_page(ctx.canon)
+    masks = _masks(ctx.template, ctx.page, flat.shape)
+    if masks is None:
+        return 0, 0.0
+    white = masks[0]
+    x, y, w, h = box
+    sl = np.s_[max(0, round((y + inset_mm) * PX_PER_MM)):round((y + h - inset_mm) * PX_PER_MM),
+               max(0, round((x + inset_mm) * PX_PER_MM)):round((x + w - inset_mm) * PX_PER_MM)]
+    where = white[sl]
+    return int(np.count_nonzero((flat[sl] < 255 * DARK_LEVEL) & where)), rate * float(where.sum())
+
+
+def _masks(template: Any, page: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    from intake.errors import IntakeError
+
+    try:
+        return blank_white(template, page, shape)
+    except (IntakeError, KeyError, OSError):
+        return None
