@@ -256,6 +256,18 @@ def test_a_rare_surname_goes_to_review_though_the_engines_agree() -> None:
     assert r.errors == ["name.rare_surname"] and r.status == FieldStatus.NEEDS_REVIEW
 
 
+def test_a_name_beginning_with_the_traditional_huang_goes_straight_through() -> None:
+    """黃 is the Traditional form (6% of Taiwan; 黄 0.15%): it is not a "variant surname". The
+    non-standard 黄, and 溫 (温 is really used too), still go to a person."""
+    ok = read_with("child_protection", "child_name", "黃淑芬", FakeTesseract(("黃淑芬", 95)),
+                   tiny=FakeRecognizer("tiny", ("黃淑芬", 0.96)))
+    assert (ok.value, ok.status, ok.errors) == ("黃淑芬", FieldStatus.ACCEPTED, [])
+    for name in ("黄淑芬", "溫淑芬"):
+        r = read_with("child_protection", "child_name", name, FakeTesseract((name, 95)),
+                      tiny=FakeRecognizer("tiny", (name, 0.96)))
+        assert r.errors == ["name.variant_surname"] and r.status == FieldStatus.NEEDS_REVIEW, name
+
+
 def test_nothing_written_is_never_read() -> None:
     r = read_with("child_protection", "child_school", "", FakeTesseract())
     assert (r.value, r.engine, r.status, r.errors) == (None, "ink", FieldStatus.ACCEPTED, [])
