@@ -13,8 +13,9 @@ The truth JSON (ensure_ascii=False, sorted keys, indent 1)::
      "files": ["001-1.png", "001-2.png"], "profile": "fax", "seed": S,
      "pages": [{"file", "page" (1-based in the file), "template_page" (1-based),
                 "rotation" (0/90/180/270 clockwise), "skew_deg" (clockwise), "dpi": [x, y]}],
+     "fonts": "seen"|"unseen"|"all",                         # the set of faces drawn from
      "writing": {slot path: {"style": "typed"|"hand", "text": exact text on paper, lines
-                 joined by "\\n"}},
+                 joined by "\\n", "font": the face it is in (`draw.FONT_FILES`)}},
      "marks": {field or slot path: {option value: "check"|"cross"|"dot"|"filled"}}}
 
 In ``marks`` a checkbox's key is ``"true"``; ``"filled"`` is a cancelled box (its option is not in
@@ -40,9 +41,9 @@ from intake.forms.synth.degrade import (
     degrade,
     record_rotation,
 )
-from intake.forms.synth.draw import fill_form
+from intake.forms.synth.draw import FONT_SETS, FontMissing, check_fonts, fill_form
 
-__all__ = ["FORMATS", "PROFILES", "SynthError", "render_record", "synth_record", "synthesize"]
+__all__ = ["FONT_SETS", "FORMATS", "PROFILES", "SynthError", "render_record", "synth_record", "synthesize"]
 
 FORMATS = ("png", "jpeg", "tiff", "pdf")
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "tiff": "tif", "pdf": "pdf"}
@@ -55,7 +56,13 @@ class SynthError(IntakeError, ValueError):
     http_status = 422
 
 
-def _check_options(profile: str, fmt: str | None, hand: float, count: int) -> None:
+def _check_options(profile: str, fmt: str | None, hand: float, count: int, fonts: str = "seen") -> None:
+    if fonts not in FONT_SETS:
+        raise SynthError(f"unknown font set {fonts!r}; choose one of {', '.join(FONT_SETS)}")
+    try:
+        check_fonts(fonts)
+    except FontMissing as exc:
+        raise SynthError(str(exc)) from exc
     if profile not in PROFILES:
         raise SynthError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     if fmt is not None and fmt not in (*FORMATS, "mixed"):
@@ -66,9 +73,12 @@ def _check_options(profile: str, fmt: str | None, hand: float, count: int) -> No
         raise SynthError(f"count must be at least 1, not {count}")
 
 
-def render_record(template: Template, data: dict[str, Any], base: str, *, profile: str = "clean", hand: float = 0.0) -> tuple[list[Scan], dict, dict]:
-    """Draw a record's data onto the form and scan it: (scans, writing, marks)."""
-    filled = fill_form(template, data, random.Random(base + ":write"), hand=hand, colour=profile in COLOUR_PROFILES)
+def render_record(template: Template, data: dict[str, Any], base: str, *, profile: str = "clean", hand: float = 0.0,
+                  fonts: str = "seen") -> tuple[list[Scan], dict, dict]:
+    """Draw a record's data onto the form and scan it: (scans, writing, marks). `fonts`: the set of
+    faces it is typed and written in (`seen` by calibration, `unseen`, or `all`)."""
+    filled = fill_form(template, data, random.Random(base + ":write"), hand=hand, colour=profile in COLOUR_PROFILES,
+                       fonts=fonts)
     srng = random.Random(base + ":scan")
     rotation = record_rotation(profile, srng)
     dpi = round(srng.uniform(150, 220)) if profile == "phone" else None
@@ -119,16 +129,19 @@ def synthesize(
     profile: str = "clean",
     fmt: str | None = None,
     hand: float = 0.0,
+    fonts: str = "seen",
 ) -> Iterator[str]:
-    """Write `count` synthetic filled forms and their truth; yields each truth JSON path."""
-    _check_options(profile, fmt, hand, count)
+    """Write `count` synthetic filled forms and their truth; yields each truth JSON path. `fonts`
+    names the set of faces (`FONT_SETS`: `seen`, the ones calibration uses; `unseen`, faces it
+    never sees; `all`); a face not installed is a `SynthError` naming its Debian package."""
+    _check_options(profile, fmt, hand, count, fonts)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     width = len(str(count))
     for n in range(1, count + 1):
         base = f"{seed}:{template.key}:{n}"
         data = synth_record(template, random.Random(base))
-        scans, writing, marks = render_record(template, data, base, profile=profile, hand=hand)
+        scans, writing, marks = render_record(template, data, base, profile=profile, hand=hand, fonts=fonts)
         record_fmt = fmt or DEFAULT_FORMAT[profile]
         if record_fmt == "mixed":
             record_fmt = random.Random(base + ":format").choice(FORMATS)
@@ -140,6 +153,7 @@ def synthesize(
             "fields": data,
             "files": list(dict.fromkeys(name for name, _ in files)),
             "profile": profile,
+            "fonts": fonts,
             "seed": seed,
             "pages": [
                 {
