@@ -94,6 +94,7 @@ class Outcome:
     tesseract_right: bool | None = None
     ppocr_right: bool | None = None
     ppocr_tiny_right: bool | None = None
+    attempts: list[dict[str, Any]] | None = None  # each engine's reading (text fields), for --dump
 
 
 def _engines_right(ftype: str, attempts: list[dict[str, Any]], truth: Any
@@ -162,7 +163,8 @@ def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
         outcomes.append(Outcome(t.id, profile, slot.path, ftype, kind, correct, accepted, r.confidence,
                                 r.details.get("engine_conf"), r.details.get("agreement"),
                                 not [e for e in r.errors if e not in ("low_confidence", "readings_disagree")],
-                                tv, value, *_engines_right(ftype, r.details.get("attempts") or [], tv)))
+                                tv, value, *_engines_right(ftype, r.details.get("attempts") or [], tv),
+                                r.details.get("attempts")))
         if ftype in ("checkbox", "choice"):
             marks = truth.get("marks", {}).get(slot.path, {})
             read_states = r.details.get("states") or {"true": r.details.get("state")}

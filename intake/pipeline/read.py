@@ -29,6 +29,7 @@ from intake.forms.model import Field, Slot, Template
 from intake.pipeline import confidence as conf
 from intake.pipeline.engines.contract import (
     PSM_SINGLE_CHAR,
+    CharChoice,
     PSM_SINGLE_LINE,
     LineRecognizer,
     OcrResult,
@@ -292,6 +293,7 @@ class Reading:
     conf: float  # lowest word (or cell) confidence over the lines, 0..100
     value: Any = None
     problems: tuple[str, ...] = ()  # validation codes; empty: the value is valid
+    chars: tuple[CharChoice, ...] = ()  # PP-OCR's: each character with its runner-up (lines joined by " ")
 
 
 def _filled_cells(cells: list[tuple[np.ndarray, InkBlob]]) -> list[tuple[np.ndarray, InkBlob]]:
@@ -414,8 +416,24 @@ def _read_ppocr(eng: LineRecognizer, lines: list[np.ndarray], comb: bool) -> Rea
         return Reading("", 0.0)
     results = [eng.read_line(img) for img in lines]
     if comb:
-        return Reading("".join(results[0].text.split()), 100.0 * results[0].score)
-    return Reading(" ".join(r.text for r in results if r.text), 100.0 * min(r.score for r in results))
+        return Reading("".join(results[0].text.split()), 100.0 * results[0].score,
+                       chars=tuple(c for c in results[0].chars if not c.text.isspace()))
+    chars: list[CharChoice] = []
+    for r in (r for r in results if r.text):
+        if chars:
+            chars.append(CharChoice(" ", 1.0))
+        chars.extend(r.chars)
+    return Reading(" ".join(r.text for r in results if r.text), 100.0 * min(r.score for r in results), chars=tuple(chars))
+
+
+# A character PP-OCR chose with less than this lead over its runner-up is listed in the field's
+# attempts ("doubts": [position, character, probability, runner-up, its probability]).
+DOUBT_MARGIN = 0.9
+
+
+def _doubts(r: Reading) -> dict[str, Any]:
+    d = [[i, c.text, c.prob, c.alt, c.alt_prob] for i, c in enumerate(r.chars) if c.margin < DOUBT_MARGIN]
+    return {"doubts": d} if d else {}
 
 
 def _normalised(ftype: str, r: Reading) -> Reading:
@@ -492,6 +510,7 @@ class Verdict:
     agreement: Agreement
     reading: Reading  # the value kept; when engines agreed, its conf is the lower of theirs
     engine: str  # "ppocr_tiny+tesseract:chi_tra" (agreed), "ppocr" or "tesseract:eng" (one reading kept)
+    ppocr: tuple[Reading, ...] = ()  # every PP-OCR reading made of the field (its characters' runner-ups)
 
 
 @dataclass(frozen=True)
@@ -529,9 +548,9 @@ def settled_alone(f: Field, first: FirstReading) -> bool:
 
 
 def _agreed(agreement: Agreement, tesseract: Reading, ppocr: Reading, pp_engine: LineRecognizer,
-            setting: OcrSetting) -> Verdict:
+            setting: OcrSetting, pps: tuple[Reading, ...]) -> Verdict:
     return Verdict(agreement, replace(tesseract, conf=min(tesseract.conf, ppocr.conf)),
-                   f"{pp_engine.name}+tesseract:{setting.lang}")
+                   f"{pp_engine.name}+tesseract:{setting.lang}", pps)
 
 
 def second_opinion(ctx: PageContext, f: Field, written: Written, first: FirstReading,
@@ -553,26 +572,68 @@ def second_opinion(ctx: PageContext, f: Field, written: Written, first: FirstRea
     if settled_alone(f, first):
         return Verdict(Agreement.SINGLE, t, f"tesseract:{first.setting.lang}")
     lines = _ppocr_lines(written.units, written.comb)
+    pps: tuple[Reading, ...] = ()
     if not t.problems:
         tiny_engine = ctx.ppocr_tiny
         tiny = _normalised(f.type, _read_ppocr(tiny_engine, lines, written.comb))
-        attempts.append({"engine": tiny_engine.name, "text": tiny.text, "conf": tiny.conf})
+        attempts.append({"engine": tiny_engine.name, "text": tiny.text, "conf": tiny.conf, **_doubts(tiny)})
+        pps = (tiny,)
         if not tiny.problems and tiny.value == t.value and min(t.conf, tiny.conf) >= TINY_AGREE_MIN_CONF:
-            return _agreed(Agreement.AGREE_TINY, t, tiny, tiny_engine, first.setting)
+            return _agreed(Agreement.AGREE_TINY, t, tiny, tiny_engine, first.setting, pps)
     small_engine = ctx.ppocr
     small = _normalised(f.type, _read_ppocr(small_engine, lines, written.comb))
-    attempts.append({"engine": small_engine.name, "text": small.text, "conf": small.conf})
+    attempts.append({"engine": small_engine.name, "text": small.text, "conf": small.conf, **_doubts(small)})
+    pps = (*pps, small)
     if not small.problems:
         if not t.problems and t.value == small.value:
-            return _agreed(Agreement.AGREE, t, small, small_engine, first.setting)
+            return _agreed(Agreement.AGREE, t, small, small_engine, first.setting, pps)
         second = _normalised(f.type, written.read(ctx, first.setting, SECOND))
         attempts.append({"engine": "tesseract", "lang": first.setting.lang, "text": second.text, "conf": second.conf,
                          "scale": "second"})
         if not second.problems and second.value == small.value:
-            return _agreed(Agreement.AGREE_SECOND, second, small, small_engine, first.setting)
+            return _agreed(Agreement.AGREE_SECOND, second, small, small_engine, first.setting, pps)
     if not small.problems or t.problems:
-        return Verdict(Agreement.DISAGREE, small, small_engine.name)
-    return Verdict(Agreement.DISAGREE, t, f"tesseract:{first.setting.lang}")
+        return Verdict(Agreement.DISAGREE, small, small_engine.name, pps)
+    return Verdict(Agreement.DISAGREE, t, f"tesseract:{first.setting.lang}", pps)
+
+
+# Agreement is weak evidence where both engines make the same mistake. An agreed reading goes to a
+# person when a PP-OCR reading of the field (the tiny or the small recogniser: either may show the
+# doubt the other hides) chose
+# - in a name, text or address: a character listed in `confusables.json` with less than
+#   `CONFUSABLE_MARGIN` lead over its runner-up, or with its listed partner as a runner-up at
+#   `CONFUSABLE_ALT_PROB` or more (`<type>.confusable`);
+# - in a structured value (date, phone, number, ID): any character with less than `DIGIT_MARGIN`
+#   lead (`<type>.uncertain_digit`).
+# Measured on the seed-7 calibration set (bench/accuracy --count 6 --seed 7 --hand 0.3 --fonts
+# seen, 72 forms, 974 agreed valid text readings, 3 of them wrong: 宇 read 字, 菸 read 於 and a
+# handwritten 4 read 1, all three by Tesseract and PP-OCR together): the confusable rule (with 菸/於
+# learnt from that set) flags 7 agreed readings, 2 of the wrong ones among them; the digit rule
+# flags 11 structured readings, the wrong phone among them. The same margin on every character of
+# names and texts would have flagged 57 of 951 accepted readings to catch the same two.
+CONFUSABLE_CHECKED = frozenset({"name", "text", "address"})
+DIGIT_CHECKED = frozenset({"date", "phone", "number", "national_id"})
+CONFUSABLE_MARGIN = 0.5
+CONFUSABLE_ALT_PROB = 0.05
+DIGIT_MARGIN = 0.2
+
+
+def weak_confusables(pp: Reading) -> list[CharChoice]:
+    """The characters of a PP-OCR reading listed as confusable that it chose with a lead below
+    `CONFUSABLE_MARGIN`, or with their partner as runner-up at `CONFUSABLE_ALT_PROB` or more."""
+    from intake.pipeline.confusables import is_confusable, partners
+
+    return [c for c in pp.chars if is_confusable(c.text)
+            and (c.margin < CONFUSABLE_MARGIN or (c.alt in partners(c.text) and c.alt_prob >= CONFUSABLE_ALT_PROB))]
+
+
+def shared_doubts(ftype: str, pps: tuple[Reading, ...]) -> list[str]:
+    """Why an agreed reading still needs a person: the PP-OCR readings' close calls (see above)."""
+    if ftype in CONFUSABLE_CHECKED and any(weak_confusables(p) for p in pps):
+        return [f"{ftype}.confusable"]
+    if ftype in DIGIT_CHECKED and any(c.margin < DIGIT_MARGIN for p in pps for c in p.chars if not c.text.isspace()):
+        return [f"{ftype}.uncertain_digit"]
+    return []
 
 
 def route(f: Field, written: Written, verdict: Verdict, retried: bool) -> Routing:
@@ -590,6 +651,8 @@ def route(f: Field, written: Written, verdict: Verdict, retried: bool) -> Routin
         errors.append(f"{f.type}.digit_shape")
     if valid:
         errors += _soft_flags(f, r.value)
+    if valid and not errors and verdict.agreement != Agreement.DISAGREE:
+        errors += shared_doubts(f.type, verdict.ppocr)
     c = conf.text_confidence(f.type, r.conf, valid=valid, agreement=verdict.agreement, retried=retried)
     ok = not errors and conf.accept_text(f.type, r.conf, valid=valid, agreement=verdict.agreement)
     if not errors and not ok:

@@ -22,6 +22,7 @@ from intake.forms.synth import synthesize
 from intake.pipeline import confidence as conf
 from intake.pipeline.engines.contract import (
     PSM_SINGLE_LINE,
+    CharChoice,
     LineRecognizer,
     LineResult,
     OcrResult,
@@ -266,6 +267,47 @@ def test_a_name_beginning_with_the_traditional_huang_goes_straight_through() -> 
         r = read_with("child_protection", "child_name", name, FakeTesseract((name, 95)),
                       tiny=FakeRecognizer("tiny", (name, 0.96)))
         assert r.errors == ["name.variant_surname"] and r.status == FieldStatus.NEEDS_REVIEW, name
+
+
+def test_an_agreed_reading_with_a_confusable_character_at_a_close_call_goes_to_review() -> None:
+    """入 read 人 by both engines (issue 13): PP-OCR's runner-up for 人 was its confusable
+    partner 入, close behind; agreement there is no evidence, a person looks."""
+    close = (CharChoice("父", 1.0), CharChoice("人", 0.55, "入", 0.44), CharChoice("監", 0.99, "监", 0.01))
+    r = read_with("child_protection", "child_school", "父入監", FakeTesseract(("父人監", 95)),
+                  tiny=FakeRecognizer("tiny", ("父人監", 0.9, close)))
+    assert r.details["agreement"] == Agreement.AGREE_TINY
+    assert (r.value, r.status, r.errors) == ("父人監", FieldStatus.NEEDS_REVIEW, ["text.confusable"])
+    name = read_with("child_protection", "child_name", "李冠宇", FakeTesseract(("李冠字", 95)),
+                     tiny=FakeRecognizer("tiny", ("李冠字", 0.96, (CharChoice("李", 1.0), CharChoice("冠", 0.99),
+                                                                  CharChoice("字", 0.9, "宇", 0.08)))))
+    assert (name.value, name.status, name.errors) == ("李冠字", FieldStatus.NEEDS_REVIEW, ["name.confusable"])
+    sure = read_with("child_protection", "child_name", "李冠宇", FakeTesseract(("李冠宇", 95)),
+                     tiny=FakeRecognizer("tiny", ("李冠宇", 0.96, (CharChoice("李", 1.0), CharChoice("冠", 0.99),
+                                                                  CharChoice("宇", 0.99, "字", 0.01)))))
+    assert (sure.status, sure.errors) == (FieldStatus.ACCEPTED, [])
+
+
+def test_the_small_recogniser_agreeing_does_not_hide_the_tiny_ones_doubt() -> None:
+    """The seed-7 case: Tesseract (at a low confidence) and the small recogniser read 李冠字 for
+    李冠宇 with no doubt; the tiny one had read 字 with 宇 close behind."""
+    r = read_with("child_protection", "child_name", "李冠宇", FakeTesseract(("李冠字", 3)),
+                  tiny=FakeRecognizer("tiny", ("李冠字", 0.85, (CharChoice("李", 1.0), CharChoice("冠", 0.99),
+                                                               CharChoice("字", 0.57, "宇", 0.43)))),
+                  small=FakeRecognizer("small", ("李冠字", 0.99, (CharChoice("李", 1.0), CharChoice("冠", 1.0),
+                                                                 CharChoice("字", 0.99)))))
+    assert r.details["agreement"] == Agreement.AGREE
+    assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["name.confusable"])
+
+
+def test_an_agreed_phone_with_a_digit_read_without_a_clear_lead_goes_to_review() -> None:
+    """The seed-7 case: a handwritten 4 read 1 by Tesseract and the tiny recogniser, whose 1 led
+    CTC's blank by 0.16 only."""
+    digits = "0916781839"
+    chars = tuple(CharChoice(d, 0.58, "", 0.42) if i == 6 else CharChoice(d, 0.99) for i, d in enumerate(digits))
+    r = read_with("child_protection", "guardian_phone", "0916784839", FakeTesseract((digits, 83)),
+                  tiny=FakeRecognizer("tiny", (digits, 0.95, chars)))
+    assert r.details["agreement"] == Agreement.AGREE_TINY
+    assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["phone.uncertain_digit"])
 
 
 def test_nothing_written_is_never_read() -> None:
