@@ -608,9 +608,9 @@ def second_opinion(ctx: PageContext, f: Field, written: Written, first: FirstRea
 # Measured on the seed-7 calibration set (bench/accuracy --count 6 --seed 7 --hand 0.3 --fonts
 # seen, 72 forms, 974 agreed valid text readings, 3 of them wrong: 宇 read 字, 菸 read 於 and a
 # handwritten 4 read 1, all three by Tesseract and PP-OCR together): the confusable rule (with 菸/於
-# learnt from that set) flags 7 agreed readings, 2 of the wrong ones among them; the digit rule
-# flags 11 structured readings, the wrong phone among them. The same margin on every character of
-# names and texts would have flagged 57 of 951 accepted readings to catch the same two.
+# learnt from that set) sent 8 more readings to review, 宇 and 菸 among them; the digit rule 11,
+# the phone among them. A lead under 0.2 on every character of names and texts would have flagged
+# 57 of 951 accepted readings to catch the same two.
 CONFUSABLE_CHECKED = frozenset({"name", "text", "address"})
 DIGIT_CHECKED = frozenset({"date", "phone", "number", "national_id"})
 CONFUSABLE_MARGIN = 0.5
@@ -627,10 +627,17 @@ def weak_confusables(pp: Reading) -> list[CharChoice]:
             and (c.margin < CONFUSABLE_MARGIN or (c.alt in partners(c.text) and c.alt_prob >= CONFUSABLE_ALT_PROB))]
 
 
-def shared_doubts(ftype: str, pps: tuple[Reading, ...]) -> list[str]:
-    """Why an agreed reading still needs a person: the PP-OCR readings' close calls (see above)."""
+def shared_doubts(ftype: str, pps: tuple[Reading, ...], value: Any = None) -> list[str]:
+    """Why an agreed reading still needs a person: the PP-OCR readings' close calls (see above),
+    or, in free text, a confusable character the domain's bigrams do not know where its partner's
+    they do (`bigrams.unlikely`: 人監 where 入監 is the form; `text.unlikely_characters`)."""
     if ftype in CONFUSABLE_CHECKED and any(weak_confusables(p) for p in pps):
         return [f"{ftype}.confusable"]
+    if ftype == "text" and isinstance(value, str):
+        from intake.pipeline.bigrams import unlikely
+
+        if unlikely(value):
+            return ["text.unlikely_characters"]
     if ftype in DIGIT_CHECKED and any(c.margin < DIGIT_MARGIN for p in pps for c in p.chars if not c.text.isspace()):
         return [f"{ftype}.uncertain_digit"]
     return []
@@ -652,7 +659,7 @@ def route(f: Field, written: Written, verdict: Verdict, retried: bool) -> Routin
     if valid:
         errors += _soft_flags(f, r.value)
     if valid and not errors and verdict.agreement != Agreement.DISAGREE:
-        errors += shared_doubts(f.type, verdict.ppocr)
+        errors += shared_doubts(f.type, verdict.ppocr, r.value)
     c = conf.text_confidence(f.type, r.conf, valid=valid, agreement=verdict.agreement, retried=retried)
     ok = not errors and conf.accept_text(f.type, r.conf, valid=valid, agreement=verdict.agreement)
     if not errors and not ok:

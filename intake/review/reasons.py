@@ -35,6 +35,8 @@ REASONS: dict[str, tuple[str, str]] = {
                               "The police precinct does not match a district of its city; check it."),
     "text.confusable": ("兩個辨識引擎都讀成同一個容易混淆的字（如「人／入」、「字／宇」），請確認。",
                         "Both engines read a character they often confuse (人/入, 字/宇); check it."),
+    "text.unlikely_characters": ("有一個容易混淆的字放在這裡不通順（如「人監」應為「入監」），請確認。",
+                                 "A character both engines confuse makes no sense here (人監 for 入監); check it."),
     "name.confusable": ("兩個辨識引擎都讀成同一個容易混淆的字（如「字／宇」），請確認。",
                         "Both engines read a character they often confuse (字/宇); check it."),
     "address.confusable": ("兩個辨識引擎都讀成同一個容易混淆的字（如「二／三」），請確認。",

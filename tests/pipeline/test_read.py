@@ -310,6 +310,28 @@ def test_an_agreed_phone_with_a_digit_read_without_a_clear_lead_goes_to_review()
     assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["phone.uncertain_digit"])
 
 
+def test_free_text_with_a_confusable_the_domain_never_writes_goes_to_review() -> None:
+    """人監 where 入監 is the domain's word, read alike by both engines with no doubt: the
+    character-bigram model of the forms' language sends it to a person."""
+    sure = tuple(CharChoice(c, 0.99) for c in "父人監")
+    r = read_with("child_protection", "child_school", "父入監", FakeTesseract(("父人監", 95)),
+                  tiny=FakeRecognizer("tiny", ("父人監", 0.95, sure)))
+    assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["text.unlikely_characters"])
+    ok = read_with("child_protection", "child_school", "父入監", FakeTesseract(("父入監", 95)),
+                   tiny=FakeRecognizer("tiny", ("父入監", 0.95, tuple(CharChoice(c, 0.99) for c in "父入監"))))
+    assert (ok.status, ok.errors) == (FieldStatus.ACCEPTED, [])
+
+
+def test_the_bigram_model_is_built_from_its_documented_sources() -> None:
+    """bigrams.json is what `bigrams.build()` makes now (rebuild: python -m intake.pipeline.bigrams)."""
+    import json
+
+    from intake.pipeline import bigrams
+
+    assert json.loads(bigrams.DATA.read_text(encoding="utf-8")) == json.loads(json.dumps(bigrams.build()))
+    assert bigrams.count("入監") and not bigrams.count("人監") and bigrams.count("菸酒")
+
+
 def test_nothing_written_is_never_read() -> None:
     r = read_with("child_protection", "child_school", "", FakeTesseract())
     assert (r.value, r.engine, r.status, r.errors) == (None, "ink", FieldStatus.ACCEPTED, [])
