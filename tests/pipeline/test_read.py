@@ -279,7 +279,7 @@ def test_an_agreed_reading_with_a_confusable_character_at_a_close_call_goes_to_r
     assert (r.value, r.status, r.errors) == ("父人監", FieldStatus.NEEDS_REVIEW, ["text.confusable"])
     name = read_with("child_protection", "child_name", "李冠宇", FakeTesseract(("李冠字", 95)),
                      tiny=FakeRecognizer("tiny", ("李冠字", 0.96, (CharChoice("李", 1.0), CharChoice("冠", 0.99),
-                                                                  CharChoice("字", 0.9, "宇", 0.08)))))
+                                                                  CharChoice("字", 0.6, "宇", 0.38)))))
     assert (name.value, name.status, name.errors) == ("李冠字", FieldStatus.NEEDS_REVIEW, ["name.confusable"])
     sure = read_with("child_protection", "child_name", "李冠宇", FakeTesseract(("李冠宇", 95)),
                      tiny=FakeRecognizer("tiny", ("李冠宇", 0.96, (CharChoice("李", 1.0), CharChoice("冠", 0.99),
@@ -299,15 +299,20 @@ def test_the_small_recogniser_agreeing_does_not_hide_the_tiny_ones_doubt() -> No
     assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["name.confusable"])
 
 
-def test_an_agreed_phone_with_a_digit_read_without_a_clear_lead_goes_to_review() -> None:
-    """The seed-7 case: a handwritten 4 read 1 by Tesseract and the tiny recogniser, whose 1 led
-    CTC's blank by 0.16 only."""
+def test_an_agreed_phone_with_a_digit_read_without_a_clear_lead_over_another_goes_to_review() -> None:
+    """4 or 1, the handwritten confusion both engines shared: a 1 read with 4 close behind goes to
+    a person; a 1 close only to CTC's blank does not (it flagged right readings by the dozen)."""
     digits = "0916781839"
-    chars = tuple(CharChoice(d, 0.58, "", 0.42) if i == 6 else CharChoice(d, 0.99) for i, d in enumerate(digits))
-    r = read_with("child_protection", "guardian_phone", "0916784839", FakeTesseract((digits, 83)),
-                  tiny=FakeRecognizer("tiny", (digits, 0.95, chars)))
+
+    def read(alt: str):  # noqa: ANN202
+        chars = tuple(CharChoice(d, 0.58, alt, 0.42) if i == 6 else CharChoice(d, 0.99) for i, d in enumerate(digits))
+        return read_with("child_protection", "guardian_phone", "0916784839", FakeTesseract((digits, 83)),
+                         tiny=FakeRecognizer("tiny", (digits, 0.95, chars)))
+
+    r = read("4")
     assert r.details["agreement"] == Agreement.AGREE_TINY
     assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["phone.uncertain_digit"])
+    assert (read("").status, read("").errors) == (FieldStatus.ACCEPTED, [])
 
 
 def test_free_text_with_a_confusable_the_domain_never_writes_goes_to_review() -> None:
