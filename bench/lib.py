@@ -95,6 +95,7 @@ class Outcome:
     ppocr_right: bool | None = None
     ppocr_tiny_right: bool | None = None
     attempts: list[dict[str, Any]] | None = None  # each engine's reading (text fields), for --dump
+    errors: list[str] | None = None  # why it went to review, for --dump
 
 
 def _engines_right(ftype: str, attempts: list[dict[str, Any]], truth: Any
@@ -164,7 +165,7 @@ def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
                                 r.details.get("engine_conf"), r.details.get("agreement"),
                                 not [e for e in r.errors if e not in ("low_confidence", "readings_disagree")],
                                 tv, value, *_engines_right(ftype, r.details.get("attempts") or [], tv),
-                                r.details.get("attempts")))
+                                r.details.get("attempts"), list(r.errors)))
         if ftype in ("checkbox", "choice"):
             marks = truth.get("marks", {}).get(slot.path, {})
             read_states = r.details.get("states") or {"true": r.details.get("state")}
