@@ -363,6 +363,16 @@ def test_a_ppocr_pair_with_a_close_call_or_a_low_score_still_goes_to_review() ->
         assert "accepted_by" not in r.details
 
 
+def test_a_ppocr_pair_is_not_trusted_against_a_confident_valid_tesseract_reading() -> None:
+    """The seed-5 case: both PP-OCR recognisers read 自强街, Tesseract read 自強街 at 89 and 86."""
+    addr, read = "新竹縣竹北市自強街131巷89號", "新竹縣竹北市自强街131巷89號"
+    r = read_with("child_protection", "child_address", addr, FakeTesseract((addr, 89), (addr, 86)),
+                  tiny=FakeRecognizer("tiny", (read, 0.97, _sure(read))),
+                  small=FakeRecognizer("small", (read, 0.98, _sure(read))))
+    assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"])
+    assert "accepted_by" not in r.details
+
+
 def test_an_address_read_alike_by_the_ppocr_pair_must_name_a_real_district() -> None:
     def read(addr: str):  # noqa: ANN202
         return read_with("child_protection", "child_address", addr, FakeTesseract(("臺北市大安區和平東路", 50), ("臺北市", 40)),
