@@ -19,14 +19,14 @@ import cv2  # noqa: E402
 cv2.setNumThreads(1)  # as the workers run (workers/app.py): one process per core, one thread each
 
 CACHE = ROOT / "var" / "bench"
-SYNTH_REV = "r2"  # changes when the generator draws other forms for the same seed (r2: more faces)
+SYNTH_REV = "r3"  # changes when the generator draws other forms for the same seed (r3: faces as sets)
 
 
 def synth_set(template_id: str, profile: str, count: int, seed: int, hand: float = 0.0,
-              fmt: str | None = None, registry=None, fonts: str = "seen") -> Path:
+              fmt: str | None = None, registry=None, fonts: str = "classic") -> Path:
     """A folder of synthetic filled forms, made once and reused (same seed, same bytes).
     `template_id` may name a version, ``vulnerable_family@1``; without one, the newest. `fonts`:
-    the set of faces (`seen` by calibration, `unseen`, `all`)."""
+    the set of faces (`classic`, `seen`, `unseen`, `all`: intake/forms/synth/draw.py FONT_SETS)."""
     from intake.forms.registry import default_registry
     from intake.forms.synth import synthesize
 
@@ -34,7 +34,8 @@ def synth_set(template_id: str, profile: str, count: int, seed: int, hand: float
     form_id, _, version = template_id.partition("@")
     t = reg.get(form_id, int(version) if version else None)
     out = (CACHE / f"{t.id}-v{t.version}-{t.fingerprint}"
-           / f"{profile}-s{seed}-h{hand:g}-{fmt or 'default'}-f{fonts}-{SYNTH_REV}-n{count}")
+           / (f"{profile}-s{seed}-h{hand:g}-{fmt or 'default'}-n{count}" if fonts == "classic"
+              else f"{profile}-s{seed}-h{hand:g}-{fmt or 'default'}-f{fonts}-{SYNTH_REV}-n{count}"))
     done = out / ".complete"
     if not done.exists():
         out.mkdir(parents=True, exist_ok=True)

@@ -539,6 +539,7 @@ def test_font_sets_keep_the_unseen_faces_apart() -> None:
         assert a and b and not set(a) & set(b)
     assert set(FONT_SETS["all"].typed) == set(seen.typed) | set(unseen.typed)
     assert "noto_serif" in seen.typed and {"cwming", "cwkai"} <= set(unseen.typed)
+    assert set(FONT_SETS["classic"].typed) <= set(seen.typed)  # classic: the faces before issue 13
     for name in FONT_SETS:
         check_fonts(name)
 

@@ -13,7 +13,7 @@ The truth JSON (ensure_ascii=False, sorted keys, indent 1)::
      "files": ["001-1.png", "001-2.png"], "profile": "fax", "seed": S,
      "pages": [{"file", "page" (1-based in the file), "template_page" (1-based),
                 "rotation" (0/90/180/270 clockwise), "skew_deg" (clockwise), "dpi": [x, y]}],
-     "fonts": "seen"|"unseen"|"all",                         # the set of faces drawn from
+     "fonts": "classic"|"seen"|"unseen"|"all",               # the set of faces drawn from
      "writing": {slot path: {"style": "typed"|"hand", "text": exact text on paper, lines
                  joined by "\\n", "font": the face it is in (`draw.FONT_FILES`)}},
      "marks": {field or slot path: {option value: "check"|"cross"|"dot"|"filled"}}}
@@ -56,7 +56,7 @@ class SynthError(IntakeError, ValueError):
     http_status = 422
 
 
-def _check_options(profile: str, fmt: str | None, hand: float, count: int, fonts: str = "seen") -> None:
+def _check_options(profile: str, fmt: str | None, hand: float, count: int, fonts: str = "classic") -> None:
     if fonts not in FONT_SETS:
         raise SynthError(f"unknown font set {fonts!r}; choose one of {', '.join(FONT_SETS)}")
     try:
@@ -74,9 +74,9 @@ def _check_options(profile: str, fmt: str | None, hand: float, count: int, fonts
 
 
 def render_record(template: Template, data: dict[str, Any], base: str, *, profile: str = "clean", hand: float = 0.0,
-                  fonts: str = "seen") -> tuple[list[Scan], dict, dict]:
+                  fonts: str = "classic") -> tuple[list[Scan], dict, dict]:
     """Draw a record's data onto the form and scan it: (scans, writing, marks). `fonts`: the set of
-    faces it is typed and written in (`seen` by calibration, `unseen`, or `all`)."""
+    faces it is typed and written in (`classic`, `seen`, `unseen`, `all`: `draw.FONT_SETS`)."""
     filled = fill_form(template, data, random.Random(base + ":write"), hand=hand, colour=profile in COLOUR_PROFILES,
                        fonts=fonts)
     srng = random.Random(base + ":scan")
@@ -129,11 +129,11 @@ def synthesize(
     profile: str = "clean",
     fmt: str | None = None,
     hand: float = 0.0,
-    fonts: str = "seen",
+    fonts: str = "classic",
 ) -> Iterator[str]:
     """Write `count` synthetic filled forms and their truth; yields each truth JSON path. `fonts`
-    names the set of faces (`FONT_SETS`: `seen`, the ones calibration uses; `unseen`, faces it
-    never sees; `all`); a face not installed is a `SynthError` naming its Debian package."""
+    names the set of faces (`FONT_SETS`: `classic`, the faces before issue 13, the default; `seen`,
+    those calibration may use; `unseen`, faces it never sees; `all`); a face not installed is a `SynthError` naming its Debian package."""
     _check_options(profile, fmt, hand, count, fonts)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
