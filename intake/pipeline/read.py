@@ -543,10 +543,14 @@ def first_readings(ctx: PageContext, f: Field, written: Written, attempts: list[
 
 
 def settled_alone(f: Field, first: FirstReading) -> bool:
-    """A date, phone or number that Tesseract read valid and confident: its validator catches
-    most misreadings, so no second engine reads it (see `STRONG_TYPES`)."""
+    """A date, phone or number that Tesseract read valid and confident with its first setting:
+    its validator catches most misreadings, so no second engine reads it (see `STRONG_TYPES`).
+    Not a retry's reading: the first setting already failed on that writing. On the seed-6 sets
+    (bench/accuracy --count 6 --seed 6 --hand 0.3 --fonts seen|unseen) all three accepted errors
+    were one handwritten ROC date, 43/08/16 read 49/08/76 by chi_tra (invalid) and 13/08/16 by
+    the eng retry at 91-96, settled alone."""
     r = first.reading
-    return f.type in STRONG_TYPES and not r.problems and r.conf >= STRONG_SKIP_CONF
+    return f.type in STRONG_TYPES and not first.retried and not r.problems and r.conf >= STRONG_SKIP_CONF
 
 
 def _agreed(agreement: Agreement, tesseract: Reading, ppocr: Reading, pp_engine: LineRecognizer,

@@ -198,6 +198,14 @@ def test_a_confident_valid_date_is_settled_by_tesseract_alone() -> None:
     assert r.details["agreement"] == Agreement.AGREE_TINY
 
 
+def test_a_date_only_the_retry_setting_read_valid_is_not_settled_by_tesseract_alone() -> None:
+    """The seed-6 case: a handwritten 43/08/16 read 49/08/76 by chi_tra, 13/08/16 by the eng retry
+    at 92; PP-OCR reads it too, and disagreeing, a person looks."""
+    r = read_with("child_protection", "report_date", "43/08/16", FakeTesseract(("49/08/76", 56), ("13/08/16", 92), ("13/08/16", 90)),
+                  tiny=FakeRecognizer("tiny", ("43/08/16", 0.9)), small=FakeRecognizer("small", ("43/08/16", 0.95)))
+    assert r.details["agreement"] != Agreement.SINGLE and r.status == FieldStatus.NEEDS_REVIEW
+
+
 def test_names_are_never_settled_by_tesseract_alone() -> None:
     r = read_with("child_protection", "child_name", "陳淑芬", FakeTesseract(("陳淑芬", 99)),
                   tiny=FakeRecognizer("tiny", ("陳淑芬", 0.99)))
@@ -207,11 +215,13 @@ def test_names_are_never_settled_by_tesseract_alone() -> None:
 def test_a_retry_setting_reads_when_the_first_does_not_validate() -> None:
     """A date read invalid with chi_tra is read again with eng; the valid reading is kept, and
     having needed a retry costs a little confidence."""
-    r = read_with("child_protection", "report_date", "113/05/03", FakeTesseract(("113年13月3日", 96), ("113/05/03", 92)))
-    assert [a.get("lang") for a in r.details["attempts"]] == ["chi_tra", "eng"]
-    assert r.details["agreement"] == Agreement.SINGLE and r.engine == "tesseract:eng"
+    r = read_with("child_protection", "report_date", "113/05/03", FakeTesseract(("113年13月3日", 96), ("113/05/03", 92)),
+                  tiny=FakeRecognizer("tiny", ("113/05/03", 0.97)))
+    assert [a.get("lang") for a in r.details["attempts"]][:2] == ["chi_tra", "eng"]
+    # a retry's reading is not settled alone (see `settled_alone`): PP-OCR reads it too
+    assert r.details["agreement"] == Agreement.AGREE_TINY and r.engine == "tiny+tesseract:eng"
     assert r.value == "2024-05-03" and r.status == FieldStatus.ACCEPTED
-    assert r.confidence == pytest.approx(0.97 * conf.text_confidence("date", 92, valid=True, agreement=Agreement.SINGLE,
+    assert r.confidence == pytest.approx(0.97 * conf.text_confidence("date", 92, valid=True, agreement=Agreement.AGREE_TINY,
                                                                         retried=False))
 
 
