@@ -12,7 +12,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra \
       libtesseract-dev libleptonica-dev pkg-config g++ \
-      fonts-arphic-uming fonts-arphic-ukai fonts-noto-cjk \
+      fonts-arphic-uming fonts-arphic-ukai fonts-noto-cjk fonts-comic-neue \
  && rm -rf /var/lib/apt/lists/*
 
 # One Tesseract (OpenMP) thread per process: parallelism comes from worker processes.

@@ -19,23 +19,28 @@ import cv2  # noqa: E402
 cv2.setNumThreads(1)  # as the workers run (workers/app.py): one process per core, one thread each
 
 CACHE = ROOT / "var" / "bench"
+# changes when the generator draws other forms for the same seed (r3: faces as sets; r4: the harder
+# variants of issue 13, pens, cancels and scan settings, on by default)
+SYNTH_REV = "r4"
 
 
 def synth_set(template_id: str, profile: str, count: int, seed: int, hand: float = 0.0,
-              fmt: str | None = None, registry=None) -> Path:
+              fmt: str | None = None, registry=None, fonts: str = "classic") -> Path:
     """A folder of synthetic filled forms, made once and reused (same seed, same bytes).
-    `template_id` may name a version, ``vulnerable_family@1``; without one, the newest."""
+    `template_id` may name a version, ``vulnerable_family@1``; without one, the newest. `fonts`:
+    the set of faces (`classic`, `seen`, `unseen`, `all`: intake/forms/synth/draw.py FONT_SETS)."""
     from intake.forms.registry import default_registry
     from intake.forms.synth import synthesize
 
     reg = registry or default_registry()
     form_id, _, version = template_id.partition("@")
     t = reg.get(form_id, int(version) if version else None)
-    out = CACHE / f"{t.id}-v{t.version}-{t.fingerprint}" / f"{profile}-s{seed}-h{hand:g}-{fmt or 'default'}-n{count}"
+    out = (CACHE / f"{t.id}-v{t.version}-{t.fingerprint}"
+           / f"{profile}-s{seed}-h{hand:g}-{fmt or 'default'}-f{fonts}-{SYNTH_REV}-n{count}")
     done = out / ".complete"
     if not done.exists():
         out.mkdir(parents=True, exist_ok=True)
-        for _ in synthesize(t, count=count, out_dir=out, seed=seed, profile=profile, fmt=fmt, hand=hand):
+        for _ in synthesize(t, count=count, out_dir=out, seed=seed, profile=profile, fmt=fmt, hand=hand, fonts=fonts):
             pass
         done.touch()
     return out
@@ -92,6 +97,8 @@ class Outcome:
     ppocr_right: bool | None = None
     ppocr_tiny_right: bool | None = None
     quality: str | None = None  # the page's quality class (PageResult.quality["cls"])
+    attempts: list[dict[str, Any]] | None = None  # each engine's reading (text fields), for --dump
+    errors: list[str] | None = None  # why it went to review, for --dump
 
 
 def _engines_right(ftype: str, attempts: list[dict[str, Any]], truth: Any
@@ -162,7 +169,7 @@ def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
                                 r.details.get("engine_conf"), r.details.get("agreement"),
                                 not [e for e in r.errors if e not in ("low_confidence", "readings_disagree")],
                                 tv, value, *_engines_right(ftype, r.details.get("attempts") or [], tv),
-                                quality=quality.get(slot.page)))
+                                attempts=r.details.get("attempts"), errors=list(r.errors), quality=quality.get(slot.page)))
         if ftype in ("checkbox", "choice"):
             marks = truth.get("marks", {}).get(slot.path, {})
             read_states = r.details.get("states") or {"true": r.details.get("state")}

@@ -195,12 +195,16 @@ def synth(
     profile: Annotated[str, typer.Option("--profile", help="clean|office|fax|phone")] = "clean",
     fmt: Annotated[str, typer.Option("--format", help="png|jpeg|tiff|pdf|mixed (default: the profile's usual format)")] = "",
     hand: Annotated[float, typer.Option("--hand", min=0.0, max=1.0, help="share of fields written by hand")] = 0.0,
+    fonts: Annotated[str, typer.Option("--fonts", help="classic|seen|unseen|all: the faces before issue 13, "
+                                                       "those calibration may use, faces it never sees, "
+                                                       "or seen and unseen")] = "classic",
 ) -> None:
     """Write synthetic filled forms and their truth JSON (valid data, nobody's real case)."""
     from intake.forms.synth import synthesize
 
     t = _registry().get(form_id, version)
-    for record in synthesize(t, count=count, out_dir=out, seed=seed, profile=profile, fmt=fmt or None, hand=hand):
+    for record in synthesize(t, count=count, out_dir=out, seed=seed, profile=profile, fmt=fmt or None, hand=hand,
+                             fonts=fonts):
         typer.echo(record)
 
 

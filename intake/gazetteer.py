@@ -91,13 +91,45 @@ def surnames() -> frozenset[str]:
     return frozenset(Provider.last_names) | frozenset(COMPOUND_SURNAMES)
 
 
-# Surnames written with either of two characters that both occur in Taiwan (溫/温, 黃/黄, 鍾/鐘,
-# 涂/凃/塗): OCR reads either as the more common one, so a person checks which the form says.
-VARIANT_SURNAMES = frozenset("溫温黃黄鍾鐘涂凃塗")
+# Surnames written more than one way. Each group: the standard Traditional form (the Ministry of
+# Education's standard character) first, then its other forms. OCR reads either as the more
+# common one, so a person checks which the form says, but only where that can matter:
+# - a non-standard form (温, 黄, 凃) is always checked: it is rare, and a misreading of the
+#   standard one as often as it is the writer's own form;
+# - a standard form is checked only when another form of it is really used in Taiwan: at least
+#   `VARIANT_MIN_SHARE` of the standard form's share of the population (Faker's zh_TW table,
+#   the surname list above). 黃 is 6% of Taiwan, 黄 0.15% (1 in 40): a name beginning with 黃
+#   is not checked for that (it was: every 黃 name went to review). 溫 0.06% / 温 0.18%,
+#   鍾 0.65% / 鐘 0.12% (two surnames of their own), 涂 0.12% / 凃 0.07% / 塗 0.01% are.
+SURNAME_FORMS: tuple[tuple[str, str], ...] = (("溫", "温"), ("黃", "黄"), ("鍾", "鐘"), ("涂", "凃塗"), ("鐘", "鍾"),
+                                              ("塗", "涂凃"))
+NON_STANDARD_SURNAMES = frozenset("温黄凃")
+VARIANT_MIN_SHARE = 0.10
+
+
+@lru_cache(maxsize=1)
+def _surname_shares() -> dict[str, float]:
+    from faker.providers.person.zh_TW import Provider
+
+    return {k: float(v) for k, v in Provider.last_names.items()}
+
+
+@lru_cache(maxsize=1)
+def variant_surnames() -> frozenset[str]:
+    """The first characters of a name that send it to a person as a "variant surname"."""
+    shares = _surname_shares()
+    out = set(NON_STANDARD_SURNAMES)
+    for standard, others in SURNAME_FORMS:
+        own = shares.get(standard, 0.0)
+        if any(shares.get(o, 0.0) >= VARIANT_MIN_SHARE * own for o in others):
+            out.add(standard)
+    return frozenset(out)
 
 
 def variant_surname(name: str) -> bool:
-    return name[:1] in VARIANT_SURNAMES
+    """Whether a name begins with a surname whose other written form is really used in Taiwan,
+    or with a non-standard form (not 黃: see `SURNAME_FORMS`)."""
+    return name[:1] in variant_surnames()
 
 
 def known_surname(name: str) -> bool:

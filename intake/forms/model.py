@@ -30,6 +30,9 @@ from intake.forms.check import template_problems  # check imports this module fo
 
 _CELL_PATH = re.compile(r"^(\w+)\[(\d+)\]\.(\w+)$")
 Name = Annotated[str, PField(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+# A choice option's value: a name, or a questionnaire's own answer code ("1", "2", "-1", "A3"),
+# which imported forms keep so that records match the questionnaire's codebook.
+OptionValue = Annotated[str, PField(pattern=r"^-?[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 
 FieldType = Literal[
     "text",
@@ -87,7 +90,7 @@ class Label(Strict):
 
 
 class Option(Strict):
-    value: Name
+    value: OptionValue
     label: Label
     box: Box
     text_field: Name | None = None  # the "other: ___" text field filled when this is marked
@@ -261,7 +264,7 @@ class Revises(Strict):
 
     version: int = PField(ge=1)
     fields: dict[Name, Name] = {}
-    options: dict[Name, dict[Name, Name]] = {}
+    options: dict[Name, dict[OptionValue, OptionValue]] = {}
     note: Label | None = None  # the changelog entry, in words
 
 

@@ -111,11 +111,27 @@ def test_quexf_fields_follow_the_box_groups(quexf_template: Template) -> None:
         assert f.label.en == " ".join(g.label.split()).strip(" :")
         if g.type == 1:
             assert f.type == "choice" and not f.multiple and f.fill_cancels
-            assert [o.value for o in f.options] == [f"v{b.value}" for b in g.boxes]
+            assert [o.value for o in f.options] == [b.value for b in g.boxes]  # queXF's own codes
             assert [o.label.en for o in f.options] == [b.label for b in g.boxes]
         else:
             assert g.type == 3 and f.type == "text" and f.cells == g.width == len(g.boxes)
     assert t.field("c2").options[1].label.en == "Female"
+
+
+def test_quexf_answer_codes_are_the_choice_values_and_the_codebook_codes(quexf_template: Template) -> None:
+    """A record of an imported queXF form matches the questionnaire's codebook: each option's
+    value is its box's own code (queXF's 1, 2, ...), and so is the export codebook's code."""
+    from intake.exports.codebook import codebook
+
+    pages, _ = parse_banding(QUEXF / "banding.xml")
+    xml_codes = {slug(g.varname): [(b.value, b.label) for b in g.boxes] for p in pages for g in p.groups if g.type == 1}
+    assert xml_codes["c2"] == [("1", "Male"), ("2", "Female")]
+    book = {c["field"]: c for c in codebook(quexf_template)["columns"] if c["type"] == "code" and c["field"]}
+    assert set(book) == set(xml_codes)
+    for name, codes in xml_codes.items():
+        assert [(k["code"], k["en"]) for k in book[name]["codes"]] == codes, name
+    schema_enum = [o.value for o in quexf_template.field("c2").options]
+    assert schema_enum == ["1", "2"]
 
 
 def test_quexf_boxes_sit_on_the_printed_boxes(quexf_template: Template, quexf_dir: Path) -> None:
@@ -267,14 +283,14 @@ def test_quexf_filled_form_reads_back(quexf_dir: Path, tmp_path: Path, angle: fl
         r = form.fields[f.name]
         if f.type != "choice":
             continue
-        want = f"v{CHOSEN[f.name]}" if f.name in CHOSEN else None
+        want = CHOSEN.get(f.name)  # the box's own queXF code
         assert r.value == want, f"{f.name}: read {r.value!r}, chose {want!r} ({r.details})"
         if f.name in CHOSEN and f.name not in CANCELLED:
             assert r.status == FieldStatus.ACCEPTED, f.name
     cancelled_only = form.fields["b1_a"]
     assert cancelled_only.value is None and "mark.cancelled_only" in cancelled_only.errors
     assert cancelled_only.status == FieldStatus.NEEDS_REVIEW
-    assert form.fields["c1"].details["states"] == {"v2": "marked", "v1": "filled"}
+    assert form.fields["c1"].details["states"] == {"2": "marked", "1": "filled"}
     assert form.status == "needs_review"
     digits = form.fields["b4"]  # four character cells, each read on its own
     assert (digits.value, digits.status) == (DIGITS, FieldStatus.ACCEPTED), digits.details
@@ -600,4 +616,4 @@ def test_a_form_without_our_marks_scanned_turned_is_read_upright(quexf_dir: Path
     (form,) = forms
     for name, chosen in CHOSEN.items():
         if name not in CANCELLED:
-            assert form.fields[name].value == f"v{chosen}", name
+            assert form.fields[name].value == chosen, name

@@ -546,3 +546,62 @@ def test_harder_variants_are_drawn_and_off_gives_the_classic_forms(tmp_path: Pat
                for d, p in zip(dpis, on, strict=True))
     # the data (the truth's fields) never depends on the variants
     assert [json.loads(Path(p).read_text())["fields"] for p in on] == [json.loads(Path(p).read_text())["fields"] for p in off]
+
+
+# ------------------------------------------------------------------------------------ typefaces
+def test_font_sets_keep_the_unseen_faces_apart() -> None:
+    """Calibration (`seen`) and the held-out faces (`unseen`) share no face; `all` is both; a Song
+    (serif Ming) face is among the seen ones, Kai faces in both, and every face is installed."""
+    from intake.forms.synth.draw import FONT_SETS, check_fonts
+
+    seen, unseen = FONT_SETS["seen"], FONT_SETS["unseen"]
+    for a, b in ((seen.typed, unseen.typed), (seen.hand, unseen.hand), (seen.latin_hand, unseen.latin_hand)):
+        assert a and b and not set(a) & set(b)
+    assert set(FONT_SETS["all"].typed) == set(seen.typed) | set(unseen.typed)
+    assert "noto_serif" in seen.typed and {"cwming", "cwkai"} <= set(unseen.typed)
+    assert set(FONT_SETS["classic"].typed) <= set(seen.typed)  # classic: the faces before issue 13
+    for name in FONT_SETS:
+        check_fonts(name)
+
+
+@pytest.mark.parametrize("fonts", ["seen", "unseen"])
+def test_forms_are_written_in_the_chosen_set_of_faces(tmp_path: Path, fonts: str) -> None:
+    from intake.forms.synth.draw import FALLBACK_FONT, FONT_SETS
+
+    fs = FONT_SETS[fonts]
+    written = list(synthesize(_template("child_protection"), count=3, out_dir=tmp_path, seed=4, hand=0.4, fonts=fonts))
+    used: dict[str, set[str]] = {"typed": set(), "hand": set()}
+    for path in written:
+        truth = json.loads(Path(path).read_text(encoding="utf-8"))
+        assert truth["fonts"] == fonts
+        for w in truth["writing"].values():
+            used[w["style"]].add(w["font"])
+    # a value with a character a face lacks falls back to Noto Sans (typed) or UKai (hand)
+    assert used["typed"] and used["typed"] <= {*fs.typed, FALLBACK_FONT}
+    assert used["hand"] and used["hand"] <= {*fs.hand, *fs.latin_hand, "ukai"}
+    assert used["typed"] - {FALLBACK_FONT} or fonts == "seen"
+
+
+def test_a_latin_name_is_handwritten_in_a_latin_face_and_missing_glyphs_fall_back() -> None:
+    from intake.forms.synth.draw import choose_pen, face_for, has_glyph, hand_face, with_fonts
+
+    pen = with_fonts(choose_pen(random.Random(1)), "unseen", random.Random(2))
+    assert hand_face(pen, "NGUYEN THI LAN") == "comic_italic"
+    assert hand_face(pen, "陳淑芬") == "cwkai"
+    assert not has_glyph("cwkai", "凃") and has_glyph("ukai", "凃")  # cwTeX covers Big5 only
+    assert hand_face(pen, "凃淑芬") == "ukai" and face_for("cwming", "陳淑芬") == "cwming"
+
+
+def test_a_missing_typeface_is_refused_naming_its_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from intake.forms.synth import draw
+
+    monkeypatch.setitem(draw.FONT_FILES, "cwming", ("/nonexistent/cwming.ttf", "cwTeXMing", "fonts-cwtex-ming"))
+    draw._face_index.cache_clear()
+    try:
+        with pytest.raises(SynthError, match="fonts-cwtex-ming"):
+            list(synthesize(_template("mini"), count=1, out_dir=tmp_path, fonts="unseen"))
+        with pytest.raises(SynthError, match="font set"):
+            list(synthesize(_template("mini"), count=1, out_dir=tmp_path, fonts="other"))
+    finally:
+        draw._face_index.cache_clear()
+    assert not list(tmp_path.iterdir())

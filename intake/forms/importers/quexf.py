@@ -17,7 +17,8 @@ Box group types (queXF's ``boxgrouptypes`` table) and what they become:
 
 ====  ===============  ===================================================================
 0     temporary        skipped (queXF's own work area)
-1     single choice    ``choice`` with ``fill_cancels`` (cross to choose, fill to cancel)
+1     single choice    ``choice`` with ``fill_cancels`` (cross to choose, fill to cancel);
+                      each option's value is the box's own code (``1``, ``2``, ...)
 2     multiple choice  ``choice`` with ``multiple: true`` and ``fill_cancels``
 3     text             ``text`` over the union of its character boxes, ``cells: width``
 4     number           ``number``, the same way
@@ -31,6 +32,7 @@ head comment. Sections get a box: the union of their groups' boxes on the page, 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
@@ -43,6 +45,7 @@ from intake.forms.importers.quexf_xml import CORNERS, XML_DPI, QBox, QGroup, QPa
 
 STANDARD_DPI = (150.0, 200.0, 240.0, 300.0, 400.0, 600.0)
 SKIP_TYPES = {0: "temporary", 5: "barcode (queXF's page identifier)"}
+OPTION_CODE = re.compile(r"-?[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # the template's option value pattern
 
 
 def _scan_dpi(file_dpi: float, from_file: bool, marks: dict[str, np.ndarray], page: QPage) -> float:
@@ -131,10 +134,16 @@ def _interpolate(anchors: list[tuple[float, float, float]], y: float) -> tuple[f
     return a[1] + f * (b[1] - a[1]), a[2] + f * (b[2] - a[2])
 
 
-def _option_value(b: QBox, i: int, names: c.Names) -> str:
-    if not b.value:
-        return names.take(f"box{i + 1}")
-    return names.take(c.slug(b.value, prefix="v"))
+def _option_value(b: QBox, i: int, names: c.Names, notes: list[str], varname: str) -> str:
+    """The box's own answer code (queXF's ``1``, ``2``, ...) kept as the option's value, so a
+    record matches the questionnaire's codebook; a box with no code, or a code that is not a
+    plain code (letters, digits, ``_ . -``), gets a name and a note."""
+    if b.value and OPTION_CODE.fullmatch(b.value) and b.value not in names.used:
+        return names.take(b.value)
+    made = names.take(c.slug(b.value, prefix="v") if b.value else f"box{i + 1}")
+    notes.append(f"{varname}: box {i + 1} " + (f"has the code {b.value!r}, kept as {made!r}" if b.value
+                                               else f"has no code; named {made!r}"))
+    return made
 
 
 def _field(g: QGroup, boxes: list[list[float]], names: c.Names, latin: bool, notes: list[str]) -> dict | None:
@@ -148,7 +157,7 @@ def _field(g: QGroup, boxes: list[list[float]], names: c.Names, latin: bool, not
             return out
         values = c.Names()
         out.update(type="choice", multiple=g.type == 2, fill_cancels=True, options=[
-            {"value": _option_value(b, i, values), "label": c.label(b.label, b.value or f"box {i + 1}"), "box": bx}
+            {"value": _option_value(b, i, values, notes, g.varname), "label": c.label(b.label, b.value or f"box {i + 1}"), "box": bx}
             for i, (b, bx) in enumerate(zip(g.boxes, boxes, strict=True))])
         if not out["multiple"]:
             del out["multiple"]

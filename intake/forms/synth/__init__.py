@@ -13,8 +13,9 @@ The truth JSON (ensure_ascii=False, sorted keys, indent 1)::
      "files": ["001-1.png", "001-2.png"], "profile": "fax", "seed": S,
      "pages": [{"file", "page" (1-based in the file), "template_page" (1-based),
                 "rotation" (0/90/180/270 clockwise), "skew_deg" (clockwise), "dpi": [x, y]}],
+     "fonts": "classic"|"seen"|"unseen"|"all",               # the set of faces drawn from
      "writing": {slot path: {"style": "typed"|"hand", "text": exact text on paper, lines
-                 joined by "\\n"}},
+                 joined by "\\n", "font": the face it is in (`draw.FONT_FILES`)}},
      "marks": {field or slot path: {option value: "check"|"cross"|"dot"|"filled"|"scribble"}},
      "pen": "ballpoint"|"light_blue"|"red"|"pencil"}
 
@@ -42,9 +43,9 @@ from intake.forms.synth.degrade import (
     degrade,
     record_rotation,
 )
-from intake.forms.synth.draw import fill_form
+from intake.forms.synth.draw import FONT_SETS, FontMissing, check_fonts, fill_form
 
-__all__ = ["FORMATS", "PROFILES", "SynthError", "render_record", "synth_record", "synthesize"]
+__all__ = ["FONT_SETS", "FORMATS", "PROFILES", "SynthError", "render_record", "synth_record", "synthesize"]
 
 FORMATS = ("png", "jpeg", "tiff", "pdf")
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "tiff": "tif", "pdf": "pdf"}
@@ -57,7 +58,13 @@ class SynthError(IntakeError, ValueError):
     http_status = 422
 
 
-def _check_options(profile: str, fmt: str | None, hand: float, count: int) -> None:
+def _check_options(profile: str, fmt: str | None, hand: float, count: int, fonts: str = "classic") -> None:
+    if fonts not in FONT_SETS:
+        raise SynthError(f"unknown font set {fonts!r}; choose one of {', '.join(FONT_SETS)}")
+    try:
+        check_fonts(fonts)
+    except FontMissing as exc:
+        raise SynthError(str(exc)) from exc
     if profile not in PROFILES:
         raise SynthError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     if fmt is not None and fmt not in (*FORMATS, "mixed"):
@@ -75,12 +82,13 @@ DEFAULT_VARIANTS = True
 
 
 def render_record(template: Template, data: dict[str, Any], base: str, *, profile: str = "clean", hand: float = 0.0,
-                  variants: bool = True) -> tuple[list[Scan], dict, dict, str]:
-    """Draw a record's data onto the form and scan it: (scans, writing, marks, pen ink)."""
+                  variants: bool = True, fonts: str = "classic") -> tuple[list[Scan], dict, dict, str]:
+    """Draw a record's data onto the form and scan it: (scans, writing, marks, pen ink). `fonts`: the
+    set of faces it is typed and written in (`classic`, `seen`, `unseen`, `all`: `draw.FONT_SETS`)."""
     # the harder variants (pens, cancels, scan settings) come from generators of their own, so a
     # record none applies to is drawn and scanned byte for byte as before they existed
     filled = fill_form(template, data, random.Random(base + ":write"), hand=hand, colour=profile in COLOUR_PROFILES,
-                       variants=random.Random(base + ":pen") if variants else None)
+                       variants=random.Random(base + ":pen") if variants else None, fonts=fonts)
     srng = random.Random(base + ":scan")
     vrng = random.Random(base + ":scan-variants") if variants else None
     rotation = record_rotation(profile, srng)
@@ -133,19 +141,24 @@ def synthesize(
     fmt: str | None = None,
     hand: float = 0.0,
     variants: bool | None = None,
+    fonts: str = "classic",
 ) -> Iterator[str]:
     """Write `count` synthetic filled forms and their truth; yields each truth JSON path.
-    `variants`: draw the harder variants (default `DEFAULT_VARIANTS`)."""
+    `variants`: draw the harder variants (default `DEFAULT_VARIANTS`). `fonts` names the set of
+    faces (`FONT_SETS`: `classic`, the faces before issue 13, the default; `seen`, those calibration
+    may use; `unseen`, faces it never sees; `all`); a face not installed is a `SynthError` naming its
+    Debian package."""
     if variants is None:
         variants = DEFAULT_VARIANTS
-    _check_options(profile, fmt, hand, count)
+    _check_options(profile, fmt, hand, count, fonts)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     width = len(str(count))
     for n in range(1, count + 1):
         base = f"{seed}:{template.key}:{n}"
         data = synth_record(template, random.Random(base))
-        scans, writing, marks, pen = render_record(template, data, base, profile=profile, hand=hand, variants=variants)
+        scans, writing, marks, pen = render_record(template, data, base, profile=profile, hand=hand, variants=variants,
+                                                   fonts=fonts)
         record_fmt = fmt or DEFAULT_FORMAT[profile]
         if record_fmt == "mixed":
             record_fmt = random.Random(base + ":format").choice(FORMATS)
@@ -157,6 +170,7 @@ def synthesize(
             "fields": data,
             "files": list(dict.fromkeys(name for name, _ in files)),
             "profile": profile,
+            "fonts": fonts,
             "seed": seed,
             "pages": [
                 {

@@ -70,11 +70,28 @@ class OcrResult:
 
 
 @dataclass(frozen=True)
+class CharChoice:
+    """One character of a line as a recogniser chose it: its probability and the runner-up's
+    (another character, or "" for CTC's blank) at the same place."""
+
+    text: str
+    prob: float
+    alt: str = ""
+    alt_prob: float = 0.0
+
+    @property
+    def margin(self) -> float:
+        return self.prob - self.alt_prob
+
+
+@dataclass(frozen=True)
 class LineResult:
-    """What a `LineRecognizer` read: the line's text and its score."""
+    """What a `LineRecognizer` read: the line's text and its score, and (when the recogniser gives
+    them: PP-OCR does) each character of the text with its probability and runner-up."""
 
     text: str
     score: float  # 0..1: the model's mean character probability for the line
+    chars: tuple[CharChoice, ...] = ()  # one per character of `text`, or empty
 
 
 @runtime_checkable

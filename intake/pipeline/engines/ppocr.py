@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from intake.errors import OcrEngineError
-from intake.pipeline.engines.contract import LineResult
+from intake.pipeline.engines.contract import CharChoice, LineResult
 
 # Lines are handed over with this much ink height and white border: the model scales every line
 # to 48 px high. On 1,536 synthetic fields (seed 3) 28 px of ink read as well as 32 px (1,300 and
@@ -128,10 +128,24 @@ class PPOCREngine:
         keep &= idx != 0
         if not keep.any():
             return LineResult("", 0.0)
-        text = "".join(self._chars[i] for i in idx[keep]).strip()
+        raw = "".join(self._chars[i] for i in idx[keep])
+        text = raw.strip()
         # the line's score as RapidOCR gives it: the mean of the characters' rounded probabilities
         score = round(float(np.mean([round(float(p), 5) for p in probs.max(axis=1)[keep]])), 5)
-        return LineResult(text, score) if text else LineResult("", 0.0)
+        if not text:
+            return LineResult("", 0.0)
+        return LineResult(text, score, self._choices(probs[keep], idx[keep], raw, text))
+
+    def _choices(self, steps: np.ndarray, idx: np.ndarray, raw: str, text: str) -> tuple[CharChoice, ...]:
+        """Each character of `text` with its probability and the runner-up at the same step (the
+        confusions that both engines share, 人/入, show as a close runner-up: see read.py)."""
+        second = np.argpartition(steps, -2, axis=1)[:, -2]
+        rows = np.arange(len(idx))
+        p1, p2 = steps[rows, idx], steps[rows, second]
+        start = len(raw) - len(raw.lstrip())
+        out = [CharChoice(self._chars[i], round(float(a), 4), self._chars[j], round(float(b), 4))
+               for i, j, a, b in zip(idx.tolist(), second.tolist(), p1.tolist(), p2.tolist(), strict=True)]
+        return tuple(out[start:start + len(text)])
 
 
 _local = threading.local()
