@@ -390,7 +390,7 @@ def test_bubbles_read_relative_to_the_field(tmp_path: Path) -> None:
     _fill(img, f("r2").option("v0").box, px_mm)
     _fill(img, f("ok1").box, px_mm)  # type: ignore[arg-type]
     H = np.diag([1 / px_mm, 1 / px_mm, 1.0])
-    readings, _ = read_page_fields(img, H, t, 0, engine=None)
+    readings, _, _ = read_page_fields(img, H, t, 0, engine=None)
     r = {x.path: x for x in readings}
     assert (r["q1"].value, r["q1"].status) == ("a", FieldStatus.ACCEPTED)
     assert (r["q2"].value, r["q2"].status, r["q2"].errors) == (None, FieldStatus.ACCEPTED, [])
@@ -546,7 +546,7 @@ def test_bubble_reader_agrees_with_omrchecker_in_its_page_space(name: str, expec
     for sheet in folder.sheets:
         page = next(iter_pages(OMR / folder.template / sheet, sheet))
         img, _ = page_space(page.image, data.get("preProcessors", []), tj.parent, (pw * k, ph * k))
-        readings, _ = read_page_fields(img, H, t, 0, engine=None)
+        readings, _, _ = read_page_fields(img, H, t, 0, engine=None)
         ours = _outputs(t, data, {r.path: r for r in readings})
         a, acc, n = _compare(name, sheet, ours, expected[f"{folder.template}/{sheet}"])
         agree, accepted, total = agree + a, accepted + acc, total + n
