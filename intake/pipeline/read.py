@@ -28,8 +28,8 @@ from intake.forms.model import Field, Slot, Template
 from intake.pipeline import confidence as conf
 from intake.pipeline.engines.contract import (
     PSM_SINGLE_CHAR,
-    CharChoice,
     PSM_SINGLE_LINE,
+    CharChoice,
     LineRecognizer,
     OcrResult,
     PageEngine,

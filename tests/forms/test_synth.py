@@ -583,7 +583,7 @@ def test_forms_are_written_in_the_chosen_set_of_faces(tmp_path: Path, fonts: str
 
 
 def test_a_latin_name_is_handwritten_in_a_latin_face_and_missing_glyphs_fall_back() -> None:
-    from intake.forms.synth.draw import choose_pen, face_for, has_glyph, hand_face, with_fonts
+    from intake.forms.synth.draw import choose_pen, face_for, hand_face, has_glyph, with_fonts
 
     pen = with_fonts(choose_pen(random.Random(1)), "unseen", random.Random(2))
     assert hand_face(pen, "NGUYEN THI LAN") == "comic_italic"

@@ -157,7 +157,7 @@ def font(name: str, size_px: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, max(4, int(size_px)), index=_face_index(name))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _notdef(name: str) -> bytes:
     return _mask_bytes(name, "\U0010fffd")
 
