@@ -551,3 +551,18 @@ def test_a_box_whose_square_cannot_be_found_goes_to_review() -> None:
     r = read_checkbox(PageContext(page, paper_level(page), None, template=t, page=slot.page), slot)
     assert r.status == FieldStatus.NEEDS_REVIEW and r.errors == ["mark.square_not_found"]
     assert r.confidence < 0.75
+
+
+def test_a_ppocr_pair_in_a_character_not_used_in_taiwan_goes_to_review() -> None:
+    """Seed 29, after the merge: both PP-OCR recognisers wrote 户 (the mainland form) for 戶, sure
+    of it, three times; a value with a Han character outside Big5 is not the pair's to accept."""
+    org, read = "中和戶政事務所", "中和户政事務所"
+    r = read_with("child_protection", "reporter_organisation", org, FakeTesseract(("中和尸政事務所", 60), ("中和", 40)),
+                  tiny=FakeRecognizer("tiny", (read, 0.97, _sure(read))),
+                  small=FakeRecognizer("small", (read, 0.98, _sure(read))))
+    assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"])
+    assert "accepted_by" not in r.details
+    right = read_with("child_protection", "reporter_organisation", org, FakeTesseract(("中和尸政事務所", 60), ("中和", 40)),
+                      tiny=FakeRecognizer("tiny", (org, 0.97, _sure(org))),
+                      small=FakeRecognizer("small", (org, 0.98, _sure(org))))
+    assert right.details.get("accepted_by") == "ppocr_pair"
