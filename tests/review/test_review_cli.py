@@ -27,6 +27,9 @@ def cli_env(sqlite_env: Env, monkeypatch: pytest.MonkeyPatch) -> Env:
     get_settings.cache_clear()
 
 
+NAME_FIELDS = ("child_name", "guardian_name", "reporter_name")
+
+
 def test_export_writes_labelled_examples_and_stats_reads_spot_checks(cli_env: Env, tmp_path: Path) -> None:
     env = cli_env
     rid = env.record(0)
@@ -35,7 +38,17 @@ def test_export_writes_labelled_examples_and_stats_reads_spot_checks(cli_env: En
     todo = [p for p, f in rec["fields"].items() if f["status"] == "needs_review"]
     for path in todo:
         rev = env.patch(rid, path, env.truth(0, path), rev).json()["revision"]
-    rev = env.patch(rid, "child_name", "歐陽小明", rev).json()["revision"]  # a correction of an accepted value
+    # a correction of a value the machine accepted: the first name field that went straight through
+    names = [p for p in NAME_FIELDS if rec["fields"][p]["status"] == "accepted"]
+    assert names, {p: rec["fields"][p]["status"] for p in NAME_FIELDS}
+    fixed = names[0]
+    rev = env.patch(rid, fixed, "歐陽小明", rev).json()["revision"]
+    # and a choice the machine settled, confirmed: its example carries the crop and the boxes' fills
+    choices = [p for p, f in rec["fields"].items()
+               if f["type"] == "choice" and p not in todo and env.truth(0, p) not in (None, "", [])]
+    assert choices
+    confirmed = choices[0]
+    rev = env.patch(rid, confirmed, env.truth(0, confirmed), rev).json()["revision"]
     assert env.post(f"/records/{rid}/approve", revision=rev).json()["status"] == "approved"
     other = env.record(1)  # corrected but not approved: not a final label, not exported
     r = env.patch(other, "child_name", "王小明", env.get(other)["revision"])
@@ -46,9 +59,9 @@ def test_export_writes_labelled_examples_and_stats_reads_spot_checks(cli_env: En
     assert result.exit_code == 0, result.output
     examples = [json.loads(line) for line in (out / "examples.jsonl").read_text(encoding="utf-8").splitlines()]
     assert {e["record_id"] for e in examples} == {rid}
-    assert {e["path"] for e in examples} == set(todo) | {"child_name"}
-    name = next(e for e in examples if e["path"] == "child_name")
-    assert name["final_value"] == "歐陽小明" and name["machine_value"] == rec["fields"]["child_name"]["value"]
+    assert {e["path"] for e in examples} == set(todo) | {fixed, confirmed}
+    name = next(e for e in examples if e["path"] == fixed)
+    assert name["final_value"] == "歐陽小明" and name["machine_value"] == rec["fields"][fixed]["value"]
     assert name["correct"] is False and name["machine_status"] == "accepted"
     assert name["attempts"] and name["agreement"] and name["engine_conf"] is not None
     assert all((out / e["crop"]).is_file() for e in examples if e["crop"])

@@ -325,7 +325,8 @@ def test_a_group_verification_pass_with_the_keyboard(page, server: Server, clean
     page.wait_for_url(f"{server.url}/review/group?*")
     cells = page.locator(".gv-cell").evaluate_all(
         "cs => cs.map(c => ({record: +c.dataset.record, path: c.dataset.path, kind: c.dataset.kind}))")
-    assert len(cells) >= 2 and all(c["kind"] in ("choice", "multi") for c in cells)
+    # the marks reader of issue 13 settles most of these boxes now: one uncertain choice may be left
+    assert len(cells) >= 1 and all(c["kind"] in ("choice", "multi") for c in cells)
     files = {c["record"]: record_files(server, c["record"]) for c in cells}
     fixed = 0
     for i, c in enumerate(cells):
