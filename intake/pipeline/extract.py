@@ -29,7 +29,7 @@ from intake.pipeline.engines.contract import PageEngine
 from intake.pipeline.load import LoadedPage, iter_pages
 from intake.pipeline.read import read_page_fields
 from intake.pipeline.register import Failure, locate
-from intake.pipeline.types import FieldReading, FieldStatus, PageResult, PageStatus
+from intake.pipeline.types import FieldReading, FieldStatus, Located, PageResult, PageStatus
 
 
 def rotation_of(H: np.ndarray) -> int:
@@ -44,10 +44,7 @@ def read_page(page: LoadedPage, registry: Registry | None = None, engine: PageEn
               keep_crops: bool = False) -> PageResult:
     """Identify, register and read one page. Never raises for a bad page: the result says why."""
     if page.error is not None or page.image is None:
-        err = page.error
-        return PageResult(page.file, page.index, PageStatus.UNREADABLE,
-                          reason=err.message if err else "the page could not be decoded",
-                          error_code=err.code if err else "unreadable_file")
+        return unreadable(page)
     registry = registry or default_registry()
     if engine is None:
         from intake.pipeline.engines.tesseract import default_engine
@@ -71,14 +68,28 @@ def read_page(page: LoadedPage, registry: Registry | None = None, engine: PageEn
             res.template_page, res.pages_in_form = known.page + 1, known.pages
             res.alignment, res.method = known.alignment, known.method
         return res
-    template = registry.get(loc.form_id, loc.version)
+    return read_registered(page, registry.get(loc.form_id, loc.version), loc, engine, keep_crops, timings)
+
+
+def unreadable(page: LoadedPage) -> PageResult:
+    """The result of a page that could not be decoded, saying why."""
+    err = page.error
+    return PageResult(page.file, page.index, PageStatus.UNREADABLE,
+                      reason=err.message if err else "the page could not be decoded",
+                      error_code=err.code if err else "unreadable_file")
+
+
+def read_registered(page: LoadedPage, template: Template, loc: Located, engine: PageEngine | None, keep_crops: bool,
+                    timings: dict[str, float]) -> PageResult:
+    """Read every field of a page registered on `template` by `loc` (also used by `place`)."""
+    assert page.image is not None
     t1 = time.perf_counter()
     readings, crops, quality = read_page_fields(page.image, loc.homography, template, loc.page, engine, keep_crops)
     timings["read"] = time.perf_counter() - t1
     h, w = page.image.shape[:2]
     return PageResult(
-        page.file, page.index, PageStatus.READ, form_id=loc.form_id, version=loc.version,
-        template_page=loc.page + 1, pages_in_form=loc.pages, alignment=loc.alignment, method=loc.method,
+        page.file, page.index, PageStatus.READ, form_id=template.id, version=template.version,
+        template_page=loc.page + 1, pages_in_form=len(template.pages), alignment=loc.alignment, method=loc.method,
         rotation=rotation_of(loc.homography), fields=readings, timings=timings, crops=crops,
         image_size=[int(w), int(h)], corners=page_corners(loc.homography, template.page_size_mm),
         quality=quality.to_dict(),

@@ -42,9 +42,8 @@ from intake.forms.model import Template
 from intake.forms.registry import Registry
 from intake.pipeline import register
 from intake.pipeline.engines.contract import PageEngine
-from intake.pipeline.extract import page_corners, rotation_of
+from intake.pipeline.extract import read_registered, unreadable
 from intake.pipeline.load import LoadedPage
-from intake.pipeline.read import read_page_fields
 from intake.pipeline.types import FieldStatus, Located, PageResult, PageStatus
 
 POINTS_MIN_ALIGNMENT = 0.5
@@ -208,30 +207,20 @@ def read_located(page: LoadedPage, template: Template, loc: Located, engine: Pag
                  timings: dict[str, float]) -> PageResult:
     """Read every field of a page registered by `loc`; below `register.MIN_ALIGNMENT` each field
     goes to review (`alignment_low`)."""
-    assert page.image is not None
-    t1 = time.perf_counter()
-    readings, crops, quality = read_page_fields(page.image, loc.homography, template, loc.page, engine, keep_crops)
-    timings["read"] = time.perf_counter() - t1
+    res = read_registered(page, template, loc, engine, keep_crops, timings)
     if loc.alignment < register.MIN_ALIGNMENT:
-        for r in readings:
+        for r in res.fields:
             r.status = FieldStatus.NEEDS_REVIEW
             if ALIGNMENT_LOW not in r.errors:
                 r.errors.append(ALIGNMENT_LOW)
-    return PageResult(page.file, page.index, PageStatus.READ, form_id=template.id, version=template.version,
-                      template_page=loc.page + 1, pages_in_form=len(template.pages), alignment=loc.alignment,
-                      method=loc.method, rotation=rotation_of(loc.homography), fields=readings, timings=timings,
-                      crops=crops, image_size=[int(page.image.shape[1]), int(page.image.shape[0])],
-                      corners=page_corners(loc.homography, template.page_size_mm), quality=quality.to_dict())
+    return res
 
 
 def read_placed(page: LoadedPage, placement: Placement, registry: Registry, engine: PageEngine | None = None,
                 keep_crops: bool = False) -> PageResult:
     """Read a page as `placement` says (see the module docstring). Never raises for a bad page."""
     if page.error is not None or page.image is None:
-        err = page.error
-        return PageResult(page.file, page.index, PageStatus.UNREADABLE,
-                          reason=err.message if err else "the page could not be decoded",
-                          error_code=err.code if err else "unreadable_file")
+        return unreadable(page)
     template = registry.get(placement.form_id, placement.version)
     index = placement.page - 1
     if not 0 <= index < len(template.pages):
