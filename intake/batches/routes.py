@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import anyio
-import cv2
-import numpy as np
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy.orm import Session
@@ -23,6 +21,7 @@ from intake.config import Settings
 from intake.db.models import BatchState, Page
 from intake.db.session import get_db
 from intake.errors import InvalidRequest, NotFound
+from intake.review.images import jpeg_at_width
 from intake.storage import get_storage
 
 router = APIRouter(tags=["batches"])
@@ -114,16 +113,21 @@ def rerun_page(page_id: int, principal: Uploader, settings: AppSettings, session
     return next(p for p in service.batch_view(session, batch).pages if p.id == page_id)
 
 
-@router.get("/pages/{page_id}/preview", response_class=Response,
-            responses={200: {"content": {"image/jpeg": {}}, "description": "the page as read"}})
-def page_preview(page_id: int, principal: Reader, settings: AppSettings, session: DbSession) -> Response:
+def _preview_of(session: Session, page_id: int, principal: Principal, settings: Settings) -> bytes:
+    """The stored preview of a page the caller may see (404 otherwise, or when it has none)."""
     page = session.get(Page, page_id)
     if page is None:
         raise NotFound(f"there is no page {page_id}")
     service.get_batch_for(session, page.batch_id, principal)
     if not page.preview_key:
         raise NotFound("this page has no preview (it was not decoded)")
-    data = get_storage(settings).get(page.preview_key)
+    return get_storage(settings).get(page.preview_key)
+
+
+@router.get("/pages/{page_id}/preview", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}, "description": "the page as read"}})
+def page_preview(page_id: int, principal: Reader, settings: AppSettings, session: DbSession) -> Response:
+    data = _preview_of(session, page_id, principal, settings)
     audit(session, principal.actor, "page.preview", "page", page_id)
     session.commit()
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
@@ -136,20 +140,10 @@ THUMB_WIDTH = 200
             responses={200: {"content": {"image/jpeg": {}}, "description": f"the page {THUMB_WIDTH} px wide"}})
 def page_thumbnail(page_id: int, principal: Reader, settings: AppSettings, session: DbSession) -> Response:
     """A small picture of the page (made from its preview), for lists of pages that need a person."""
-    page = session.get(Page, page_id)
-    if page is None:
-        raise NotFound(f"there is no page {page_id}")
-    service.get_batch_for(session, page.batch_id, principal)
-    if not page.preview_key:
-        raise NotFound("this page has no preview (it was not decoded)")
-    img = cv2.imdecode(np.frombuffer(get_storage(settings).get(page.preview_key), np.uint8), cv2.IMREAD_GRAYSCALE)
-    h, w = img.shape
-    small = cv2.resize(img, (THUMB_WIDTH, max(1, round(h * THUMB_WIDTH / w))), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
-    assert ok
+    small = jpeg_at_width(_preview_of(session, page_id, principal, settings), THUMB_WIDTH, quality=70)
     audit(session, principal.actor, "page.thumbnail", "page", page_id)
     session.commit()
-    return Response(buf.tobytes(), media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+    return Response(small, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 def _events_start(batch_id: int, request: Request, principal: Reader,
                   last_event_id: Annotated[str, Header(pattern=r"^[0-9]{0,18}$", description="the id of the last "
                                                        "event received, to resume after it")] = "") -> int:
