@@ -34,6 +34,7 @@ from tests.workers.test_workers import (
     batch,
     check_completed_exactly_once,
     free_port,
+    healthy,
     page_states,
     start,
     upload,
@@ -80,15 +81,7 @@ def default_stack(settings: Settings, broker: str, tmp: Path, concurrency: int =
                                       "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], env, tmp))
         st.procs.append(start("beat", [sys.executable, "-m", "workers", "beat"], env, tmp))
         st.procs.append(start("worker0", worker_cmd(tmp, "w0", concurrency=concurrency, beat=False), env, tmp))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{st.base}{API}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("the API did not start\n" + st.logs())
+        wait_for(st, "the API to start", lambda: healthy(st.base), timeout=30)
         yield st
     finally:
         for p in reversed(st.procs):
@@ -208,7 +201,7 @@ def test_intake_serve_without_a_broker_killed_mid_batch_resumes_at_its_next_star
     def serve(name: str) -> Proc:
         proc = start(name, cmd, env, tmp_path)
         st.procs.append(proc)
-        wait_for(st, "the API", lambda: _healthy(st.base), timeout=30)
+        wait_for(st, "the API", lambda: healthy(st.base), timeout=30)
         return proc
 
     try:
@@ -225,10 +218,3 @@ def test_intake_serve_without_a_broker_killed_mid_batch_resumes_at_its_next_star
         for p in reversed(st.procs):
             p.stop()
     check_completed_exactly_once(settings, batch_id, len(synth_forms))
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}{API}/health", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -129,15 +129,7 @@ def stack(settings: Settings, broker: str, tmp: Path, workers: int = 1) -> Itera
                               env, tmp))
         for i in range(workers):
             st.procs.append(start(f"worker{i}", worker_cmd(tmp, f"w{i}", beat=i == 0), env, tmp))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{st.base}{API}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("the API did not start\n" + st.logs())
+        wait_for(st, "the API to start", lambda: healthy(st.base), timeout=30)
         yield st
     finally:
         for p in reversed(st.procs):
@@ -154,6 +146,13 @@ def upload(st: Stack, paths: list[Path]) -> int:
 def batch(st: Stack, batch_id: int) -> dict[str, Any]:
     with st.client() as c:
         return c.get(f"{API}/batches/{batch_id}").json()
+
+
+def healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}{API}/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def wait_for(st: Stack, what: str, predicate, timeout: float = 120, interval: float = 0.2) -> Any:  # noqa: ANN001
