@@ -115,10 +115,7 @@ def rerun_page(page_id: int, principal: Uploader, settings: AppSettings, session
 
 def _preview_of(session: Session, page_id: int, principal: Principal, settings: Settings) -> bytes:
     """The stored preview of a page the caller may see (404 otherwise, or when it has none)."""
-    page = session.get(Page, page_id)
-    if page is None:
-        raise NotFound(f"there is no page {page_id}")
-    service.get_batch_for(session, page.batch_id, principal)
+    page = service.get_page_for(session, page_id, principal)
     if not page.preview_key:
         raise NotFound("this page has no preview (it was not decoded)")
     return get_storage(settings).get(page.preview_key)

@@ -59,8 +59,8 @@ from intake.db.session import get_db
 from intake.errors import Conflict, NotFound
 
 __all__ = [
-    "assemble_batch", "batch_view", "cancel_batch", "create_batch", "get_batch_for", "list_batches",
-    "page_events_since", "process_page", "record_page_failure", "rerun_page", "sweep",
+    "assemble_batch", "batch_view", "cancel_batch", "create_batch", "get_batch_for", "get_page_for", "list_batches",
+    "page_events_since", "page_out_for", "process_page", "record_page_failure", "rerun_page", "sweep",
 ]
 log = logging.getLogger(__name__)
 API = "/api/v1"
@@ -78,6 +78,23 @@ def get_batch_for(session: Session, batch_id: int, principal: Principal, *, lock
     if not mine:
         raise NotFound(f"there is no batch {batch_id}")  # do not reveal other clerks' batches
     return batch
+
+
+def get_page_for(session: Session, page_id: int, principal: Principal) -> Page:
+    """The page if `principal` may see its batch (`get_batch_for`); NotFound otherwise."""
+    page = session.get(Page, page_id)
+    if page is None:
+        raise NotFound(f"there is no page {page_id}")
+    get_batch_for(session, page.batch_id, principal)
+    return page
+
+
+def page_out_for(session: Session, page_id: int, principal: Principal) -> PageOut:
+    """One page as the API shows it, for whoever may see its batch."""
+    page = get_page_for(session, page_id, principal)
+    file = session.get(BatchFile, page.file_id)
+    assert file is not None
+    return pages_out(session, [page], {file.id: file})[0]
 
 
 def cancel_batch(batch_id: int, principal: Principal, settings: Settings) -> None:

@@ -15,8 +15,7 @@ from intake.auth.service import Principal
 from intake.batches import service as batches
 from intake.batches.schemas import PageOut
 from intake.config import Settings
-from intake.db.models import BatchFile, Page, PagePlacement
-from intake.errors import NotFound
+from intake.db.models import BatchFile, PagePlacement
 from intake.placement import service
 from intake.placement.schemas import PageList, PlacementIn, PlacementView, TargetOut
 
@@ -26,16 +25,6 @@ AppSettings = Annotated[Settings, Depends(app_settings)]
 Placer = Annotated[Principal, Depends(require_role(*service.PLACER_ROLES))]
 API = "/api/v1"
 FORBIDDEN = {403: {"description": "not a supervisor or admin (clerks and API tokens may not place pages)"}}
-
-
-def _page_out(session: Session, page_id: int, principal: Principal) -> PageOut:
-    page = session.get(Page, page_id)
-    if page is None:
-        raise NotFound(f"there is no page {page_id}")
-    batches.get_batch_for(session, page.batch_id, principal)
-    file = session.get(BatchFile, page.file_id)
-    assert file is not None
-    return batches.pages_out(session, [page], {file.id: file})[0]
 
 
 def target_out(t: service.Target) -> TargetOut:
@@ -63,7 +52,7 @@ def pages_to_place(principal: Placer, session: DbSession,
 @router.get("/pages/{page_id}/placement", response_model=PlacementView, responses=FORBIDDEN)
 def get_placement(page_id: int, principal: Placer, session: DbSession, settings: AppSettings) -> PlacementView:
     """The page, its placement (if any), and the template pages it may be placed on."""
-    page = _page_out(session, page_id, principal)
+    page = batches.page_out_for(session, page_id, principal)
     placed = session.scalar(select(PagePlacement).where(PagePlacement.page_id == page_id))
     audit(session, principal.actor, "page.placement", "page", page_id)
     session.commit()
@@ -83,7 +72,7 @@ def place_page(page_id: int, body: PlacementIn, principal: Placer, session: DbSe
     its four reference points. 202: the page is queued; follow the batch's events."""
     service.place_page(page_id, principal, settings, form_id=body.template, version=body.version, page=body.page,
                        points=body.points)
-    return _page_out(session, page_id, principal)
+    return batches.page_out_for(session, page_id, principal)
 
 
 @router.delete("/pages/{page_id}/placement", status_code=202, response_model=PageOut,
@@ -91,7 +80,7 @@ def place_page(page_id: int, body: PlacementIn, principal: Placer, session: DbSe
 def clear_placement(page_id: int, principal: Placer, session: DbSession, settings: AppSettings) -> PageOut:
     """Forget the page's placement and read it again with the pipeline's own search."""
     service.clear_placement(page_id, principal, settings)
-    return _page_out(session, page_id, principal)
+    return batches.page_out_for(session, page_id, principal)
 
 
 @router.post("/pages/{page_id}/set-aside", response_model=PageOut,
@@ -101,4 +90,4 @@ def set_aside(page_id: int, principal: Placer, session: DbSession, settings: App
     counts as a problem of its batch, and forms on either side of it are assembled as if it were
     not there. Re-running or placing the page brings it back."""
     service.set_aside(page_id, principal, settings)
-    return _page_out(session, page_id, principal)
+    return batches.page_out_for(session, page_id, principal)

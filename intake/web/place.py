@@ -23,7 +23,7 @@ from intake.auth.audit import audit
 from intake.batches import service as batches
 from intake.db.models import BatchFile, Page, PagePlacement
 from intake.db.session import get_db
-from intake.errors import Conflict, NotFound
+from intake.errors import Conflict
 from intake.pipeline.place import PlacementInvalid
 from intake.placement import service
 from intake.web import labels
@@ -75,13 +75,7 @@ def pages_to_place(request: Request, batch: Annotated[int | None, Query(ge=1)] =
 def _page_context(request: Request, page_id: int, principal: Any) -> dict[str, Any]:
     settings = _settings(request)
     with get_db(settings).session() as s:
-        page = s.get(Page, page_id)
-        if page is None:
-            raise NotFound(f"there is no page {page_id}")
-        batches.get_batch_for(s, page.batch_id, principal)
-        file = s.get(BatchFile, page.file_id)
-        assert file is not None
-        (out,) = batches.pages_out(s, [page], {file.id: file})
+        out = batches.page_out_for(s, page_id, principal)
         placed = s.scalar(select(PagePlacement).where(PagePlacement.page_id == page_id))
         audit(s, principal.actor, "page.placement", "page", page_id)
     targets = service.targets(settings)
