@@ -27,7 +27,9 @@ by the shape of its ink as well as how much of the square it covers:
    cancel (fill within `FILLED_BAND` of `FILLED_MIN_FILL`, or `NEAR_SCRIBBLE_CROSSINGS`) is unsure. Between "clearly empty" and "clearly
    marked" the margin is 0: the field goes to review, whatever its type (a lone checkbox, an
    optional choice and a multiple choice have no "two marked" safety net). A mark found only as
-   faint ink is read but sent to review with ``faint_ink``.
+   faint ink is read but sent to review with ``faint_ink``; a box filled past `FILLED_MIN_FILL`
+   in faint ink (a pencil) is a cancel found only as faint ink, and one filled so but partly
+   dark enough to be a mark is unsure.
 5. **Empty only below the page's own speck level** (`speck_rate`, `Evidence.traced`): a box whose
    middle has clearly more dark pixels than the page's specks explain (a light pen's tick that a
    fax's light threshold broke into scattered pixels) is not "clearly empty"; nor is a text
@@ -67,6 +69,7 @@ SPAN_MIN = 0.4  # a mark's largest piece spans at least this share of the square
 SPECK_MM2 = 0.08
 EDGE_THIN = 0.25  # an ink piece along a side of the inside, thinner than this share: the square's edge
 DOT_MIN_FILL = 0.08  # a compact dot this large is a mark even though it spans little
+DOT_MIN_SOLID = 0.5  # ... when its largest piece holds at least this share of the ink inside
 SCRIBBLE_CROSSINGS = 3.0  # median strokes crossed by a vertical line through the inside (a cross: 2)
 NEAR_SCRIBBLE_CROSSINGS = 2.5
 SCRIBBLE_MIN_FILL = 0.3
@@ -124,11 +127,12 @@ class Evidence:
     found: bool  # the printed square was found (else: measured where registration puts it)
     traces: int = 0  # dark pixels in the middle of the inside, specks and all
     traces_expected: float = 0.0  # ... the page's own speck rate would put there
+    solid: float = 1.0  # the largest ink piece's share of all the ink inside (a dot: one piece)
 
     def to_dict(self) -> dict[str, Any]:
         return {"fill": round(self.fill, 4), "faint_fill": round(self.faint_fill, 4), "span": round(self.span, 3),
                 "crossings": round(self.crossings, 2), "noise": round(self.noise, 1), "square_found": self.found,
-                "traces": self.traces, "traces_expected": round(self.traces_expected, 2)}
+                "traces": self.traces, "traces_expected": round(self.traces_expected, 2), "solid": round(self.solid, 3)}
 
     @property
     def traced(self) -> bool:
@@ -188,6 +192,8 @@ def measure(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm:
     n, _, stats, _ = cv2.connectedComponentsWithStats(faint.astype(np.uint8), connectivity=8)
     min_area = SPECK_MM2 * px_per_mm * px_per_mm
     ih, iw = inner.shape
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    solid = float(areas.max()) / float(areas.sum()) if areas.size else 1.0
     for i in range(1, n):
         bx, by, bw, bh, area = stats[i]
         if area < min_area:
@@ -209,7 +215,7 @@ def measure(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm:
         middle = dark[mh:inner.shape[0] - mh, mw:inner.shape[1] - mw]
         traces, expected = int(middle.sum()), speck_rate * middle.size
     return Evidence(float(dark.mean()), float(faint.mean()), min(1.0, span), crossings, noise, sq is not None,
-                    traces, expected)
+                    traces, expected, solid)
 
 
 def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
@@ -224,14 +230,23 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
         margin = min(1.0, (e.crossings - 2.5) / 1.0, (e.faint_fill - SCRIBBLE_MIN_FILL) / 0.2)
         return "filled", max(0.0, margin), False
     spans = e.span >= SPAN_MIN
-    dot = e.fill >= DOT_MIN_FILL
+    # a dot is one solid piece; as much ink in scattered pixels is a pencil's fill or a light pen's
+    # tick that a fax's light setting broke up (seed 67: a pencil-filled cancel left 13% of the box
+    # as specks, read as a dot and accepted): not a mark to accept
+    dot = e.fill >= DOT_MIN_FILL and e.solid >= DOT_MIN_SOLID
     if e.fill >= MARK_MIN_FILL and (spans or dot):
         margin = conf.mark_margin(e.fill, MARK_MIN_FILL, below=False)
         if fill_cancels:  # a heavy cross (fill 0.4) is still far from a filled box (1.0)
             margin = min(margin, max(0.0, min(1.0, (FILLED_MIN_FILL - e.fill) / FILLED_BAND)))
             if e.crossings >= NEAR_SCRIBBLE_CROSSINGS and e.faint_fill >= SCRIBBLE_MIN_FILL - 0.1:
                 margin = 0.0  # nearly a scribble: cancel or mark? a person decides
+            if e.faint_fill >= FILLED_MIN_FILL:
+                margin = 0.0  # filled in, partly too light to count as dark: a person decides
         return "marked", margin, False
+    if fill_cancels and e.faint_fill >= FILLED_MIN_FILL and spans:
+        # filled in with a pencil or a light pen (seed 67: a pencil-filled cancel read as a faint
+        # tick): a cancel, found only as faint ink, so a person confirms it
+        return "filled", 0.0, True
     if e.faint_fill >= FAINT_MIN_FILL and spans:
         # faint ink across the box: a light pen or pencil mark (or a shadow the map missed);
         # where the square was not found the faint ink may be its edge: a person decides
@@ -436,6 +451,40 @@ def text_traces(ctx: Any, box: tuple[float, float, float, float], inset_mm: floa
                max(0, round((x + inset_mm) * PX_PER_MM)):round((x + w - inset_mm) * PX_PER_MM)]
     where = white[sl]
     return int(np.count_nonzero((flat[sl] < 255 * DARK_LEVEL) & where)), rate * float(where.sum())
+
+
+_print_cache: dict[tuple[str, int, tuple[int, int]], tuple[np.ndarray, int]] = {}
+
+
+def print_kept(ctx: Any) -> float | None:
+    """Dark pixels of the page within 2 px of the blank form's printing, over the number of
+    printed pixels: about 1 or more where the print came through (thickened on a dark fax), well
+    under 1 where a fax's light setting broke it up. None without the template's blank page."""
+    template = getattr(ctx, "template", None)
+    if template is None:
+        return None
+    shape = ctx.canon.shape
+    key = (template.key, ctx.page, shape)
+    hit = _print_cache.get(key)
+    if hit is None:
+        from intake.errors import IntakeError
+        from intake.forms.registry import default_registry
+
+        try:
+            blank = default_registry().blank_image(template, ctx.page, CANON_DPI)
+        except (IntakeError, KeyError, OSError):
+            return None
+        if blank.shape != shape:
+            blank = cv2.resize(blank, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        printed = blank < 128
+        near = cv2.dilate(printed.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        if len(_print_cache) >= 8:
+            _print_cache.clear()
+        hit = _print_cache[key] = (near, int(printed.sum()))
+    near, count = hit
+    if count < 1000:
+        return None
+    return float(np.count_nonzero(ctx.canon[near] < 128)) / count
 
 
 def _masks(template: Any, page: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:

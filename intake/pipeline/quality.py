@@ -44,6 +44,11 @@ class PageQuality:
     illumination: float
     binary: float
     cls: str
+    # On a fax: the share of the blank form's printed pixels still dark on the page (dark pixels
+    # within 2 px of them over their count; `marks.print_kept`). A fax sent with a light setting
+    # breaks its own print up (0.6-0.9 on the seed-61 sets against 1.0-2.0 for normal and dark
+    # settings); light writing on it may be gone altogether. None on other pages.
+    print_kept: float | None = None
 
     def to_dict(self) -> dict[str, float | str]:
         d = asdict(self)

@@ -44,7 +44,7 @@ from intake.pipeline.ink import (
 )
 
 # Tick boxes are judged in `marks` (illumination-normalised, by shape and faint ink as well as fill)
-from intake.pipeline.marks import faint_page, read_checkbox, read_choice, text_traces, traces_exceed
+from intake.pipeline.marks import faint_page, print_kept, read_checkbox, read_choice, text_traces, traces_exceed
 from intake.pipeline.quality import PageQuality, scan_dpi
 from intake.pipeline.quality import measure as measure_quality
 from intake.pipeline.types import Agreement, FieldReading, FieldStatus
@@ -623,6 +623,18 @@ def ppocr_pair_agrees(ftype: str, verdict: Verdict, quality: str | None = None) 
     return True
 
 
+# Dates, phones and numbers have no checksum. On faxes, a light setting or a pencil leaves of a
+# handwritten 4 little but its upright stroke, and every engine then reads 1 alike (seed 61:
+# 049 read 019 and 054 read 051 in two ROC birth dates; seed 67: a phone's 745 read 715). The two
+# dates came with Tesseract's own confidence at 0 and 15: of the fax agreements on such values in
+# the seed-61 and seed-67 sets, 2 of 10 under 30 were wrong, 1 of 21 at 30-70 (the phone, at 67,
+# which this does not catch) and none of 22 above. On a fax an agreement on such a value is
+# accepted only from `FAX_DIGITS_MIN_CONF`.
+WEAK_AGREEMENT_DOUBTED_ON = frozenset({"fax"})
+NO_CHECK_DIGITS = frozenset({"date", "phone", "number"})
+FAX_DIGITS_MIN_CONF = 30.0
+
+
 def route(f: Field, written: Written, verdict: Verdict, retried: bool, quality: str | None = None) -> Routing:
     """Accept the kept value, or say why a person must look: it does not validate; its digits do
     not have the loops of the ink (checked unless the engines agreed the first time); a soft
@@ -642,6 +654,8 @@ def route(f: Field, written: Written, verdict: Verdict, retried: bool, quality: 
         errors += shared_doubts(f.type, verdict.ppocr, r.value)
     c = conf.text_confidence(f.type, r.conf, valid=valid, agreement=verdict.agreement, retried=retried, quality=quality)
     ok = not errors and conf.accept_text(f.type, r.conf, valid=valid, agreement=verdict.agreement, quality=quality)
+    if ok and quality in WEAK_AGREEMENT_DOUBTED_ON and f.type in NO_CHECK_DIGITS and r.conf < FAX_DIGITS_MIN_CONF:
+        ok = False  # both engines may read what a fax left of a 4 (its upright) as 1: a person looks
     if not errors and not ok and verdict.agreement == Agreement.DISAGREE and ppocr_pair_agrees(f.type, verdict, quality):
         return Routing([], PAIR_CONFIDENCE, FieldStatus.ACCEPTED, "ppocr_pair")
     if not errors and not ok:
@@ -790,4 +804,55 @@ def read_page_fields(img: np.ndarray, H: np.ndarray, template: Template, page: i
     quality = measure_quality(canon, CANON_DPI, scan_dpi(H), img)
     ctx = PageContext(canon, paper_level(canon), engine, keep_crops, template=template, page=page, quality=quality)
     readings = [read_slot(ctx, s) for s in template.slots() if s.page == page]
+    if quality.cls == "fax":
+        quality = replace(quality, print_kept=print_kept(ctx))
+        doubt_empties_on_fax(quality, template, page, readings)
     return readings, ctx.crops, quality
+
+
+# A fax sent with a light setting breaks up its own print and can take writing in a light pen or
+# pencil off the page altogether: nothing is left to measure, so each such field was read as
+# empty and accepted (4 of the 11 silent errors of the 2026-12-02 fresh sets, and 4 of 9 on seed
+# 61's unseen faces: one page whose handwriting, ticks and signature had all gone). What the page
+# still shows is that it was sent light (`PageQuality.print_kept` under `LIGHT_FAX_PRINT_KEPT`:
+# the seed-61 fax pages measured 0.60-0.79 (12 pages) and 0.91 against 1.01-2.04 for the other
+# 43; one clean page faxed at thresholds 100, 112, 125 and 135, the synth's light settings, gave
+# 0.60, 0.71, 0.84 and 0.94, and 1.09-1.60 at 150-200) with no tick on it read surely marked (a
+# ballpoint's ticks come through a light setting whole), or that a required field on it came out
+# empty (its writer's pen may be the one that vanished). On such a page an empty reading is not
+# "clearly empty": every one goes to a person, who can ask for the fax again.
+LIGHT_FAX_PRINT_KEPT = 0.95
+WRITING_MAY_BE_LOST = "fax.writing_may_be_lost"
+
+
+def _surely_marked(r: FieldReading) -> bool:
+    """A tick box read marked (not only as faint ink) and accepted."""
+    if r.type not in ("checkbox", "choice") or r.status != FieldStatus.ACCEPTED:
+        return False
+    states = r.details.get("states") or {"true": r.details.get("state")}
+    return "marked" in states.values()
+
+
+def _reads_empty(r: FieldReading) -> bool:
+    return r.value is None or r.value is False or r.value == "" or r.value == []
+
+
+def doubt_empties_on_fax(quality: PageQuality, template: Template, page: int, readings: list[FieldReading]) -> str | None:
+    """On a fax page sent light, or with a required field read empty, send every accepted empty
+    reading to review (`WRITING_MAY_BE_LOST`); returns why ("light_print", "required_empty") or
+    None when the page shows neither."""
+    light = quality.print_kept is not None and quality.print_kept < LIGHT_FAX_PRINT_KEPT
+    if light and any(_surely_marked(r) for r in readings):
+        light = False  # a tick came through whole: the pen that filled the page writes dark enough
+    required = {s.path for s in template.slots() if s.page == page and s.field.required}
+    why = "light_print" if light else (
+        "required_empty" if any(r.path in required and _reads_empty(r) for r in readings) else None)
+    if why is None:
+        return None
+    for r in readings:
+        if _reads_empty(r) and r.status == FieldStatus.ACCEPTED:
+            r.status = FieldStatus.NEEDS_REVIEW
+            r.confidence = min(r.confidence, 0.5)
+            r.errors = [*r.errors, WRITING_MAY_BE_LOST]
+            r.details = {**r.details, "fax_page": why}
+    return why

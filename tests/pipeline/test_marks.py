@@ -110,6 +110,20 @@ def test_a_scribbled_box_is_a_cancel_where_the_form_allows_it(vf) -> None:
     assert r.value == [a.value]
 
 
+def test_a_box_filled_in_pencil_is_a_cancel_a_person_confirms(vf) -> None:
+    """A pencil fills a box too light to be dark ink (seed 67: read as a faint tick). Where the form
+    lets filling cancel, it is a cancel found only as faint ink: never a mark, never accepted."""
+    slot = _slot(vf, "family_crisis")
+    a, b = slot.field.options[0], slot.field.options[1]
+    canvas = _canvas(vf, slot.page)
+    draw_mark(canvas, a.box, "check", pen=_pen(40), rng=random.Random(1))
+    draw_mark(canvas, b.box, "filled", pen=_pen(170), rng=random.Random(2))
+    r = read_slot(_ctx(vf, slot.page, _canon(canvas)), slot)
+    assert r.details["evidence"][b.value]["fill"] < 0.045 <= r.details["evidence"][b.value]["faint_fill"]
+    assert r.details["states"][b.value] == "filled" and r.details["states"][a.value] == "marked"
+    assert r.value == [a.value] and r.status == FieldStatus.NEEDS_REVIEW and "faint_ink" in r.errors
+
+
 def test_faint_handwriting_is_never_accepted_as_empty(vf) -> None:
     """Issue 13: a thin light-blue "10" was read as no value at confidence 1.0. Written here in
     grey 195 on paper 240, below the old ink threshold: the field is read and sent to a person."""
@@ -174,6 +188,28 @@ def test_a_tick_a_light_fax_broke_into_specks_is_not_accepted_as_empty(vf) -> No
     clean = np.where(ink & ~inside, 0, 255).astype(np.uint8)
     r = read_checkbox(_ctx(vf, slot.page, clean), slot)
     assert r.value is False and r.status == FieldStatus.ACCEPTED
+
+
+def test_a_fill_a_light_fax_broke_into_specks_is_not_taken_for_a_dot(vf) -> None:
+    """A box filled in pencil (a cancel) through a fax's light setting: 15% of it left as specks,
+    as much dark ink as a dot has, which was read as a dot (a mark) and accepted on seed 67."""
+    slot = _slot(vf, "family_crisis")
+    a, b = slot.field.options[0], slot.field.options[1]
+    canvas = _canvas(vf, slot.page)
+    draw_mark(canvas, a.box, "check", pen=_pen(40), rng=random.Random(1))
+    draw_mark(canvas, b.box, "filled", pen=_pen(40), rng=random.Random(2))
+    canon = _canon(canvas, paper=255)
+    ink = canon < 128
+    x, y, w, h = b.box
+    inside = np.zeros_like(ink)
+    inside[round((y + 0.35) * CANON_DPI / 25.4):round((y + h - 0.35) * CANON_DPI / 25.4),
+           round((x + 0.35) * CANON_DPI / 25.4):round((x + w - 0.35) * CANON_DPI / 25.4)] = True
+    kept = ink & ~inside | (ink & inside & (np.random.default_rng(2).random(ink.shape) < 0.15))
+    r = read_slot(_ctx(vf, slot.page, np.where(kept, 0, 255).astype(np.uint8)), slot)
+    e = r.details["evidence"][b.value]
+    assert e["fill"] >= 0.08 and e["solid"] < 0.5, e
+    assert r.details["states"][a.value] == "marked"
+    assert r.status == FieldStatus.NEEDS_REVIEW and b.value not in (r.value or [])
 
 
 def test_writing_partly_too_faint_to_be_ink_is_not_read_short(vf) -> None:

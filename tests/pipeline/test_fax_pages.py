@@ -1,0 +1,115 @@
+"""Fax pages that may have lost their writing: a light setting, or a required field read empty.
+
+A fax sent light breaks up its own print and can take a light pen's writing off the page
+altogether; nothing is then left to measure in the fields, so "empty" cannot be trusted anywhere
+on that page (seed 61: one page's handwriting, ticks and signature had all gone, and four of its
+empty readings were accepted). Here a clean synthetic form (dark ink, every required field
+filled) is faxed twice by the same steps as `intake synth`'s fax profile (204 x 98 dpi, noise,
+a threshold), once at a normal setting and once at a light one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from intake.forms.registry import default_registry
+from intake.pipeline.extract import read_page
+from intake.pipeline.load import iter_pages
+from intake.pipeline.read import LIGHT_FAX_PRINT_KEPT, WRITING_MAY_BE_LOST, doubt_empties_on_fax
+from intake.pipeline.types import FieldStatus
+
+from tests.pipeline.conftest import truth
+
+
+def _fax(png: Path, out: Path, threshold: int, erase: list | None = None) -> Path:
+    """`png` (300 dpi) faxed at `threshold`; the insides of the `erase` boxes (mm) made paper first
+    (a light pen's ticks that the light setting took off the page)."""
+    a = np.asarray(Image.open(png).convert("L")).copy()
+    for x, y, w, h in erase or []:
+        px = 300 / 25.4
+        a[round((y + 0.6) * px):round((y + h - 0.6) * px), round((x + 0.6) * px):round((x + w - 0.6) * px)] = 255
+    h, w = a.shape
+    small = cv2.resize(a, (round(w * 204 / 300), round(h * 98 / 300)), interpolation=cv2.INTER_AREA)
+    noisy = small.astype(np.int16) + np.random.default_rng(5).normal(0, 18, small.shape).astype(np.int16)
+    img = Image.fromarray(np.where(noisy < threshold, 0, 255).astype(np.uint8)).convert("1")
+    img.save(out, dpi=(204, 98))
+    return out
+
+
+@pytest.fixture(scope="module")
+def faxed(clean_cp: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
+    """The first page of a clean child-protection form (ticks in a dark pen) faxed at a normal and a
+    light setting, and at the light one with its ticks gone (a light pen), read."""
+    out = tmp_path_factory.mktemp("fax_pages")
+    first = clean_cp / truth(clean_cp, 1)["files"][0]
+    reg = default_registry()
+    t = reg.get("child_protection")
+    boxes = [o.box for s in t.slots() if s.page == 0 and s.field.type == "choice" for o in s.field.options]
+    boxes += [s.box for s in t.slots() if s.page == 0 and s.field.type == "checkbox"]
+    read = {}
+    for name, thr, erase in (("normal", 170, None), ("light", 112, None), ("light_pen", 112, boxes)):
+        f = _fax(first, out / f"{name}.tif", thr, erase)
+        read[name] = read_page(next(iter_pages(f, f.name)), reg)
+    return read
+
+
+def test_a_light_fax_is_told_from_a_normal_one_by_its_own_print(faxed) -> None:
+    normal, light = faxed["normal"], faxed["light"]
+    assert normal.quality["cls"] == light.quality["cls"] == "fax"
+    assert normal.quality["print_kept"] >= LIGHT_FAX_PRINT_KEPT > light.quality["print_kept"]
+
+
+def _empties(res) -> list:
+    return [r for r in res.fields if r.value in (None, False, "", [])]
+
+
+def test_on_a_light_fax_whose_ticks_are_gone_no_empty_reading_is_accepted(faxed) -> None:
+    normal, light = faxed["normal"], faxed["light_pen"]
+    assert light.quality["print_kept"] < LIGHT_FAX_PRINT_KEPT
+    # the normal fax: its empty fields are accepted as they were
+    assert any(r.status == FieldStatus.ACCEPTED for r in _empties(normal))
+    assert not any(WRITING_MAY_BE_LOST in r.errors for r in normal.fields)
+    # sent light, its ticks gone: every empty field goes to a person, saying why
+    doubted = [r for r in _empties(light) if WRITING_MAY_BE_LOST in r.errors]
+    assert doubted and all(r.details["fax_page"] == "light_print" and r.confidence <= 0.5 for r in doubted)
+    for r in _empties(light):
+        assert r.status == FieldStatus.NEEDS_REVIEW, (r.path, r.errors)
+    # what was read stays as read (the typed values came through)
+    assert any(r.status == FieldStatus.ACCEPTED for r in light.fields if r not in _empties(light))
+
+
+def test_a_light_fax_whose_ticks_came_through_keeps_its_empties(faxed) -> None:
+    """Sent light, but filled in a dark pen: its ticks came through whole, so the pen did not vanish."""
+    light = faxed["light"]
+    assert light.quality["print_kept"] < LIGHT_FAX_PRINT_KEPT
+    assert not any(WRITING_MAY_BE_LOST in r.errors for r in light.fields)
+    assert any(r.status == FieldStatus.ACCEPTED for r in _empties(light))
+
+
+def test_a_required_field_read_empty_on_a_fax_puts_the_page_s_empties_in_doubt(faxed) -> None:
+    """A normal-looking fax whose required field came out empty: its writer's pen may be the one
+    that vanished, so the other empties on the page are not sure either."""
+    from dataclasses import replace
+
+    from intake.pipeline.quality import PageQuality
+
+    normal = faxed["normal"]
+    reg = default_registry()
+    t = reg.get(normal.form_id, normal.version)
+    required = {s.path for s in t.slots() if s.page == normal.template_page - 1 and s.field.required}
+    fields = [replace(r, errors=list(r.errors), details=dict(r.details)) for r in normal.fields]
+    victim = next(r for r in fields if r.path in required and r.value not in (None, False, "", []))
+    victim.value, victim.status = None, FieldStatus.NEEDS_REVIEW  # as if its pen had gone
+    q = PageQuality(**{k: v for k, v in normal.quality.items()})
+    assert doubt_empties_on_fax(q, t, normal.template_page - 1, fields) == "required_empty"
+    empties = [r for r in fields if r.value in (None, False, "", []) and r is not victim]
+    assert empties and all(r.status == FieldStatus.NEEDS_REVIEW and WRITING_MAY_BE_LOST in r.errors for r in empties)
+    # and the same page with the field read: nothing changes
+    fields = [replace(r, errors=list(r.errors), details=dict(r.details)) for r in normal.fields]
+    assert doubt_empties_on_fax(q, t, normal.template_page - 1, fields) is None
+    assert [r.status for r in fields] == [r.status for r in normal.fields]
