@@ -355,7 +355,11 @@ DATE_STYLES: tuple[str, ...] = (
 
 _DATE_PREFIX = re.compile(r"^(中華民國|中华民国|民國|民国|西元|公元)")
 _DATE_CJK = re.compile(r"([0-9]{1,4})年([0-9]{1,2})月([0-9]{1,2})日?")
-_DATE_SEP = re.compile(r"([0-9]{1,4})[/.\-]([0-9]{1,2})[/.\-]([0-9]{1,2})")
+# Between the numbers: / . - as written, and : , as PP-OCR reads the punctuation of some typefaces
+# (cwTeX's date stops came out as 113:05:03 and 113,05,03 on the unseen-faces sets)
+_DATE_SEP = re.compile(r"([0-9]{1,4})[/.\-:,]([0-9]{1,2})[/.\-:,]([0-9]{1,2})")
+# a gap between digits that may stand for a separator the reader did not see (2026 05/11)
+_DIGIT_GAP = re.compile(r"(?<=[0-9])\s+(?=[0-9])")
 _DATE_COMPACT = re.compile(r"[0-9]{6,8}")
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
@@ -388,7 +392,9 @@ def parse_date(s: str, *, century_hint: int | None = None) -> date:
     (7 digits, ROC yyyMMdd), "990503" (6 digits, ROC yyMMdd), "2024-05-03", "2024/5/3",
     "2024.05.03", "20240503", "2024年5月3日". A 1-3 digit year is ROC (+1911), a 4-digit year is
     Gregorian; a "民國" prefix forces ROC and "西元" forces Gregorian. Full-width digits and
-    whitespace anywhere are accepted.
+    whitespace anywhere are accepted; ":" and "," separate like "/" (a reader's take on some
+    typefaces' stops), and a gap between digit groups does where that gives three groups
+    ("114 09 21", "2026 05/11").
 
     `century_hint` (e.g. 1900 or 2000; 19/20 also accepted) makes a 2-digit year a Gregorian year in
     that century instead of a ROC year; None (the default) reads 2-digit years as ROC, as forms
@@ -402,12 +408,19 @@ def parse_date(s: str, *, century_hint: int | None = None) -> date:
     if century_hint is not None:
         century = century_hint * 100 if century_hint < 100 else century_hint
         century -= century % 100
-    t = _WHITESPACE.sub("", unicodedata.normalize("NFKC", str(s)))
+    raw = unicodedata.normalize("NFKC", str(s))
+    t = _WHITESPACE.sub("", raw)
+    # a gap between digit groups read where a separator is printed ("2026 05/11", "114 09 21"):
+    # a separator, when that makes three groups; otherwise gaps are nothing (" 1 1 3 / 0 5 / 0 3 ")
+    gapped = _WHITESPACE.sub("", _DIGIT_GAP.sub("/", raw.strip()))
     era = None
     m = _DATE_PREFIX.match(t)
     if m:
         era = "gregorian" if m.group(1) in ("西元", "公元") else "roc"
         t = t[m.end() :]
+        gapped = gapped[m.end() :] if _DATE_PREFIX.match(gapped) else gapped
+    if _DATE_SEP.fullmatch(gapped) and not _DATE_SEP.fullmatch(t):
+        t = gapped
 
     def year_of(text: str) -> int:
         y = int(text)

@@ -126,7 +126,8 @@ def test_a_box_filled_in_pencil_is_a_cancel_a_person_confirms(vf) -> None:
 
 def test_faint_handwriting_is_never_accepted_as_empty(vf) -> None:
     """Issue 13: a thin light-blue "10" was read as no value at confidence 1.0. Written here in
-    grey 195 on paper 240, below the old ink threshold: the field is read and sent to a person."""
+    grey 195 on paper 240, below the old ink threshold: the field is read, from the page with its
+    darkness stretched, and routed like any reading (accepted only as read right)."""
     from intake.pipeline.engines.tesseract import default_engine
 
     slot = _slot(vf, "household_size")
@@ -134,8 +135,8 @@ def test_faint_handwriting_is_never_accepted_as_empty(vf) -> None:
     draw_hand(canvas, slot.box, "10", lines=1, cells=None, pen=_pen(195), rng=random.Random(7))
     ctx = _ctx(vf, slot.page, _canon(canvas), engine=default_engine())
     r = read_slot(ctx, slot)
-    assert not (r.status == FieldStatus.ACCEPTED and r.value is None)
-    assert r.status == FieldStatus.NEEDS_REVIEW and "faint_ink" in r.errors
+    assert r.details["faint_ink"] is True and r.value is not None, (r.value, r.errors)
+    assert r.status != FieldStatus.ACCEPTED or r.value == 10, (r.value, r.status)
 
 
 def test_an_empty_field_on_a_clean_page_stays_empty_and_accepted(vf) -> None:
@@ -168,7 +169,8 @@ def test_quality_classes(vf) -> None:
 def test_a_tick_a_light_fax_broke_into_specks_is_not_accepted_as_empty(vf) -> None:
     """A light blue tick through a fax's light threshold leaves only scattered pixels; on main the
     box was accepted as empty at 1.0. More dark pixels in the box than the page's own specks
-    explain send it to review."""
+    explain send it to review; far more are read as the mark they were, for a person to confirm.
+    Fewer survive at 3.5%: still not "clearly empty"."""
     slot = _slot(vf, "family_consent")
     canvas = _canvas(vf, slot.page)
     draw_mark(canvas, slot.box, "check", pen=_pen(40), rng=random.Random(3))
@@ -179,11 +181,15 @@ def test_a_tick_a_light_fax_broke_into_specks_is_not_accepted_as_empty(vf) -> No
     inside = np.zeros_like(ink)
     inside[round((y + 0.6) * CANON_DPI / 25.4):round((y + h - 0.6) * CANON_DPI / 25.4),
            round((x + 0.6) * CANON_DPI / 25.4):round((x + w - 0.6) * CANON_DPI / 25.4)] = True
-    kept = ink & ~inside | (ink & inside & (rng.random(ink.shape) < 0.07))  # 7% of the tick's pixels survive
-    fax = np.where(kept, 0, 255).astype(np.uint8)
-    r = read_checkbox(_ctx(vf, slot.page, fax), slot)
-    assert r.details["state"] == "empty" and r.details["evidence"]["traces"] >= 4
-    assert r.status == FieldStatus.NEEDS_REVIEW
+    survive = rng.random(ink.shape)
+    kept = ink & ~inside | (ink & inside & (survive < 0.07))  # 7% of the tick's pixels survive
+    r = read_checkbox(_ctx(vf, slot.page, np.where(kept, 0, 255).astype(np.uint8)), slot)
+    assert r.details["evidence"]["traces"] >= 12 and r.details["state"] == "marked" and r.value is True
+    assert r.status == FieldStatus.NEEDS_REVIEW and "faint_ink" in r.errors
+    few = ink & ~inside | (ink & inside & (survive < 0.035))
+    r = read_checkbox(_ctx(vf, slot.page, np.where(few, 0, 255).astype(np.uint8)), slot)
+    assert 4 <= r.details["evidence"]["traces"] < 12, r.details["evidence"]
+    assert r.details["state"] == "empty" and r.status == FieldStatus.NEEDS_REVIEW
     # the same page without the tick: empty, and accepted
     clean = np.where(ink & ~inside, 0, 255).astype(np.uint8)
     r = read_checkbox(_ctx(vf, slot.page, clean), slot)
@@ -209,7 +215,9 @@ def test_a_fill_a_light_fax_broke_into_specks_is_not_taken_for_a_dot(vf) -> None
     e = r.details["evidence"][b.value]
     assert e["fill"] >= 0.08 and e["solid"] < 0.5, e
     assert r.details["states"][a.value] == "marked"
-    assert r.status == FieldStatus.NEEDS_REVIEW and b.value not in (r.value or [])
+    # not a dot; ink broken up this much is read as a mark found only as faint ink: a person looks
+    assert r.details["states"][b.value] == "marked" and "faint_ink" in r.errors
+    assert r.status == FieldStatus.NEEDS_REVIEW
 
 
 def test_writing_partly_too_faint_to_be_ink_is_not_read_short(vf) -> None:

@@ -363,6 +363,21 @@ def test_a_handwritten_value_both_ppocr_recognisers_read_alike_and_sure_is_accep
     assert r.details["accepted_by"] == "ppocr_pair"
 
 
+def test_a_value_tesseract_reads_as_nothing_is_shown_to_the_tiny_recogniser_for_the_pair() -> None:
+    """Tesseract read some cwTeX names as nothing at all (seed 61): without a tiny reading the pair
+    could not apply. When the small recogniser is sure of a valid value, the tiny one reads too."""
+    r = read_with("child_protection", "child_name", "陳淑芬", FakeTesseract(("", 0), ("", 0)),
+                  tiny=FakeRecognizer("tiny", ("陳淑芬", 0.97, _sure("陳淑芬"))),
+                  small=FakeRecognizer("small", ("陳淑芬", 0.98, _sure("陳淑芬"))))
+    assert engines(r) == ["tesseract", "small", "tesseract:second", "tiny"]
+    assert (r.value, r.status, r.details.get("accepted_by")) == ("陳淑芬", FieldStatus.ACCEPTED, "ppocr_pair")
+    # the small recogniser not sure enough for the pair: the tiny one is not asked (it has no answer)
+    r = read_with("child_protection", "child_name", "陳淑芬", FakeTesseract(("", 0), ("", 0)),
+                  tiny=FakeRecognizer("tiny"), small=FakeRecognizer("small", ("陳淑芬", 0.9, _sure("陳淑芬"))))
+    assert engines(r) == ["tesseract", "small", "tesseract:second"]
+    assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"])
+
+
 def test_a_ppocr_pair_with_a_close_call_or_a_low_score_still_goes_to_review() -> None:
     close = (CharChoice("陳", 0.99), CharChoice("淑", 0.7, "叔", 0.3), CharChoice("芬", 0.99))
     for tiny in (("陳淑芬", 0.97, close), ("陳淑芬", 0.9, _sure("陳淑芬"))):
