@@ -154,13 +154,18 @@ def normalize_name(s: str) -> str:
     """Canonical person name: `normalize_text`, and all spaces removed if it contains a CJK ideograph
     ("王 小 明" -> "王小明"; "Wang Xiao Ming" unchanged).
 
-    Raises ``name.empty`` for empty text and ``name.characters`` if it contains digits.
+    Raises ``name.empty`` for empty text and ``name.characters`` if it contains digits, or
+    punctuation or symbols names do not use (names use the middle dot of transliterations, hyphen,
+    apostrophe, full stop and comma: "蔡雅玲：" is a label's colon read with the name).
     """
     t = normalize_text(s)
     if not t:
         raise ValueProblem("name.empty", "The name is empty.")
     if any(ch.isdigit() for ch in t):
         raise ValueProblem("name.characters", "A name cannot contain digits; check the name.")
+    odd = sorted({ch for ch in t if unicodedata.category(ch)[0] in "PS" and ch not in _IN_NAMES})
+    if odd:
+        raise ValueProblem("name.characters", f"A name has no {' '.join(odd)}; check the name.")
     if _has_ideograph(t):
         t = t.replace(" ", "")
     return t
@@ -190,6 +195,10 @@ def normalize_address(s: str) -> str:
             raise ValueProblem("address.characters", f"An address has no {' '.join(odd)}; check it.")
     return t
 
+
+# Punctuation that names do use: the middle dots of transliterated names (·‧・), hyphen, apostrophes,
+# full stop and comma (Latin initials, "WANG, XIAO MING").
+_IN_NAMES = frozenset("·‧・-'’.,")
 
 # ASCII symbols that Taiwanese addresses never contain ("-" and "()" they do: 之, 號之1, (大樓)).
 _NOT_IN_ADDRESSES = frozenset("=+*#@$%^&_|\\/<>~`!?;:\"'[]{}")

@@ -139,6 +139,12 @@ def test_normalize_name():
     with pytest.raises(ValueProblem) as e:
         normalize_name("王小明２")  # full-width digit
     assert problem_code(e) == "name.characters"
+    for read in ("蔡雅玲：", "蔡雅玲:", "(蔡雅玲", "蔡雅玲。", "蔡雅玲/"):  # a label's colon read with the name
+        with pytest.raises(ValueProblem) as e:
+            normalize_name(read)
+        assert problem_code(e) == "name.characters", read
+    for name in ("阮氏·梅", "JEAN-LUC", "O'BRIEN", "J. SMITH", "WANG, XIAO MING", "瑪莉‧安"):
+        assert normalize_name(name)
 
 
 def test_normalize_address():

@@ -32,7 +32,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "name.variant_surname": ("這個姓氏有兩種寫法（如溫／温），請確認原件用哪一種。",
                              "This surname is written two ways (e.g. 溫/温); check which one the form uses."),
     "name.empty": ("姓名是空的。", "The name is empty."),
-    "name.characters": ("姓名不能有數字。", "A name cannot contain digits."),
+    "name.characters": ("姓名不能有數字或冒號、括號等符號，請確認。", "A name cannot contain digits, or symbols such as a colon or brackets; check it."),
     "name.format": ("姓名格式不對。", "The name is not in a valid form."),
     "name.unexpected_value": ("這個值不在常見的選項中，請確認。", "This is not one of the usual values here; check it."),
     "text.unexpected_value": ("這個值不在常見的選項中，請確認。", "This is not one of the usual values here; check it."),

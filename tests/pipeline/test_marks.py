@@ -110,6 +110,25 @@ def test_a_scribbled_box_is_a_cancel_where_the_form_allows_it(vf) -> None:
     assert r.value == [a.value]
 
 
+def test_a_zigzag_over_half_the_box_is_never_accepted_as_a_mark_where_filling_cancels(vf) -> None:
+    """A sparse "Z" scribbled over a box to cancel it (seed 83: fill 0.56, 2 crossings) was
+    accepted as a mark at 0.76. Between a heavy cross and a cancel, a person decides."""
+    slot = _slot(vf, "family_crisis")
+    b = slot.field.options[1]
+    canvas = _canvas(vf, slot.page)
+    canon = _canon(canvas)
+    x, y, w, h = b.box
+    px = CANON_DPI / 25.4
+    pts = [(x + 0.5, y + 0.4), (x + w - 0.5, y + 0.4), (x + 0.5, y + h - 0.4), (x + w - 0.5, y + h - 0.4)]
+    pts = [(round(a * px), round(c * px)) for a, c in pts]
+    for p0, p1 in zip(pts, pts[1:]):
+        cv2.line(canon, p0, p1, 40, thickness=round(0.9 * px))
+    r = read_slot(_ctx(vf, slot.page, canon), slot)
+    e = r.details["evidence"][b.value]
+    assert 0.45 < e["fill"] < 0.72 and e["crossings"] < 3, e
+    assert r.status == FieldStatus.NEEDS_REVIEW, (r.details["states"], r.confidence)
+
+
 def test_a_box_filled_in_pencil_is_a_cancel_a_person_confirms(vf) -> None:
     """A pencil fills a box too light to be dark ink (seed 67: read as a faint tick). Where the form
     lets filling cancel, it is a cancel found only as faint ink: never a mark, never accepted."""
