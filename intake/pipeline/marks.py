@@ -75,10 +75,11 @@ SCRIBBLE_CROSSINGS = 3.0  # median strokes crossed by a vertical line through th
 NEAR_SCRIBBLE_CROSSINGS = 2.5
 SCRIBBLE_MIN_FILL = 0.3
 # a mark's fill this far below FILLED_MIN_FILL is sure not to be a cancel. 0.3 until 2026-12-02,
-# when a sparse zigzag scribbled over a box (fill 0.56, 2 crossings) was accepted as a mark at 0.76
-# (bench/accuracy --count 8 --seed 83, office); at 0.4 it goes to review, as do marks filling over
-# about half the box where filling cancels.
-FILLED_BAND = 0.4
+# when zigzags scribbled over a box to cancel it were accepted as marks: fill 0.56 at 0.76
+# (bench/accuracy --count 8 --seed 83, office), then, at 0.4, fill 0.51 in pencil at 0.758
+# (seed 89, clean). At 0.5 a mark filling more than 0.47 of the box, where filling cancels, goes to
+# review: between a heavy tick and a sparse scribble a person decides.
+FILLED_BAND = 0.5
 # How far around a box's template position its printed square is looked for (see read.py's
 # history: 2 mm took neighbouring ink for edges on fax scans).
 MARK_SEARCH_MM = 1.2

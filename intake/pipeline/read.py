@@ -18,6 +18,7 @@ through their contract (`engines/contract.py`), so tests drive every branch with
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
 import cv2
@@ -368,7 +369,16 @@ def _soft_flags(f: Field, value: Any) -> list[str]:
             return ["name.rare_surname"]
         if variant_surname(value):
             return ["name.variant_surname"]
+    if f.type == "date" and isinstance(value, str) and int(value[:4]) <= date.today().year - LONG_AGO_YEARS:
+        return ["date.long_ago"]
     return []
+
+
+# A date this many years back or more is a misreading far more often than a fact on these forms: a
+# handwritten ROC year whose first digit was lost or read 1 (113 read 13, a referral "in 1924";
+# 42 read 2, a birth "in 1913"), each read alike by two engines on bench/accuracy --count 8
+# --seed 89 (clean scans). It goes to a person (`date.long_ago`), who can confirm a real one.
+LONG_AGO_YEARS = 100
 
 
 @dataclass(frozen=True)

@@ -378,6 +378,17 @@ def test_a_value_tesseract_reads_as_nothing_is_shown_to_the_tiny_recogniser_for_
     assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"])
 
 
+def test_a_date_a_hundred_years_back_goes_to_review_however_sure() -> None:
+    """Seed 89: a handwritten 113/12/03 read 13/12/03 by both PP-OCR recognisers (a referral "in
+    1924"), 42/06/23 read 2/06/23 by Tesseract and the tiny one. Valid, agreed, and wrong."""
+    r = read_with("child_protection", "report_date", "13/12/03", FakeTesseract(("137/12/03", 45), ("137/12/03", 16)),
+                  tiny=FakeRecognizer("tiny", ("13/12/03", 0.9998, _sure("13/12/03"))),
+                  small=FakeRecognizer("small", ("13/12/03", 0.9999, _sure("13/12/03"))))
+    assert r.value == "1924-12-03" and (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["date.long_ago"])
+    recent = read_with("child_protection", "report_date", "113/12/03", FakeTesseract(("113/12/03", 95)))
+    assert recent.value == "2024-12-03" and recent.status == FieldStatus.ACCEPTED
+
+
 def test_a_ppocr_pair_with_a_close_call_or_a_low_score_still_goes_to_review() -> None:
     close = (CharChoice("陳", 0.99), CharChoice("淑", 0.7, "叔", 0.3), CharChoice("芬", 0.99))
     for tiny in (("陳淑芬", 0.97, close), ("陳淑芬", 0.9, _sure("陳淑芬"))):
