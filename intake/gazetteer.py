@@ -132,6 +132,11 @@ def variant_surname(name: str) -> bool:
     return name[:1] in variant_surnames()
 
 
+def other_surname_forms(name: str) -> str:
+    """The other written forms of the surname a name begins with ("黄" for 黃...), "" if none."""
+    return "".join(others for standard, others in SURNAME_FORMS if name[:1] == standard)
+
+
 def known_surname(name: str) -> bool:
     """Whether a Chinese name starts with a known surname (compound ones first)."""
     s = surnames()

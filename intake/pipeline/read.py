@@ -374,6 +374,24 @@ def _soft_flags(f: Field, value: Any) -> list[str]:
     return []
 
 
+# A name beginning with a standard surname (黃) is accepted without asking which form the form
+# uses (gazetteer.SURNAME_FORMS: 黄 is 1 in 40 of them). But the engines read a printed 黄 as 黃
+# (seed 103: 黄佳玲 read 黃佳玲 by Tesseract and PP-OCR in 7 fields, accepted); then PP-OCR's
+# choice of the first character shows the other form as runner-up (0.16-0.33). Over the day's
+# sets, all 18 黄 names read 黃 had it, and 150 of 651 黃 names read right: those go to a person.
+def _surname_form_doubted(pps: tuple[Reading, ...], value: str) -> bool:
+    from intake.gazetteer import other_surname_forms
+
+    others = other_surname_forms(value)
+    if not others:
+        return False
+    for p in pps:
+        first = next((c for c in p.chars if not c.text.isspace()), None)
+        if first is not None and first.text == value[:1] and first.alt in others and first.margin < DOUBT_MARGIN:
+            return True
+    return False
+
+
 # A date this many years back or more is a misreading far more often than a fact on these forms: a
 # handwritten ROC year whose first digit was lost or read 1 (113 read 13, a referral "in 1924";
 # 42 read 2, a birth "in 1913"), each read alike by two engines on bench/accuracy --count 8
@@ -677,6 +695,8 @@ def route(f: Field, written: Written, verdict: Verdict, retried: bool, quality: 
         errors += _soft_flags(f, r.value)
     if valid and not errors and verdict.agreement != Agreement.DISAGREE:
         errors += shared_doubts(f.type, verdict.ppocr, r.value)
+    if valid and not errors and f.type == "name" and _surname_form_doubted(verdict.ppocr, str(r.value)):
+        errors.append("name.variant_surname")
     c = conf.text_confidence(f.type, r.conf, valid=valid, agreement=verdict.agreement, retried=retried, quality=quality)
     ok = not errors and conf.accept_text(f.type, r.conf, valid=valid, agreement=verdict.agreement, quality=quality)
     if ok and quality in WEAK_AGREEMENT_DOUBTED_ON and f.type in NO_CHECK_DIGITS and r.conf < FAX_DIGITS_MIN_CONF:

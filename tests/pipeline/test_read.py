@@ -279,6 +279,20 @@ def test_a_name_beginning_with_the_traditional_huang_goes_straight_through() -> 
         assert r.errors == ["name.variant_surname"] and r.status == FieldStatus.NEEDS_REVIEW, name
 
 
+def test_a_huang_read_with_the_other_form_as_runner_up_goes_to_review() -> None:
+    """Seed 103: a printed 黄佳玲 read 黃佳玲 by every engine, PP-OCR's tiny recogniser giving 黄
+    0.16-0.33 as runner-up for the first character. That doubt sends a 黃 name to a person; a sure
+    黃 (the other form nowhere near) still goes straight through."""
+    doubted = (CharChoice("黃", 0.7, "黄", 0.3), *_sure("佳玲"))
+    r = read_with("child_protection", "child_name", "黃佳玲", FakeTesseract(("黃佳玲", 91)),
+                  tiny=FakeRecognizer("tiny", ("黃佳玲", 0.9, doubted)))
+    assert (r.value, r.status, r.errors) == ("黃佳玲", FieldStatus.NEEDS_REVIEW, ["name.variant_surname"])
+    sure = (CharChoice("黃", 0.97, "寅", 0.03), *_sure("佳玲"))
+    r = read_with("child_protection", "child_name", "黃佳玲", FakeTesseract(("黃佳玲", 91)),
+                  tiny=FakeRecognizer("tiny", ("黃佳玲", 0.9, sure)))
+    assert (r.status, r.errors) == (FieldStatus.ACCEPTED, [])
+
+
 def test_an_agreed_reading_with_a_confusable_character_at_a_close_call_goes_to_review() -> None:
     """入 read 人 by both engines (issue 13): PP-OCR's runner-up for 人 was its confusable
     partner 入, close behind; agreement there is no evidence, a person looks."""
