@@ -156,14 +156,16 @@ def normalize_name(s: str) -> str:
 
     Raises ``name.empty`` for empty text and ``name.characters`` if it contains digits, or
     punctuation or symbols names do not use (names use the middle dot of transliterations, hyphen,
-    apostrophe, full stop and comma: "蔡雅玲：" is a label's colon read with the name).
+    apostrophe, full stop and comma; one in Chinese characters only the middle dot: "蔡雅玲：" and
+    "彭志強-" are misreadings).
     """
     t = normalize_text(s)
     if not t:
         raise ValueProblem("name.empty", "The name is empty.")
     if any(ch.isdigit() for ch in t):
         raise ValueProblem("name.characters", "A name cannot contain digits; check the name.")
-    odd = sorted({ch for ch in t if unicodedata.category(ch)[0] in "PS" and ch not in _IN_NAMES})
+    allowed = _IN_CJK_NAMES if _has_ideograph(t) else _IN_NAMES
+    odd = sorted({ch for ch in t if unicodedata.category(ch)[0] in "PS" and ch not in allowed})
     if odd:
         raise ValueProblem("name.characters", f"A name has no {' '.join(odd)}; check the name.")
     if _has_ideograph(t):
@@ -199,6 +201,7 @@ def normalize_address(s: str) -> str:
 # Punctuation that names do use: the middle dots of transliterated names (·‧・), hyphen, apostrophes,
 # full stop and comma (Latin initials, "WANG, XIAO MING").
 _IN_NAMES = frozenset("·‧・-'’.,")
+_IN_CJK_NAMES = frozenset("·‧・")  # a name in Chinese characters: only the dot of a transliteration (彭志強- is a misreading)
 
 # ASCII symbols that Taiwanese addresses never contain ("-" and "()" they do: 之, 號之1, (大樓)).
 _NOT_IN_ADDRESSES = frozenset("=+*#@$%^&_|\\/<>~`!?;:\"'[]{}")

@@ -139,7 +139,7 @@ def test_normalize_name():
     with pytest.raises(ValueProblem) as e:
         normalize_name("王小明２")  # full-width digit
     assert problem_code(e) == "name.characters"
-    for read in ("蔡雅玲：", "蔡雅玲:", "(蔡雅玲", "蔡雅玲。", "蔡雅玲/"):  # a label's colon read with the name
+    for read in ("蔡雅玲：", "蔡雅玲:", "(蔡雅玲", "蔡雅玲。", "蔡雅玲/", "彭志強-", "彭志強."):  # misreadings
         with pytest.raises(ValueProblem) as e:
             normalize_name(read)
         assert problem_code(e) == "name.characters", read
