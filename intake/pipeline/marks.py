@@ -141,18 +141,22 @@ class Evidence:
     traces: int = 0  # dark pixels in the middle of the inside, specks and all
     traces_expected: float = 0.0  # ... the page's own speck rate would put there
     solid: float = 1.0  # the largest ink piece's share of all the ink inside (a dot: one piece)
+    thick: float = 1.0  # the largest ink piece's smaller side, as a share of the square's side
 
     def to_dict(self) -> dict[str, Any]:
         return {"fill": round(self.fill, 4), "faint_fill": round(self.faint_fill, 4), "span": round(self.span, 3),
                 "crossings": round(self.crossings, 2), "noise": round(self.noise, 1), "square_found": self.found,
-                "traces": self.traces, "traces_expected": round(self.traces_expected, 2), "solid": round(self.solid, 3)}
+                "traces": self.traces, "traces_expected": round(self.traces_expected, 2), "solid": round(self.solid, 3),
+                "thick": round(self.thick, 3)}
 
     @property
     def broken(self) -> bool:
         """Far more dark pixels in the middle of the box than the page's specks explain (at least
         `BROKEN_MIN` and `BROKEN_RATIO` times the expected): a mark a fax's light setting broke
-        into scattered pixels, not specks (see `BROKEN_MIN`)."""
-        return self.traces >= BROKEN_MIN and self.traces >= BROKEN_RATIO * self.traces_expected + BROKEN_MIN - 2
+        into scattered pixels, not specks (see `BROKEN_MIN`); scattered, not one piece (a fax's
+        streak across the box is one line)."""
+        return (self.traces >= BROKEN_MIN and self.traces >= BROKEN_RATIO * self.traces_expected + BROKEN_MIN - 2
+                and self.solid < DOT_MIN_SOLID)
 
     @property
     def traced(self) -> bool:
@@ -214,6 +218,10 @@ def measure(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm:
     ih, iw = inner.shape
     areas = stats[1:, cv2.CC_STAT_AREA]
     solid = float(areas.max()) / float(areas.sum()) if areas.size else 1.0
+    thick = 1.0
+    if areas.size:
+        big = stats[1 + int(np.argmax(areas))]
+        thick = float(min(big[cv2.CC_STAT_WIDTH], big[cv2.CC_STAT_HEIGHT])) / max(1, min(inner.shape))
     for i in range(1, n):
         bx, by, bw, bh, area = stats[i]
         if area < min_area:
@@ -235,7 +243,7 @@ def measure(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm:
         middle = dark[mh:inner.shape[0] - mh, mw:inner.shape[1] - mw]
         traces, expected = int(middle.sum()), speck_rate * middle.size
     return Evidence(float(dark.mean()), float(faint.mean()), min(1.0, span), crossings, noise, sq is not None,
-                    traces, expected, solid)
+                    traces, expected, solid, thick)
 
 
 def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
@@ -253,7 +261,9 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
     # a dot is one solid piece; as much ink in scattered pixels is a pencil's fill or a light pen's
     # tick that a fax's light setting broke up (seed 67: a pencil-filled cancel left 13% of the box
     # as specks, read as a dot and accepted): not a mark to accept
-    dot = e.fill >= DOT_MIN_FILL and e.solid >= DOT_MIN_SOLID
+    # and it is round, not a line: a fax's streak (a dark scan line) across a box has a dot's fill
+    # (seed 109: 0.095, one piece 2 px high, read as a dot and accepted)
+    dot = e.fill >= DOT_MIN_FILL and e.solid >= DOT_MIN_SOLID and e.thick >= EDGE_THIN
     if e.fill >= MARK_MIN_FILL and (spans or dot):
         margin = conf.mark_margin(e.fill, MARK_MIN_FILL, below=False)
         if fill_cancels:  # a heavy cross (fill 0.4) is still far from a filled box (1.0)

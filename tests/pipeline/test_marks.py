@@ -215,6 +215,22 @@ def test_a_tick_a_light_fax_broke_into_specks_is_not_accepted_as_empty(vf) -> No
     assert r.value is False and r.status == FieldStatus.ACCEPTED
 
 
+def test_a_fax_streak_across_an_empty_box_is_not_a_dot(vf) -> None:
+    """A fax's streak (one dark scan line) through an empty box has a dot's fill; on seed 109 it
+    was read as a dot, a choice's only mark, and accepted. A dot is round; the box goes to review."""
+    slot = _slot(vf, "family_consent")
+    canvas = _canvas(vf, slot.page)
+    canon = _canon(canvas, paper=255)
+    fax = np.where(canon < 128, 0, 255).astype(np.uint8)
+    x, y, w, h = slot.box
+    px = CANON_DPI / 25.4
+    fax[round((y + h / 2) * px):round((y + h / 2) * px) + 3, round((x - 8) * px):round((x + w + 8) * px)] = 0
+    r = read_checkbox(_ctx(vf, slot.page, fax), slot)
+    e = r.details["evidence"]
+    assert e["fill"] >= 0.08 and e["thick"] < 0.25, e
+    assert r.details["state"] == "empty" and r.status == FieldStatus.NEEDS_REVIEW, (r.details["state"], r.confidence)
+
+
 def test_a_fill_a_light_fax_broke_into_specks_is_not_taken_for_a_dot(vf) -> None:
     """A box filled in pencil (a cancel) through a fax's light setting: 15% of it left as specks,
     as much dark ink as a dot has, which was read as a dot (a mark) and accepted on seed 67."""
