@@ -75,7 +75,7 @@ def default_stack(settings: Settings, broker: str, tmp: Path, concurrency: int =
     st = Stack(f"http://127.0.0.1:{port}",
                {"Authorization": f"Bearer {make_token(settings, 'batches:write', 'batches:read', 'records:read')}"},
                settings)
-    st.env = env  # type: ignore[attr-defined]
+    st.env = env
     try:
         st.procs.append(start("api", [sys.executable, "-m", "uvicorn", "--factory", "intake.api:create_app",
                                       "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], env, tmp))
@@ -126,7 +126,7 @@ def test_a_whole_worker_killed_mid_batch_is_recovered_within_90_s_with_default_s
         worker.popen.wait(5)
         killed = time.monotonic()
         assert page_states(settings, batch_id).get("processing", 0) >= 1
-        st.procs.append(start("worker1", worker_cmd(tmp_path, "w1", beat=False), st.env, tmp_path))  # type: ignore[attr-defined]
+        st.procs.append(start("worker1", worker_cmd(tmp_path, "w1", beat=False), st.env, tmp_path))
         wait_for(st, "the batch to finish", lambda: batch(st, batch_id)["status"] == "done", timeout=RECOVERY_S)
         took = time.monotonic() - killed
     pages = check_completed_exactly_once(settings, batch_id, len(synth_forms))
