@@ -69,6 +69,7 @@ FAINT_MIN_FILL = 0.03  # faint ink covering this share of the inside, spanning t
 SPAN_MIN = 0.4  # a mark's largest piece spans at least this share of the square's side
 SPECK_MM2 = 0.08
 EDGE_THIN = 0.25  # an ink piece along a side of the inside, thinner than this share: the square's edge
+EDGE_BAND_SHARE = 0.9  # ... or with this share of its pixels within that distance of the sides
 DOT_MIN_FILL = 0.08  # a compact dot this large is a mark even though it spans little
 DOT_MIN_SOLID = 0.5  # ... when its largest piece holds at least this share of the ink inside
 SCRIBBLE_CROSSINGS = 3.0  # median strokes crossed by a vertical line through the inside (a cross: 2)
@@ -213,9 +214,12 @@ def measure(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm:
     faint = inner < faint_level
     span = 0.0
     side = max(1, min(inner.shape))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(faint.astype(np.uint8), connectivity=8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(faint.astype(np.uint8), connectivity=8)
     min_area = SPECK_MM2 * px_per_mm * px_per_mm
     ih, iw = inner.shape
+    b = max(1, round(EDGE_THIN * side))
+    band = np.ones(inner.shape, bool)  # the inside's border, as wide as an edge may be thick
+    band[b:ih - b, b:iw - b] = False
     areas = stats[1:, cv2.CC_STAT_AREA]
     solid = float(areas.max()) / float(areas.sum()) if areas.size else 1.0
     thick = 1.0
@@ -229,6 +233,10 @@ def measure(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm:
         # the printed square's own edge, blurred or smeared inwards: thin and along a side
         on_side = bx <= 1 or by <= 1 or bx + bw >= iw - 1 or by + bh >= ih - 1
         if on_side and min(bw, bh) < EDGE_THIN * side:
+            continue
+        # ... or along two or three sides at once (motion blur smears the square's corner inwards,
+        # an L; seed 107's phone photo: 7 empty boxes read as faint marks): nearly all in the border
+        if on_side and np.count_nonzero(band[labels == i]) >= EDGE_BAND_SHARE * area:
             continue
         span = max(span, float(max(bw, bh)) / side)
     cols = faint[:, inner.shape[1] // 5: inner.shape[1] - inner.shape[1] // 5]

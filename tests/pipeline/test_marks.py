@@ -73,6 +73,32 @@ def test_an_empty_box_half_in_a_shadow_is_empty_and_accepted(vf) -> None:
     assert r.status == FieldStatus.ACCEPTED
 
 
+def test_empty_boxes_smeared_by_a_shaken_phone_are_empty(vf, tmp_path) -> None:
+    """A shaken phone photo smears each printed square's corner inwards: an L of faint ink along
+    two sides, which spanned the box and was read as a faint mark (seed 107, form 6: 7 empty boxes
+    of one photo). The same photo, made again by the generator: every empty box is read empty."""
+    import json
+
+    from intake.forms.synth import synthesize
+    from intake.pipeline.extract import read_page
+    from intake.pipeline.load import iter_pages
+
+    list(synthesize(vf, count=6, out_dir=tmp_path, seed=107, profile="phone", hand=0.15, fonts="classic",
+                    variants=True))
+    truth = json.loads((tmp_path / "6.json").read_text(encoding="utf-8"))
+    boxes = read = 0
+    for f in truth["files"]:
+        for page in iter_pages(tmp_path / f, f):
+            for r in read_page(page, default_registry()).fields:
+                if r.type != "choice":
+                    continue
+                for option, state in r.details["states"].items():
+                    if truth["marks"].get(r.path, {}).get(option) is None:
+                        boxes += 1
+                        read += state != "empty"
+    assert boxes > 20 and read == 0, (read, boxes)
+
+
 def test_a_tick_in_the_shadow_is_still_a_tick(vf) -> None:
     slot = _slot(vf, "family_consent")
     canvas = _canvas(vf, slot.page)
