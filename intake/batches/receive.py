@@ -24,6 +24,7 @@ sweeper) removes those older than an hour.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -54,6 +55,12 @@ STALE_AFTER_S = 3600
 def mib(n: int) -> str:
     """Bytes as MiB for messages: ``210.0 MiB`` (what the clerk's computer calls 210 MB)."""
     return f"{n / 2**20:.1f} MiB"
+
+
+def mib_over(n: int) -> str:
+    """An amount past a limit, rounded up: 3.01 MiB past a 3.0 MiB limit reads ``3.1 MiB``, never
+    "3.0 MiB of it had arrived" beside a limit of 3.0 MiB."""
+    return f"{math.ceil(n / 2**20 * 10) / 10:.1f} MiB"
 
 
 @dataclass
@@ -208,7 +215,7 @@ class _Parts:
             if self.current.size > self.settings.max_upload_bytes:
                 raise FileTooLarge(
                     f"{self.current.name or f'file {len(self.r.files)}'}: the file is larger than the limit of "
-                    f"{mib(self.settings.max_upload_bytes)} a file ({mib(self.current.size)} of it had arrived when "
+                    f"{mib(self.settings.max_upload_bytes)} a file ({mib_over(self.current.size)} of it had arrived when "
                     "the upload was stopped); split it")
             self.file_bytes += end - start
             if self.allowance is not None and self.file_bytes > self.allowance.bytes:
@@ -265,7 +272,7 @@ async def receive(request: Request, settings: Settings, *, allowance: Allowance 
             total += len(chunk)
             if total > settings.max_request_bytes:
                 raise UploadTooLarge(f"the upload is larger than the limit of {mib(settings.max_request_bytes)} an "
-                                     f"upload ({mib(total)} had arrived when it was stopped): upload the files in "
+                                     f"upload ({mib_over(total)} had arrived when it was stopped): upload the files in "
                                      "parts")
             parser.write(chunk)
         parser.finalize()

@@ -45,7 +45,14 @@ from intake.pipeline.ink import (
 )
 
 # Tick boxes are judged in `marks` (illumination-normalised, by shape and faint ink as well as fill)
-from intake.pipeline.marks import faint_page, print_kept, read_checkbox, read_choice, text_traces, traces_exceed
+from intake.pipeline.marks import (
+    faint_page,
+    print_kept,
+    read_checkbox,
+    read_choice,
+    text_traces,
+    traces_exceed,
+)
 from intake.pipeline.quality import PageQuality, scan_dpi
 from intake.pipeline.quality import measure as measure_quality
 from intake.pipeline.types import Agreement, FieldReading, FieldStatus

@@ -22,7 +22,6 @@ from intake.pipeline.extract import read_page
 from intake.pipeline.load import iter_pages
 from intake.pipeline.read import LIGHT_FAX_PRINT_KEPT, WRITING_MAY_BE_LOST, doubt_empties_on_fax
 from intake.pipeline.types import FieldStatus
-
 from tests.pipeline.conftest import truth
 
 

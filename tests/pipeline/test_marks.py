@@ -147,7 +147,7 @@ def test_a_zigzag_over_half_the_box_is_never_accepted_as_a_mark_where_filling_ca
     px = CANON_DPI / 25.4
     pts = [(x + 0.5, y + 0.4), (x + w - 0.5, y + 0.4), (x + 0.5, y + h - 0.4), (x + w - 0.5, y + h - 0.4)]
     pts = [(round(a * px), round(c * px)) for a, c in pts]
-    for p0, p1 in zip(pts, pts[1:]):
+    for p0, p1 in zip(pts, pts[1:], strict=False):
         cv2.line(canon, p0, p1, 40, thickness=round(0.9 * px))
     r = read_slot(_ctx(vf, slot.page, canon), slot)
     e = r.details["evidence"][b.value]
