@@ -225,7 +225,7 @@ def measure(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm:
     thick = 1.0
     if areas.size:
         big = stats[1 + int(np.argmax(areas))]
-        thick = float(min(big[cv2.CC_STAT_WIDTH], big[cv2.CC_STAT_HEIGHT])) / max(1, min(inner.shape))
+        thick = float(min(big[cv2.CC_STAT_WIDTH], big[cv2.CC_STAT_HEIGHT])) / side
     for i in range(1, n):
         bx, by, bw, bh, area = stats[i]
         if area < min_area:
@@ -266,11 +266,10 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
         margin = min(1.0, (e.crossings - 2.5) / 1.0, (e.faint_fill - SCRIBBLE_MIN_FILL) / 0.2)
         return "filled", max(0.0, margin), False
     spans = e.span >= SPAN_MIN
-    # a dot is one solid piece; as much ink in scattered pixels is a pencil's fill or a light pen's
-    # tick that a fax's light setting broke up (seed 67: a pencil-filled cancel left 13% of the box
-    # as specks, read as a dot and accepted): not a mark to accept
-    # and it is round, not a line: a fax's streak (a dark scan line) across a box has a dot's fill
-    # (seed 109: 0.095, one piece 2 px high, read as a dot and accepted)
+    # a dot is one solid piece (as much ink in scattered pixels is a pencil's fill or a light pen's
+    # tick that a fax's light setting broke up: seed 67, a pencil-filled cancel left 13% of the box
+    # as specks, read as a dot and accepted) and round, not a line (a fax's streak, one dark scan
+    # line across a box, has a dot's fill: seed 109, 0.095 in one piece 2 px high, accepted)
     dot = e.fill >= DOT_MIN_FILL and e.solid >= DOT_MIN_SOLID and e.thick >= EDGE_THIN
     if e.fill >= MARK_MIN_FILL and (spans or dot):
         margin = conf.mark_margin(e.fill, MARK_MIN_FILL, below=False)
@@ -290,6 +289,8 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
         # where the square was not found the faint ink may be its edge: a person decides
         margin = min(1.0, (e.faint_fill - FAINT_MIN_FILL) / FAINT_MIN_FILL) if e.found else 0.0
         return "marked", margin, True
+    if e.broken:
+        return "marked", 0.0, True  # a mark broken into specks: read as a mark, a person confirms it
     # empty: sure only when neither dark nor faint ink comes near a mark; ink that spans little of
     # the box (specks, the square's thickened edge on a dark fax) is sure only when it is small
     if e.span < SPAN_MIN / 2:
@@ -298,8 +299,6 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
     else:
         margin = min(conf.mark_margin(e.fill, MARK_MIN_FILL, below=True),
                      conf.mark_margin(e.faint_fill, FAINT_MIN_FILL, below=True))
-    if e.broken:
-        return "marked", 0.0, True  # a mark broken into specks: read as a mark, a person confirms it
     if e.traced:
         margin = 0.0  # empty only when its ink is clearly below the page's own speck level
     return "empty", margin, False
@@ -420,6 +419,18 @@ _white_cache: dict[tuple[str, int, tuple[int, int]], tuple[np.ndarray, np.ndarra
 _rate_cache: dict[int, tuple[np.ndarray, float | None]] = {}
 
 
+def _blank_canon(template: Any, page: int, shape: tuple[int, int]) -> np.ndarray:
+    """The registry's blank page (rendered once per template version, or the reference scan of a
+    form in circulation) at canon resolution, `shape`. A template the registry did not load has
+    no blank to compare with: the registry raises."""
+    from intake.forms.registry import default_registry
+
+    blank = default_registry().blank_image(template, page, CANON_DPI)
+    if blank.shape != shape:
+        blank = cv2.resize(blank, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return blank
+
+
 def blank_white(template: Any, page: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
     """(white, paper) masks at canon resolution: where the blank printed form is white, away from
     its printing by `PRINT_GROW_MM`; and of that, what is outside every field's box (paper no one
@@ -428,13 +439,7 @@ def blank_white(template: Any, page: int, shape: tuple[int, int]) -> tuple[np.nd
     hit = _white_cache.get(key)
     if hit is not None:
         return hit
-    from intake.forms.registry import default_registry
-
-    # the registry's blank page: rendered once per template version (or the reference scan of a
-    # form in circulation); a template it did not load has no blank to compare with
-    blank = default_registry().blank_image(template, page, CANON_DPI)
-    if blank.shape != shape:
-        blank = cv2.resize(blank, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    blank = _blank_canon(template, page, shape)
     k = int(2 * PRINT_GROW_MM * PX_PER_MM) | 1
     printed = cv2.dilate((blank < 230).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
     white = printed == 0
@@ -508,14 +513,11 @@ def print_kept(ctx: Any) -> float | None:
     hit = _print_cache.get(key)
     if hit is None:
         from intake.errors import IntakeError
-        from intake.forms.registry import default_registry
 
         try:
-            blank = default_registry().blank_image(template, ctx.page, CANON_DPI)
+            blank = _blank_canon(template, ctx.page, shape)
         except (IntakeError, KeyError, OSError):
             return None
-        if blank.shape != shape:
-            blank = cv2.resize(blank, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
         printed = blank < 128
         near = cv2.dilate(printed.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
         if len(_print_cache) >= 8:

@@ -26,6 +26,7 @@ import numpy as np
 
 from intake.errors import OcrTimeout
 from intake.forms.model import Field, Slot, Template
+from intake.forms.rules import is_empty
 from intake.pipeline import confidence as conf
 from intake.pipeline.engines.contract import (
     PSM_SINGLE_CHAR,
@@ -886,10 +887,6 @@ def _surely_marked(r: FieldReading) -> bool:
     return "marked" in states.values()
 
 
-def _reads_empty(r: FieldReading) -> bool:
-    return r.value is None or r.value is False or r.value == "" or r.value == []
-
-
 def doubt_empties_on_fax(quality: PageQuality, template: Template, page: int, readings: list[FieldReading]) -> str | None:
     """On a fax page sent light, or with a required field read empty, send every accepted empty
     reading to review (`WRITING_MAY_BE_LOST`); returns why ("light_print", "required_empty") or
@@ -899,11 +896,11 @@ def doubt_empties_on_fax(quality: PageQuality, template: Template, page: int, re
         light = False  # a tick came through whole: the pen that filled the page writes dark enough
     required = {s.path for s in template.slots() if s.page == page and s.field.required}
     why = "light_print" if light else (
-        "required_empty" if any(r.path in required and _reads_empty(r) for r in readings) else None)
+        "required_empty" if any(r.path in required and is_empty(r.value) for r in readings) else None)
     if why is None:
         return None
     for r in readings:
-        if _reads_empty(r) and r.status == FieldStatus.ACCEPTED:
+        if is_empty(r.value) and r.status == FieldStatus.ACCEPTED:
             r.status = FieldStatus.NEEDS_REVIEW
             r.confidence = min(r.confidence, 0.5)
             r.errors = [*r.errors, WRITING_MAY_BE_LOST]
