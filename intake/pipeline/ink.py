@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -19,6 +20,25 @@ def paper_level(grey: np.ndarray, q: float = 95.0) -> float:
     else:
         hist = np.bincount(grey.ravel(), minlength=256)
     return float(np.searchsorted(np.cumsum(hist), grey.size * q / 100.0))
+
+
+def ink_percentile(parts: list[tuple[np.ndarray, np.ndarray]], q: float) -> float | None:
+    """The `q`th percentile (numpy's linear one) of the grey levels of uint8 crops under their bool
+    masks, all parts together; None when the masks hold nothing. From the parts' histograms: no
+    pixels are gathered or sorted (~7x faster than np.percentile on a field's ink)."""
+    if not parts:
+        return None
+    hist = sum(cv2.calcHist([crop], [0], np.ascontiguousarray(mask).view(np.uint8), [256], [0, 256]).ravel()
+               for crop, mask in parts)
+    cum = np.cumsum(np.asarray(hist, dtype=np.int64))
+    n = int(cum[-1])
+    if n == 0:
+        return None
+    pos = q / 100.0 * (n - 1)
+    lo = math.floor(pos)
+    a = int(np.searchsorted(cum, lo, side="right"))  # the value at rank lo (0-based)
+    b = int(np.searchsorted(cum, lo + 1, side="right")) if pos > lo else a
+    return a + (pos - lo) * (b - a)
 
 
 def ink_threshold(paper: float) -> float:
@@ -46,25 +66,21 @@ def writing(grey: np.ndarray, paper: float, px_per_mm: float, *, min_speck_mm2: 
     min_area = min_speck_mm2 * px_per_mm * px_per_mm
     h, w = mask.shape
     thin = 0.7 * px_per_mm
-    keep = np.zeros(n, dtype=bool)
-    for i in range(1, n):
-        x, y, bw, bh, area = stats[i]
-        if area < min_area:
-            continue  # speck
-        if bw >= 0.6 * w and bh <= thin:
-            continue  # a printed rule caught in the crop
-        # a printed border runs into the crop from outside it; the upright stroke of a
-        # character (the 忄 of 怕) is as tall but stays inside
-        if bh >= 0.8 * h and bw <= thin and h > 3 * px_per_mm and (y <= 0 or y + bh >= h):
-            continue
-        keep[i] = True
+    y, bw, bh = stats[:, 1], stats[:, 2], stats[:, 3]
+    keep = stats[:, 4] >= min_area  # else a speck
+    keep &= ~((bw >= 0.6 * w) & (bh <= thin))  # a printed rule caught in the crop
+    # a printed border runs into the crop from outside it; the upright stroke of a character (the
+    # 忄 of 怕) is as tall but stays inside
+    if h > 3 * px_per_mm:
+        keep &= ~((bh >= 0.8 * h) & (bw <= thin) & ((y <= 0) | (y + bh >= h)))
+    keep[0] = False  # the background
     clean = keep[labels]
     removed = (mask > 0) & ~clean
-    area = int(clean.sum())
-    if area == 0:
+    if not keep.any():
         return InkBlob(clean, 0, None, removed)
-    ys, xs = np.nonzero(clean)
-    return InkBlob(clean, area, (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1), removed)
+    k = stats[keep]  # the kept pieces' boxes and areas give the writing's (no pass over the pixels)
+    box = (int(k[:, 0].min()), int(k[:, 1].min()), int((k[:, 0] + k[:, 2]).max()), int((k[:, 1] + k[:, 3]).max()))
+    return InkBlob(clean, int(k[:, 4].sum()), box, removed)
 
 
 def line_image(grey: np.ndarray, blob: InkBlob, *, target_h: int = 20, pad: int = 10) -> np.ndarray:

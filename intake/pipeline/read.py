@@ -39,6 +39,7 @@ from intake.pipeline.engines.contract import (
 from intake.pipeline.ink import (
     InkBlob,
     digit_shape_agrees,
+    ink_percentile,
     line_digits_agree,
     line_image,
     paper_level,
@@ -736,10 +737,8 @@ LIGHT_INK_SHARE = 0.3
 
 
 def _light_ink(w: Written, paper: float) -> bool:
-    vals = [crop[b.mask] for crop, b in w.units if b.area]
-    if not vals:
-        return False
-    return float(np.percentile(np.concatenate(vals), 10)) > LIGHT_INK_SHARE * paper
+    level = ink_percentile([(crop, b.mask) for crop, b in w.units if b.area], 10)
+    return level is not None and level > LIGHT_INK_SHARE * paper
 
 
 def _extent(w: Written) -> tuple[int, int, float]:
