@@ -246,8 +246,9 @@ def test_quality_classes(vf) -> None:
 def test_a_tick_a_light_fax_broke_into_specks_is_not_accepted_as_empty(vf) -> None:
     """A light blue tick through a fax's light threshold leaves only scattered pixels; on main the
     box was accepted as empty at 1.0. More dark pixels in the box than the page's own specks
-    explain send it to review; far more are read as the mark they were, for a person to confirm.
-    Fewer survive at 3.5%: still not "clearly empty"."""
+    explain send it to review; far more are read as the mark they were, for a person to confirm:
+    14 pixels (7% survive), and 7 (3.5%: seed 127's light fax left 8-10 of three ticks, offered
+    as empty). Fewer survive at 2.5%: still not "clearly empty"."""
     slot = _slot(vf, "family_consent")
     canvas = _canvas(vf, slot.page)
     draw_mark(canvas, slot.box, "check", pen=_pen(40), rng=random.Random(3))
@@ -263,9 +264,13 @@ def test_a_tick_a_light_fax_broke_into_specks_is_not_accepted_as_empty(vf) -> No
     r = read_checkbox(_ctx(vf, slot.page, np.where(kept, 0, 255).astype(np.uint8)), slot)
     assert r.details["evidence"]["traces"] >= 12 and r.details["state"] == "marked" and r.value is True
     assert r.status == FieldStatus.NEEDS_REVIEW and "faint_ink" in r.errors
-    few = ink & ~inside | (ink & inside & (survive < 0.035))
+    some = ink & ~inside | (ink & inside & (survive < 0.035))
+    r = read_checkbox(_ctx(vf, slot.page, np.where(some, 0, 255).astype(np.uint8)), slot)
+    assert 6 <= r.details["evidence"]["traces"] < 12 and r.details["state"] == "marked", r.details["evidence"]
+    assert r.status == FieldStatus.NEEDS_REVIEW and "faint_ink" in r.errors
+    few = ink & ~inside | (ink & inside & (survive < 0.025))
     r = read_checkbox(_ctx(vf, slot.page, np.where(few, 0, 255).astype(np.uint8)), slot)
-    assert 4 <= r.details["evidence"]["traces"] < 12, r.details["evidence"]
+    assert 4 <= r.details["evidence"]["traces"] < 6, r.details["evidence"]
     assert r.details["state"] == "empty" and r.status == FieldStatus.NEEDS_REVIEW
     # the same page without the tick: empty, and accepted
     clean = np.where(ink & ~inside, 0, 255).astype(np.uint8)
