@@ -359,9 +359,9 @@ def test_omrchecker_import_without_reference(tmp_path: Path) -> None:
     assert t.paper == (210.0, 262.5) and t.reference.dpi == pytest.approx(2 * 800 / (210 / 25.4), rel=1e-4)
     q1 = t.field("q1")
     assert q1.type == "choice" and q1.mark_style == "bubble" and not q1.multiple
-    assert [(o.value, o.label.en) for o in q1.options] == [("a", "A"), ("b", "B"), ("c", "C"), ("d", "D")]
+    assert [(o.value, o.label.en) for o in q1.options] == [("A", "A"), ("B", "B"), ("C", "C"), ("D", "D")]
     assert q1.options[0].box == pytest.approx((100 * 25.4 / 96.762, 100 * 25.4 / 96.762, 36 * 25.4 / 96.762, 36 * 25.4 / 96.762), rel=1e-3)
-    assert [o.value for o in t.field("r1").options] == [f"v{d}" for d in range(10)]
+    assert [o.value for o in t.field("r1").options] == [str(d) for d in range(10)]  # as OMRChecker reports them
     ok1 = t.field("ok1")
     assert ok1.type == "checkbox" and ok1.mark_style == "bubble"
     ref = cv2.imread(str(path.parent / t.reference.pages[0]), cv2.IMREAD_GRAYSCALE)
@@ -382,22 +382,22 @@ def test_bubbles_read_relative_to_the_field(tmp_path: Path) -> None:
     px_mm = t.reference.dpi / 25.4
     img = cv2.imread(str(path.parent / t.reference.pages[0]), cv2.IMREAD_GRAYSCALE)
     f = t.field
-    _fill(img, f("q1").option("a").box, px_mm)
-    _fill(img, f("q3").option("b").box, px_mm)
-    _fill(img, f("q3").option("c").box, px_mm)
-    _fill(img, f("q4").option("d").box, px_mm, level=150)  # a light pencil mark still stands out
-    _fill(img, f("r1").option("v7").box, px_mm)
-    _fill(img, f("r2").option("v0").box, px_mm)
+    _fill(img, f("q1").option("A").box, px_mm)
+    _fill(img, f("q3").option("B").box, px_mm)
+    _fill(img, f("q3").option("C").box, px_mm)
+    _fill(img, f("q4").option("D").box, px_mm, level=150)  # a light pencil mark still stands out
+    _fill(img, f("r1").option("7").box, px_mm)
+    _fill(img, f("r2").option("0").box, px_mm)
     _fill(img, f("ok1").box, px_mm)  # type: ignore[arg-type]
     H = np.diag([1 / px_mm, 1 / px_mm, 1.0])
     readings, _, _ = read_page_fields(img, H, t, 0, engine=None)
     r = {x.path: x for x in readings}
-    assert (r["q1"].value, r["q1"].status) == ("a", FieldStatus.ACCEPTED)
+    assert (r["q1"].value, r["q1"].status) == ("A", FieldStatus.ACCEPTED)
     assert (r["q2"].value, r["q2"].status, r["q2"].errors) == (None, FieldStatus.ACCEPTED, [])
     assert r["q3"].value is None and r["q3"].errors == ["choice.several_marked"]
-    assert r["q3"].status == FieldStatus.NEEDS_REVIEW and r["q3"].details["marked"] == ["b", "c"]
-    assert r["q4"].value == "d"
-    assert (r["r1"].value, r["r2"].value, r["q5"].value) == ("v7", "v0", None)
+    assert r["q3"].status == FieldStatus.NEEDS_REVIEW and r["q3"].details["marked"] == ["B", "C"]
+    assert r["q4"].value == "D"
+    assert (r["r1"].value, r["r2"].value, r["q5"].value) == ("7", "0", None)
     assert r["ok1"].value is True and r["ok2"].value is False
     assert all(x.engine == "bubbles" for x in readings)
 
@@ -414,9 +414,9 @@ def test_bubbles_use_the_page_threshold_when_the_context_gives_the_page(tmp_path
     assert t.reference is not None
     px_mm = t.reference.dpi / 25.4
     img = cv2.imread(str(path.parent / t.reference.pages[0]), cv2.IMREAD_GRAYSCALE)
-    for v in "abcd":
+    for v in "ABCD":
         _fill(img, t.field("q5").option(v).box, px_mm)
-    _fill(img, t.field("q1").option("b").box, px_mm)
+    _fill(img, t.field("q1").option("B").box, px_mm)
     canon = warp_to_template(img, np.diag([1 / px_mm, 1 / px_mm, 1.0]), t)
     slot = next(s for s in t.slots() if s.path == "q5")
     ctx = PageContext(canon, paper_level(canon), None)
@@ -425,7 +425,7 @@ def test_bubbles_use_the_page_threshold_when_the_context_gives_the_page(tmp_path
     ctx = PageContext(canon, paper_level(canon), None)
     ctx.template, ctx.page = t, 0  # type: ignore[attr-defined]
     paged = read_bubble_choice(ctx, slot)
-    assert paged.details["decided_by"] == "page" and paged.details["marked"] == ["a", "b", "c", "d"]
+    assert paged.details["decided_by"] == "page" and paged.details["marked"] == ["A", "B", "C", "D"]
     assert paged.errors == ["choice.several_marked"]
 
 

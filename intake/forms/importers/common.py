@@ -59,6 +59,21 @@ class Names:
         return name
 
 
+# A choice option's value as the template model allows it (forms.model.OptionValue)
+OPTION_CODE = re.compile(r"-?[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def option_value(code: str | None, names: Names, notes: list[str], where: str) -> str:
+    """The source's own answer code (queXF's ``1``, OMRChecker's ``A`` or ``0``) kept as the
+    option's value, so a record matches the source's codebook; a missing code, one that is not a
+    plain code (letters, digits, ``_ . -``) or a repeat gets a name, and a note says which."""
+    if code and OPTION_CODE.fullmatch(code) and code not in names.used:
+        return names.take(code)
+    made = names.take(slug(code, prefix="v") if code else "box")
+    notes.append(f"{where} " + (f"has the code {code!r}, kept as {made!r}" if code else f"has no code; named {made!r}"))
+    return made
+
+
 def label(text: str | None, fallback: str) -> dict[str, str]:
     """A template label from free text: Chinese text goes to `zh`, anything else to `en`."""
     t = " ".join((text or "").split()).strip(" :") or fallback

@@ -10,8 +10,10 @@ rounded top-left point. All in OMRChecker's page space (see `omr_pages`).
 
 Each OMR field becomes a single ``choice`` with ``mark_style: bubble``, one option per bubble;
 a field with a single bubble (a yes-only block) becomes a ``checkbox`` with ``mark_style: bubble``.
-Option values must be template names, so a bubble value is slugged (``A`` -> ``a``, ``0`` ->
-``v0``, ``HT`` -> ``ht``); the option's label holds the value as printed (``label.en``).
+Each option's value is the bubble's own value (``A``, ``0``, ``HT``), so a record matches what
+OMRChecker itself reports for the sheet (as queXF's answer codes are kept); a value that is not a
+plain code (letters, digits, ``_ . -``), or a repeat within the field, gets a name and a note.
+The option's label holds the value as printed (``label.en``).
 ``customLabels`` (several fields read as one string, e.g. a roll number) have no counterpart in
 the template model: the fields are kept one by one and the custom labels are listed in the file's
 head comment, as are ``emptyValue`` and what was done with each preprocessor.
@@ -112,7 +114,7 @@ def parse_template(data: dict) -> tuple[tuple[int, int], list[OmrField]]:
     return page, fields
 
 
-def _field_yaml(f: OmrField, names: c.Names, mm_per_px: float) -> dict:
+def _field_yaml(f: OmrField, names: c.Names, mm_per_px: float, notes: list[str]) -> dict:
     def box(b: tuple[float, float, float, float]) -> list[float]:
         return [c.mm(v * mm_per_px) for v in b]
 
@@ -122,8 +124,8 @@ def _field_yaml(f: OmrField, names: c.Names, mm_per_px: float) -> dict:
         return out
     values = c.Names()
     out.update(type="choice", mark_style="bubble", options=[
-        {"value": values.take(c.slug(v, prefix="v")), "label": {"en": v}, "box": box(b)}
-        for v, b in zip(f.values, f.boxes, strict=True)])
+        {"value": c.option_value(v, values, notes, f"{f.label}: bubble {i + 1}"), "label": {"en": v}, "box": box(b)}
+        for i, (v, b) in enumerate(zip(f.values, f.boxes, strict=True))])
     return out
 
 
@@ -194,8 +196,8 @@ def import_omrchecker(template_json: Path, form_id: str, version: int, out_dir: 
     ref_name = c.reference_name(version, 1)
 
     def write(fields: list[OmrField], notes: list[str]) -> Path:
-        names = c.Names()
-        yaml_fields = [_field_yaml(f, names, mm_per_px) for f in fields]
+        names, notes = c.Names(), list(notes)  # the fields add their own notes
+        yaml_fields = [_field_yaml(f, names, mm_per_px, notes) for f in fields]
         renamed = ", ".join(f"{f.label}->{y['name']}" for f, y in zip(fields, yaml_fields, strict=True) if f.label != y["name"])
         tpl = {
             "id": form_id, "version": version,
@@ -208,7 +210,7 @@ def import_omrchecker(template_json: Path, form_id: str, version: int, out_dir: 
             "pages": [{"fields": yaml_fields}],
         }
         comments = [f"Imported by `intake templates import omrchecker` from {template_json}.",
-                    "Option values are slugs of the bubble values; label.en holds the value as printed.", *notes,
+                    "Option values are the bubble values as OMRChecker reports them; label.en holds the value as printed.", *notes,
                     *([f"field names: {renamed}"] if renamed else [])]
         return c.write_template(tpl, comments, Path(out_dir), {ref_name: image})
 

@@ -32,7 +32,6 @@ head comment. Sections get a box: the union of their groups' boxes on the page, 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import cv2
@@ -45,7 +44,6 @@ from intake.forms.importers.quexf_xml import CORNERS, XML_DPI, QBox, QGroup, QPa
 
 STANDARD_DPI = (150.0, 200.0, 240.0, 300.0, 400.0, 600.0)
 SKIP_TYPES = {0: "temporary", 5: "barcode (queXF's page identifier)"}
-OPTION_CODE = re.compile(r"-?[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # the template's option value pattern
 
 
 def _scan_dpi(file_dpi: float, from_file: bool, marks: dict[str, np.ndarray], page: QPage) -> float:
@@ -136,13 +134,12 @@ def _interpolate(anchors: list[tuple[float, float, float]], y: float) -> tuple[f
 
 def _option_value(b: QBox, i: int, names: c.Names, notes: list[str], varname: str) -> str:
     """The box's own answer code (queXF's ``1``, ``2``, ...) kept as the option's value, so a
-    record matches the questionnaire's codebook; a box with no code, or a code that is not a
-    plain code (letters, digits, ``_ . -``), gets a name and a note."""
-    if b.value and OPTION_CODE.fullmatch(b.value) and b.value not in names.used:
-        return names.take(b.value)
-    made = names.take(c.slug(b.value, prefix="v") if b.value else f"box{i + 1}")
-    notes.append(f"{varname}: box {i + 1} " + (f"has the code {b.value!r}, kept as {made!r}" if b.value
-                                               else f"has no code; named {made!r}"))
+    record matches the questionnaire's codebook (`common.option_value`); a box with no code is
+    named after its place."""
+    if b.value:
+        return c.option_value(b.value, names, notes, f"{varname}: box {i + 1}")
+    made = names.take(f"box{i + 1}")
+    notes.append(f"{varname}: box {i + 1} has no code; named {made!r}")
     return made
 
 
