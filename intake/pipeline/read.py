@@ -886,17 +886,30 @@ def _surely_marked(r: FieldReading) -> bool:
     return "marked" in states.values()
 
 
+def _broken_mark(r: FieldReading) -> bool:
+    """A tick box read as a mark a fax broke up (`marks.Evidence.broken`: on a fax page, a mark
+    is found only as faint ink that way)."""
+    return r.type in ("checkbox", "choice") and "faint_ink" in r.errors
+
+
 def doubt_empties_on_fax(quality: PageQuality, template: Template, page: int, readings: list[FieldReading]) -> str | None:
-    """On a fax page sent light, or with a required field read empty, send every accepted empty
-    reading to review (`WRITING_MAY_BE_LOST`); returns why ("light_print", "required_empty") or
-    None when the page shows neither."""
+    """On a fax page sent light, holding a mark the fax broke up, or with a required field read
+    empty, send every accepted empty reading to review (`WRITING_MAY_BE_LOST`); returns why
+    ("light_print", "mark_broken", "required_empty") or None when the page shows none of them.
+    A mark broken into specks shows that a pen on the page is being lost, whatever else came
+    through (since `marks.BROKEN_MIN` went to 4, such a tick is offered as a mark, no longer as an
+    empty box that would have counted as a required field read empty)."""
     light = quality.print_kept is not None and quality.print_kept < LIGHT_FAX_PRINT_KEPT
     if light and any(_surely_marked(r) for r in readings):
         light = False  # a tick came through whole: the pen that filled the page writes dark enough
     required = {s.path for s in template.slots() if s.page == page and s.field.required}
-    why = "light_print" if light else (
-        "required_empty" if any(r.path in required and is_empty(r.value) for r in readings) else None)
-    if why is None:
+    if light:
+        why: str | None = "light_print"
+    elif any(_broken_mark(r) for r in readings):
+        why = "mark_broken"
+    elif any(r.path in required and is_empty(r.value) for r in readings):
+        why = "required_empty"
+    else:
         return None
     for r in readings:
         if is_empty(r.value) and r.status == FieldStatus.ACCEPTED:

@@ -112,3 +112,25 @@ def test_a_required_field_read_empty_on_a_fax_puts_the_page_s_empties_in_doubt(f
     fields = [replace(r, errors=list(r.errors), details=dict(r.details)) for r in normal.fields]
     assert doubt_empties_on_fax(q, t, normal.template_page - 1, fields) is None
     assert [r.status for r in fields] == [r.status for r in normal.fields]
+
+
+def test_a_mark_the_fax_broke_up_puts_the_page_s_empties_in_doubt(faxed) -> None:
+    """A tick offered as a mark broken into specks (found only as faint ink on a fax) shows a pen
+    on the page is being lost: the page's other empties are not sure either, even where the print
+    and every required field came through."""
+    from dataclasses import replace
+
+    from intake.pipeline.quality import PageQuality
+
+    normal = faxed["normal"]
+    reg = default_registry()
+    t = reg.get(normal.form_id, normal.version)
+    q = PageQuality(**{k: v for k, v in normal.quality.items()})
+    fields = [replace(r, errors=list(r.errors), details=dict(r.details)) for r in normal.fields]
+    assert doubt_empties_on_fax(q, t, normal.template_page - 1, fields) is None
+    tick = next(r for r in fields if r.type == "choice" and r.value not in (None, []))
+    tick.errors, tick.status = [*tick.errors, "faint_ink"], FieldStatus.NEEDS_REVIEW  # as a broken mark is read
+    assert doubt_empties_on_fax(q, t, normal.template_page - 1, fields) == "mark_broken"
+    empties = [r for r in fields if r.value in (None, False, "", [])]
+    assert empties and all(r.status == FieldStatus.NEEDS_REVIEW and r.details["fax_page"] == "mark_broken"
+                           for r in empties)
