@@ -405,12 +405,65 @@ def test_a_date_a_hundred_years_back_goes_to_review_however_sure() -> None:
 
 def test_a_ppocr_pair_with_a_close_call_or_a_low_score_still_goes_to_review() -> None:
     close = (CharChoice("陳", 0.99), CharChoice("淑", 0.7, "叔", 0.3), CharChoice("芬", 0.99))
-    for tiny in (("陳淑芬", 0.97, close), ("陳淑芬", 0.9, _sure("陳淑芬"))):
+    for tiny in (("陳淑芬", 0.97, close), ("陳淑芬", 0.75, _sure("陳淑芬"))):
         r = read_with("child_protection", "child_name", "陳淑芬", FakeTesseract(("陳淑芳", 60), ("陳叔芳", 40)),
                       tiny=FakeRecognizer("tiny", tiny),
                       small=FakeRecognizer("small", ("陳淑芬", 0.98, _sure("陳淑芬"))))
         assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"]), tiny
         assert "accepted_by" not in r.details
+
+
+def _pair_read(tiny: tuple, small: tuple, path: str = "child_name", ink: str = "陳淑芬"):  # noqa: ANN202
+    return read_with("child_protection", path, ink, FakeTesseract(("陳淑芳", 60), ("陳叔芳", 40)),
+                     tiny=FakeRecognizer("tiny", tiny), small=FakeRecognizer("small", small))
+
+
+def test_a_ppocr_pair_needs_the_tiny_recogniser_only_at_its_own_floor() -> None:
+    """The small recogniser at 95 or more; the tiny one, weaker, at `PAIR_TINY_MIN_CONF` (80)."""
+    ok = _pair_read(("陳淑芬", 0.82, _sure("陳淑芬")), ("陳淑芬", 0.98, _sure("陳淑芬")))
+    assert (ok.status, ok.details.get("accepted_by")) == (FieldStatus.ACCEPTED, "ppocr_pair")
+    small_unsure = _pair_read(("陳淑芬", 0.99, _sure("陳淑芬")), ("陳淑芬", 0.93, _sure("陳淑芬")))
+    assert (small_unsure.status, small_unsure.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"])
+
+
+def test_a_runner_up_in_the_other_script_is_no_close_call_for_the_pair() -> None:
+    """榮 chosen with 荣 (simplified, outside Big5) close behind is one character in two scripts;
+    with 策 (a character of its own) close behind it is a doubt."""
+    def with_alt(alt: str) -> tuple[CharChoice, ...]:
+        return (*_sure("鄭國"), CharChoice("榮", 0.6, alt, 0.4))
+
+    simplified = _pair_read(("鄭國榮", 0.87, with_alt("荣")), ("鄭國榮", 0.99, _sure("鄭國榮")), ink="鄭國榮")
+    assert (simplified.status, simplified.details.get("accepted_by")) == (FieldStatus.ACCEPTED, "ppocr_pair")
+    other = _pair_read(("鄭國榮", 0.87, with_alt("策")), ("鄭國榮", 0.99, _sure("鄭國榮")), ink="鄭國榮")
+    assert (other.status, other.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"])
+
+
+def _swap(text: str, chars: tuple[CharChoice, ...], i: int, c: CharChoice) -> tuple[str, tuple[CharChoice, ...]]:
+    return text[:i] + c.text + text[i + 1:], (*chars[:i], c, *chars[i + 1:])
+
+
+def test_a_ppocr_pair_may_differ_in_one_character_the_tiny_recogniser_gives_no_reading_of_its_own() -> None:
+    """The tiny recogniser reads 卷 with 巷 behind it, or the simplified 邻 for 鄰: the small one's
+    reading is accepted. A second differing character, or one the tiny one chose in Big5 with
+    something else behind it, leaves the readings in disagreement."""
+    addr = "臺北市士林區萬隆里7鄰迴龍路二段296巷11號"
+
+    def read(tiny: tuple[str, tuple[CharChoice, ...]]):  # noqa: ANN202
+        return _pair_read((tiny[0], 0.9, tiny[1]), (addr, 0.99, _sure(addr)), path="child_address", ink=addr)
+
+    i, j = addr.index("鄰"), addr.index("巷")
+    for pos, c in ((i, CharChoice("邻", 0.7, "郊", 0.2)), (j, CharChoice("卷", 0.6, "巷", 0.4))):
+        r = read(_swap(addr, _sure(addr), pos, c))
+        assert (r.value, r.status, r.details.get("accepted_by")) == (addr, FieldStatus.ACCEPTED, "ppocr_pair"), c
+    own = read(_swap(addr, _sure(addr), i, CharChoice("郊", 0.6, "鄭", 0.3)))  # in Big5, and 鄰 not behind it
+    assert (own.status, own.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"])
+    two = read(_swap(*_swap(addr, _sure(addr), i, CharChoice("邻", 0.7, "郊", 0.2)), j, CharChoice("卷", 0.6, "巷", 0.4)))
+    assert (two.status, two.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"])
+    # dates, phones, numbers and IDs: the two readings must be the same
+    date = read_with("child_protection", "report_date", "113/05/03", FakeTesseract(("118/05/08", 40), ("118/05/08", 30)),
+                     tiny=FakeRecognizer("tiny", ("113/05/08", 0.97, _sure("113/05/08"))),
+                     small=FakeRecognizer("small", ("113/05/03", 0.99, _sure("113/05/03"))))
+    assert (date.status, date.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"])
 
 
 def test_a_ppocr_pair_is_not_trusted_against_a_confident_valid_tesseract_reading() -> None:

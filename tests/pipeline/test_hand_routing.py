@@ -1,0 +1,78 @@
+"""Routing handwriting (issue 13: straight-through of handwriting-style fields).
+
+Each rule is tested on the form of the tuning set where it was measured (bench/accuracy --count 8
+--hand 0.3 --fonts unseen --seed 113, harder variants on), read by the real engines: the field
+named was sent to a person before the rule and is accepted, and right, with it. The branches
+themselves are tested with fake engines in test_read.py.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from intake.forms.registry import default_registry
+from intake.forms.synth import synthesize
+from intake.pipeline.types import Agreement, FieldReading, FieldStatus
+from intake.values import normalize
+from tests.pipeline.conftest import read_forms, truth
+
+
+def _bench_field(tmp_path: Path, template: str, profile: str, n: int, path: str) -> tuple[FieldReading, object]:
+    """Field `path` of form `n` of the seed-113 tuning set's `profile` forms of `template`
+    version 1 (as bench/accuracy makes them), read by the pipeline, and its true value."""
+    t = default_registry().get(template, 1)
+    for _ in synthesize(t, count=n, out_dir=tmp_path, seed=113, profile=profile, hand=0.3, fonts="unseen", variants=True):
+        pass
+    tr = truth(tmp_path, n)
+    assert tr["writing"][path]["style"] == "hand"
+    [inst] = read_forms([tmp_path / f for f in tr["files"]])
+    m = re.fullmatch(r"(\w+)\[(\d+)\]\.(\w+)", path)
+    want = tr["fields"][m[1]][int(m[2])][m[3]] if m else tr["fields"][path]
+    return inst.fields[path], want
+
+
+def _attempt(r: FieldReading, engine: str) -> dict:
+    return next(a for a in r.details["attempts"] if a["engine"] == engine)
+
+
+def test_a_handwritten_address_the_tiny_recogniser_misread_in_one_doubted_character_is_accepted(tmp_path: Path) -> None:
+    """Domestic violence form 1, clean scan: 新竹市北區勝利路258巷138號14樓 in handwriting. The
+    small recogniser reads it right and sure; the tiny one reads 卷 for 巷, with 巷 as its
+    runner-up; Tesseract reads neither. Until the pair was widened, a person read it."""
+    r, want = _bench_field(tmp_path, "domestic_violence", "clean", 1, "incident_address")
+    tiny, small = _attempt(r, "ppocr_tiny"), _attempt(r, "ppocr")
+    assert normalize("address", small["text"])[0] == want != normalize("address", tiny["text"])[0]
+    assert sum(a != b for a, b in zip(tiny["text"], small["text"], strict=True)) == 1
+    assert r.details["agreement"] == Agreement.DISAGREE
+    assert (r.value, r.status, r.details.get("accepted_by")) == (want, FieldStatus.ACCEPTED, "ppocr_pair")
+
+
+def test_a_handwritten_address_doubted_only_against_a_simplified_form_is_accepted(tmp_path: Path) -> None:
+    """Vulnerable family form 4, clean scan: both recognisers read 屏東縣東港鎮大同路12巷78號7樓之1,
+    the small one choosing 鎮 with 鎭 (outside Big5) as a close runner-up: no other reading."""
+    r, want = _bench_field(tmp_path, "vulnerable_family", "clean", 4, "family_address")
+    small = _attempt(r, "ppocr")
+    assert any(d[1] == "鎮" and d[2] - d[4] < 0.5 for d in small.get("doubts", []))
+    assert (r.value, r.status, r.details.get("accepted_by")) == (want, FieldStatus.ACCEPTED, "ppocr_pair")
+
+
+def test_a_handwritten_id_the_ppocr_pair_read_alike_is_not_doubted_for_its_loops(tmp_path: Path) -> None:
+    """Vulnerable family form 4, phone photo: member 3's ID M235512356, read alike by both PP-OCR
+    recognisers (checksum valid), whose cells' loops do not match what was read."""
+    r, want = _bench_field(tmp_path, "vulnerable_family", "phone", 4, "household_members[2].national_id")
+    assert normalize("national_id", _attempt(r, "ppocr_tiny")["text"])[0] == want
+    assert (r.value, r.status, r.errors) == (want, FieldStatus.ACCEPTED, [])
+    assert r.details.get("accepted_by") == "ppocr_pair"
+
+
+def test_a_handwritten_phone_whose_loops_disagree_with_tesseract_alone_is_read_by_ppocr(tmp_path: Path) -> None:
+    """Child protection form 7, office scan: the perpetrator's phone 0917814221, read valid by
+    Tesseract at 90 or more; its loops do not match, so it is not settled alone: PP-OCR's tiny
+    recogniser reads it alike and it is accepted (before: `phone.digit_shape`, a person)."""
+    r, want = _bench_field(tmp_path, "child_protection", "office", 7, "perpetrator_phone")
+    first = r.details["attempts"][0]
+    assert first["engine"] == "tesseract" and first["conf"] >= 90
+    assert normalize("phone", first["text"])[0] == want
+    assert r.details["agreement"] == Agreement.AGREE_TINY
+    assert (r.value, r.status, r.errors) == (want, FieldStatus.ACCEPTED, [])
