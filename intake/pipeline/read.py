@@ -533,7 +533,8 @@ def second_opinion(ctx: PageContext, f: Field, written: Written, first: FirstRea
     - `disagree`: no two agree. The small recogniser's reading is kept (right far more often),
       unless it does not validate and Tesseract's does. Where Tesseract read nothing valid (so
       the tiny recogniser did not read first) and the small one read a sure valid value, the
-      tiny one reads it too, for the PP-OCR pair rule (`ppocr_pair_agrees`).
+      tiny one reads it too, for the PP-OCR pair rule (`ppocr_pair_agrees`); where the small one
+      read nothing valid either, the tiny one reads and its valid reading is kept.
 
     Every reading is added to `attempts`."""
     t = first.reading
@@ -569,6 +570,19 @@ def second_opinion(ctx: PageContext, f: Field, written: Written, first: FirstRea
             attempts.append({"engine": tiny_engine.name, "text": tiny.text, "conf": tiny.conf, **_doubts(tiny)})
             pps = (tiny, small)
         return Verdict(Agreement.DISAGREE, small, small_engine.name, pps, dissent)
+    if t.problems and len(pps) == 1:
+        # Neither Tesseract nor the small recogniser read a valid value, and the tiny one has not
+        # read (it reads first only after a valid Tesseract reading): a valid reading of its own is
+        # offered instead of an invalid one (to review: nothing agrees). On seed 113's fax and
+        # phone sets (unseen faces, 48 forms) 6 more typed dates and IDs were offered right and 2
+        # empty fields offered a value where an invalid reading had counted as empty; 16 empty
+        # fields more were accepted, right, on fax pages whose required field now read valid.
+        tiny_engine = ctx.ppocr_tiny
+        tiny = _normalised(f.type, _read_ppocr(tiny_engine, lines, written.comb))
+        attempts.append({"engine": tiny_engine.name, "text": tiny.text, "conf": tiny.conf, **_doubts(tiny)})
+        pps = (tiny, small)
+        if not tiny.problems:
+            return Verdict(Agreement.DISAGREE, tiny, tiny_engine.name, pps, 0.0)
     if not small.problems or t.problems:
         return Verdict(Agreement.DISAGREE, small, small_engine.name, pps, 0.0 if t.problems else t.conf)
     return Verdict(Agreement.DISAGREE, t, f"tesseract:{first.setting.lang}", pps)

@@ -187,6 +187,22 @@ def test_when_ppocr_reads_nothing_valid_tesseracts_reading_is_offered() -> None:
     assert engines(r) == ["tesseract", "tiny", "small"]  # no second reading: nothing valid to agree with
 
 
+def test_when_neither_tesseract_nor_the_small_recogniser_reads_a_valid_value_the_tiny_one_is_asked() -> None:
+    """The tiny recogniser reads first only after a valid Tesseract reading; where Tesseract and
+    the small one both read nothing valid, a valid tiny reading is offered (to review) instead."""
+    r = read_with("child_protection", "report_date", "113年5月3日", FakeTesseract(("113年5", 40), ("1135", 30)),
+                  tiny=FakeRecognizer("tiny", ("113年5月3日", 0.9)), small=FakeRecognizer("small", ("113年5月", 0.6)))
+    assert engines(r) == ["tesseract", "tesseract", "small", "tiny"]
+    assert r.details["agreement"] == Agreement.DISAGREE
+    assert (r.value, r.engine, r.status, r.errors) == ("2024-05-03", "tiny", FieldStatus.NEEDS_REVIEW,
+                                                       ["readings_disagree"])
+    # nothing valid from the tiny one either: the small one's reading is offered, as before
+    r = read_with("child_protection", "report_date", "113年5月3日", FakeTesseract(("113年5", 40), ("1135", 30)),
+                  tiny=FakeRecognizer("tiny", ("113年", 0.9)), small=FakeRecognizer("small", ("113年5月", 0.6)))
+    assert engines(r) == ["tesseract", "tesseract", "small", "tiny"] and r.engine == "small"
+    assert r.status == FieldStatus.NEEDS_REVIEW
+
+
 def test_a_confident_valid_date_is_settled_by_tesseract_alone() -> None:
     r = read_with("child_protection", "report_date", "113年5月3日", FakeTesseract(("113年5月3日", 95)))
     assert r.details["agreement"] == Agreement.SINGLE and r.engine == "tesseract:chi_tra"
