@@ -499,7 +499,7 @@ def settled_alone(f: Field, first: FirstReading, written: Written) -> bool:
     the eng retry at 91-96, settled alone.
 
     Nor one whose digits do not have the loops of the ink (`_digits_match_ink`): until
-    2026-12-03 such a reading was settled alone and sent to a person for it (`<type>.digit_shape`);
+    2026-12-02 (third session) such a reading was settled alone and sent to a person for it (`<type>.digit_shape`);
     now PP-OCR reads it as any other, and what the engines then agree on routes it (an agreement at
     the first try is not checked against the loops again, see `route`). On the tuning sets
     (bench/accuracy --count 8 --jobs 1 --hand 0.3 --fonts unseen, seeds 113 and 127) the
@@ -653,7 +653,7 @@ def shared_doubts(ftype: str, pps: tuple[Reading, ...], value: Any = None) -> li
 # error there, found after the rule was set). On seed 7, 49 of the 52 pairs it accepted had no
 # Tesseract reading at 80 or more; the other three, right, now go to review.
 #
-# Widened on 2026-12-03 (issue 13: handwriting straight-through), from the fields the pair sent to
+# Widened on 2026-12-02, third session (issue 13: handwriting straight-through), from the fields the pair sent to
 # a person on the tuning sets (bench/accuracy --count 8 --jobs 1 --hand 0.3 --fonts unseen, seeds
 # 113 and 127), most of them handwritten addresses, names and texts the small recogniser read
 # right at 97-100 while the tiny one, the weaker model, read one character otherwise:
