@@ -155,17 +155,23 @@ def test_a_zigzag_over_half_the_box_is_never_accepted_as_a_mark_where_filling_ca
     assert r.status == FieldStatus.NEEDS_REVIEW, (r.details["states"], r.confidence)
 
 
+def _blurred_scribble(vf, seed: int, blur: int):  # noqa: ANN001, ANN202 - (option, reading)
+    """A thin ballpoint scribble over the second option of a field where filling cancels, the
+    page blurred (a phone's or a copier's) by a `blur`-pixel Gaussian, read."""
+    slot = _slot(vf, "family_crisis")
+    b = slot.field.options[1]
+    canvas = _canvas(vf, slot.page)
+    draw_mark(canvas, b.box, "scribble", pen=_pen(40, 0.3), rng=random.Random(seed))
+    canon = cv2.GaussianBlur(_canon(canvas), (blur, blur), 0)
+    return b, read_slot(_ctx(vf, slot.page, canon), slot)
+
+
 def test_a_blurred_scribble_is_offered_as_the_cancel_it_is(vf) -> None:
     """A scribble a phone's blur thickened covers most of the box once its lighter ink counts
     (0.84) though under a filled box's share in dark ink (0.70): it was offered as a mark (seed
     113, a phone photo and an office copy: truth a cancel, read "marked", in review). It is offered
     as a cancel now, and a person still decides."""
-    slot = _slot(vf, "family_crisis")
-    b = slot.field.options[1]
-    canvas = _canvas(vf, slot.page)
-    draw_mark(canvas, b.box, "scribble", pen=_pen(40, 0.3), rng=random.Random(3))
-    canon = cv2.GaussianBlur(_canon(canvas), (3, 3), 0)
-    r = read_slot(_ctx(vf, slot.page, canon), slot)
+    b, r = _blurred_scribble(vf, seed=3, blur=3)
     e = r.details["evidence"][b.value]
     assert e["fill"] < 0.72 <= e["faint_fill"] and e["crossings"] < 3, e
     assert r.details["states"][b.value] == "filled"
@@ -176,12 +182,7 @@ def test_a_scribble_blurred_into_two_strokes_is_not_accepted_as_a_mark(vf) -> No
     """A thin scribble blurred until a vertical line meets two strokes (a cross's count) but with
     most of the box inked (0.61 counting its lighter ink) was accepted as a mark; where filling
     cancels, a person decides."""
-    slot = _slot(vf, "family_crisis")
-    b = slot.field.options[1]
-    canvas = _canvas(vf, slot.page)
-    draw_mark(canvas, b.box, "scribble", pen=_pen(40, 0.3), rng=random.Random(2))
-    canon = cv2.GaussianBlur(_canon(canvas), (5, 5), 0)
-    r = read_slot(_ctx(vf, slot.page, canon), slot)
+    b, r = _blurred_scribble(vf, seed=2, blur=5)
     e = r.details["evidence"][b.value]
     assert e["fill"] < 0.47 and e["crossings"] == 2 and e["faint_fill"] >= 0.6, e
     assert r.status == FieldStatus.NEEDS_REVIEW, (r.details["states"], r.confidence)
