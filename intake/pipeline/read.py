@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import cv2
@@ -735,17 +736,35 @@ def ppocr_pair_agrees(ftype: str, verdict: Verdict, quality: str | None = None) 
     return True
 
 
+# A runner-up is no doubt about the value where it is only another form of the chosen character,
+# its simplified one or a variant (時 over 时, 鎮 over 镇 or 鎭: the same once simplified by OpenCC's
+# Traditional-to-Simplified table). Until the first set read
+# after the pair was widened (seed 131, unseen faces), any runner-up outside Big5 counted so, and a
+# handwritten 內政部移民署... that both recognisers read without its 內 was accepted on a phone
+# photo: the tiny one's 務 at 0.42 over 为 at 0.18 (the simplified form of 為, another character).
+def _simplified(ch: str) -> str:
+    return _t2s().convert(ch)
+
+
+@lru_cache(maxsize=1)
+def _t2s():  # noqa: ANN202 - an opencc.OpenCC
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
 def _other_script(c: CharChoice) -> bool:
-    """A character whose runner-up is a Han character not used in Taiwan (outside Big5): mostly
-    the same character's simplified form (時 over 时, 鄰 over 邻), no other reading of the value."""
-    return bool(c.alt) and _outside_big5(c.alt)
+    """A character whose runner-up is another form of it not used in Taiwan (outside Big5): its
+    simplified form or a variant (時 over 时, 鎮 over 鎭), no other reading of the value."""
+    return bool(c.alt) and _outside_big5(c.alt) and _simplified(c.alt) == _simplified(c.text)
 
 
 def _pair_difference(tiny: Reading, small: Reading) -> int | None:
     """Where the tiny recogniser's reading differs from the small one's in one character only,
-    and there gives no reading of its own: a character outside Big5 (the simplified form of the
-    small one's: 访 for 訪, 邻 for 鄰), or one chosen over the small one's character as its
-    runner-up (卷 over 巷); that character's position in the tiny reading, else None."""
+    and there gives no reading of its own: another form of the small one's character outside
+    Big5 (访 for 訪, 邻 for 鄰, see `_other_script`), or one chosen over the small one's
+    character as its runner-up (卷 over 巷); that character's position in the tiny reading, else
+    None."""
     if len(tiny.text) != len(small.text) or len(tiny.chars) != len(tiny.text):
         return None
     diffs = [i for i, (a, b) in enumerate(zip(tiny.text, small.text, strict=True)) if a != b]
@@ -753,7 +772,8 @@ def _pair_difference(tiny: Reading, small: Reading) -> int | None:
         return None
     i = diffs[0]
     c = tiny.chars[i]
-    return i if _outside_big5(c.text) or c.alt == small.text[i] else None
+    simplified = _outside_big5(c.text) and _simplified(small.text[i]) == _simplified(c.text)
+    return i if simplified or c.alt == small.text[i] else None
 
 
 # Dates, phones and numbers have no checksum. On faxes, a light setting or a pencil leaves of a

@@ -452,6 +452,11 @@ def test_a_runner_up_in_the_other_script_is_no_close_call_for_the_pair() -> None
     assert (simplified.status, simplified.details.get("accepted_by")) == (FieldStatus.ACCEPTED, "ppocr_pair")
     other = _pair_read(("鄭國榮", 0.87, with_alt("策")), ("鄭國榮", 0.99, _sure("鄭國榮")), ink="鄭國榮")
     assert (other.status, other.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"])
+    # a runner-up outside Big5 that is another character's simplified form (seed 131: 務 at 0.42
+    # over 为, 為's, in a reading that had lost its first character): a doubt
+    unsure = (*_sure("鄭國"), CharChoice("榮", 0.42, "为", 0.18))
+    doubt = _pair_read(("鄭國榮", 0.87, unsure), ("鄭國榮", 0.99, _sure("鄭國榮")), ink="鄭國榮")
+    assert (doubt.status, doubt.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"])
 
 
 def _swap(text: str, chars: tuple[CharChoice, ...], i: int, c: CharChoice) -> tuple[str, tuple[CharChoice, ...]]:
