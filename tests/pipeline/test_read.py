@@ -481,6 +481,12 @@ def test_a_ppocr_pair_may_differ_in_one_character_the_tiny_recogniser_gives_no_r
     two = read(_swap(*_swap(addr, _sure(addr), i, CharChoice("邻", 0.7, "郊", 0.2)), j, CharChoice("卷", 0.6, "巷", 0.4)))
     assert (two.status, two.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"])
     # dates, phones, numbers and IDs: the two readings must be the same
+    # in a name, a tiny reading that chose its own character over the small one's is a reading of
+    # its own (seed 139: 詹 at 0.50 over 唐, the small one's 唐心怡 accepted, 詹心怡 on paper)
+    name = "唐心怡"
+    tiny_name = (CharChoice("詹", 0.5, "唐", 0.46), *_sure("心怡"))
+    r = _pair_read(("詹心怡", 0.9, tiny_name), (name, 0.99, _sure(name)), ink=name)
+    assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"])
     date = read_with("child_protection", "report_date", "113/05/03", FakeTesseract(("118/05/08", 40), ("118/05/08", 30)),
                      tiny=FakeRecognizer("tiny", ("113/05/08", 0.97, _sure("113/05/08"))),
                      small=FakeRecognizer("small", ("113/05/03", 0.99, _sure("113/05/03"))))
