@@ -358,6 +358,14 @@ def _doubts(r: Reading) -> dict[str, Any]:
     return {"doubts": d} if d else {}
 
 
+def _ppocr_reads(eng: LineRecognizer, f: Field, lines: list[np.ndarray], comb: bool,
+                 attempts: list[dict[str, Any]]) -> Reading:
+    """One PP-OCR recogniser's reading of the field, normalised, and added to `attempts`."""
+    r = _normalised(f.type, _read_ppocr(eng, lines, comb))
+    attempts.append({"engine": eng.name, "text": r.text, "conf": r.conf, **_doubts(r)})
+    return r
+
+
 def _normalised(ftype: str, r: Reading) -> Reading:
     value, problems = normalize(ftype, r.text)
     codes = tuple(p.code for p in problems)
@@ -545,14 +553,12 @@ def second_opinion(ctx: PageContext, f: Field, written: Written, first: FirstRea
     pps: tuple[Reading, ...] = ()
     if not t.problems:
         tiny_engine = ctx.ppocr_tiny
-        tiny = _normalised(f.type, _read_ppocr(tiny_engine, lines, written.comb))
-        attempts.append({"engine": tiny_engine.name, "text": tiny.text, "conf": tiny.conf, **_doubts(tiny)})
+        tiny = _ppocr_reads(tiny_engine, f, lines, written.comb, attempts)
         pps = (tiny,)
         if not tiny.problems and tiny.value == t.value and min(t.conf, tiny.conf) >= TINY_AGREE_MIN_CONF:
             return _agreed(Agreement.AGREE_TINY, t, tiny, tiny_engine, first.setting, pps)
     small_engine = ctx.ppocr
-    small = _normalised(f.type, _read_ppocr(small_engine, lines, written.comb))
-    attempts.append({"engine": small_engine.name, "text": small.text, "conf": small.conf, **_doubts(small)})
+    small = _ppocr_reads(small_engine, f, lines, written.comb, attempts)
     pps = (*pps, small)
     if not small.problems:
         if not t.problems and t.value == small.value:
@@ -566,9 +572,7 @@ def second_opinion(ctx: PageContext, f: Field, written: Written, first: FirstRea
         if len(pps) == 1 and small.conf >= PAIR_MIN_CONF and dissent < PAIR_MAX_DISSENT:
             # Tesseract read nothing valid, so the tiny recogniser has not read yet: its reading
             # lets the PP-OCR pair (`ppocr_pair_agrees`) settle a value Tesseract could not read
-            tiny_engine = ctx.ppocr_tiny
-            tiny = _normalised(f.type, _read_ppocr(tiny_engine, lines, written.comb))
-            attempts.append({"engine": tiny_engine.name, "text": tiny.text, "conf": tiny.conf, **_doubts(tiny)})
+            tiny = _ppocr_reads(ctx.ppocr_tiny, f, lines, written.comb, attempts)
             pps = (tiny, small)
         return Verdict(Agreement.DISAGREE, small, small_engine.name, pps, dissent)
     if t.problems and len(pps) == 1:
@@ -578,12 +582,10 @@ def second_opinion(ctx: PageContext, f: Field, written: Written, first: FirstRea
         # phone sets (unseen faces, 48 forms) 6 more typed dates and IDs were offered right and 2
         # empty fields offered a value where an invalid reading had counted as empty; 16 empty
         # fields more were accepted, right, on fax pages whose required field now read valid.
-        tiny_engine = ctx.ppocr_tiny
-        tiny = _normalised(f.type, _read_ppocr(tiny_engine, lines, written.comb))
-        attempts.append({"engine": tiny_engine.name, "text": tiny.text, "conf": tiny.conf, **_doubts(tiny)})
+        tiny = _ppocr_reads(ctx.ppocr_tiny, f, lines, written.comb, attempts)
         pps = (tiny, small)
         if not tiny.problems:
-            return Verdict(Agreement.DISAGREE, tiny, tiny_engine.name, pps, 0.0)
+            return Verdict(Agreement.DISAGREE, tiny, ctx.ppocr_tiny.name, pps, 0.0)
     if not small.problems or t.problems:
         return Verdict(Agreement.DISAGREE, small, small_engine.name, pps, 0.0 if t.problems else t.conf)
     return Verdict(Agreement.DISAGREE, t, f"tesseract:{first.setting.lang}", pps)
@@ -876,6 +878,13 @@ def _reaches_further(faint: Written, dark: Written) -> bool:
     return fl > dl or (fl == dl and fw - dw > FAINT_REACH * max(fh, 1.0) * fl)
 
 
+def _on_faint_page(ctx: PageContext, slot: Slot) -> tuple[PageContext, Written]:
+    """The page with its light flattened and its darkness stretched (`marks.faint_page`: the
+    page's faint level at the readers' ink threshold), and the field's writing on it."""
+    fctx = replace(ctx, canon=faint_page(ctx), paper=255.0)
+    return fctx, _written(fctx, slot)
+
+
 def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
     """A text field: nothing written (no OCR), or first readings -> second opinion -> routing."""
     f = slot.field
@@ -886,8 +895,7 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
     if written.ink_mm2 < EMPTY_INK_MM2:
         # no dark ink; before calling it empty, look for writing in a light pen or pencil on the
         # page with its light flattened and its darkness stretched (marks.faint_page)
-        fctx = replace(ctx, canon=faint_page(ctx), paper=255.0, quality=ctx.quality)
-        fwritten = _written(fctx, slot)
+        fctx, fwritten = _on_faint_page(ctx, slot)
         if fwritten.ink_mm2 >= EMPTY_INK_MM2:
             ctx, written, faint = fctx, fwritten, True
     elif not written.comb and _light_ink(written, ctx.paper):
@@ -896,8 +904,7 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
         # with characters missing could go through. Where the stretched page shows writing
         # reaching clearly further than the dark ink does, read that and let a person confirm it.
         # (Only light ink is looked at again: cutting every typed field out twice cost ~5% a page.)
-        fctx = replace(ctx, canon=faint_page(ctx), paper=255.0, quality=ctx.quality)
-        fwritten = _written(fctx, slot)
+        fctx, fwritten = _on_faint_page(ctx, slot)
         if _reaches_further(fwritten, written):
             ctx, written, faint, partly = fctx, fwritten, True, True
     if written.ink_mm2 < EMPTY_INK_MM2:  # nothing written: no OCR
@@ -1023,7 +1030,7 @@ def doubt_empties_on_fax(quality: PageQuality, template: Template, page: int, re
         light = False  # a tick came through whole: the pen that filled the page writes dark enough
     required = {s.path for s in template.slots() if s.page == page and s.field.required}
     if light:
-        why: str | None = "light_print"
+        why = "light_print"
     elif any(_broken_mark(r) for r in readings):
         why = "mark_broken"
     elif any(r.path in required and is_empty(r.value) for r in readings):
