@@ -63,13 +63,14 @@ class Names:
 OPTION_CODE = re.compile(r"-?[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-def option_value(code: str | None, names: Names, notes: list[str], where: str) -> str:
+def option_value(code: str | None, names: Names, notes: list[str], where: str, unnamed: str = "box") -> str:
     """The source's own answer code (queXF's ``1``, OMRChecker's ``A`` or ``0``) kept as the
-    option's value, so a record matches the source's codebook; a missing code, one that is not a
-    plain code (letters, digits, ``_ . -``) or a repeat gets a name, and a note says which."""
+    option's value, so a record matches the source's codebook; a missing code (named `unnamed`),
+    one that is not a plain code (letters, digits, ``_ . -``) or a repeat gets a name, and a note
+    says which."""
     if code and OPTION_CODE.fullmatch(code) and code not in names.used:
         return names.take(code)
-    made = names.take(slug(code, prefix="v") if code else "box")
+    made = names.take(slug(code, prefix="v") if code else unnamed)
     notes.append(f"{where} " + (f"has the code {code!r}, kept as {made!r}" if code else f"has no code; named {made!r}"))
     return made
 

@@ -136,11 +136,7 @@ def _option_value(b: QBox, i: int, names: c.Names, notes: list[str], varname: st
     """The box's own answer code (queXF's ``1``, ``2``, ...) kept as the option's value, so a
     record matches the questionnaire's codebook (`common.option_value`); a box with no code is
     named after its place."""
-    if b.value:
-        return c.option_value(b.value, names, notes, f"{varname}: box {i + 1}")
-    made = names.take(f"box{i + 1}")
-    notes.append(f"{varname}: box {i + 1} has no code; named {made!r}")
-    return made
+    return c.option_value(b.value, names, notes, f"{varname}: box {i + 1}", unnamed=f"box{i + 1}")
 
 
 def _field(g: QGroup, boxes: list[list[float]], names: c.Names, latin: bool, notes: list[str]) -> dict | None:
