@@ -68,7 +68,7 @@ def read_page(page: LoadedPage, registry: Registry | None = None, engine: PageEn
             res.template_page, res.pages_in_form = known.page + 1, known.pages
             res.alignment, res.method = known.alignment, known.method
         return res
-    return read_registered(page, registry.get(loc.form_id, loc.version), loc, engine, keep_crops, timings)
+    return read_registered(page, registry.get(loc.form_id, loc.version), loc, engine, keep_crops, timings, registry)
 
 
 def unreadable(page: LoadedPage) -> PageResult:
@@ -80,11 +80,12 @@ def unreadable(page: LoadedPage) -> PageResult:
 
 
 def read_registered(page: LoadedPage, template: Template, loc: Located, engine: PageEngine | None, keep_crops: bool,
-                    timings: dict[str, float]) -> PageResult:
+                    timings: dict[str, float], registry: Registry | None = None) -> PageResult:
     """Read every field of a page registered on `template` by `loc` (also used by `place`)."""
     assert page.image is not None
     t1 = time.perf_counter()
-    readings, crops, quality = read_page_fields(page.image, loc.homography, template, loc.page, engine, keep_crops)
+    readings, crops, quality = read_page_fields(page.image, loc.homography, template, loc.page, engine, keep_crops,
+                                                 registry)
     timings["read"] = time.perf_counter() - t1
     h, w = page.image.shape[:2]
     return PageResult(

@@ -448,19 +448,22 @@ _white_cache: dict[tuple[str, int, tuple[int, int]], tuple[np.ndarray, np.ndarra
 _rate_cache: dict[int, tuple[np.ndarray, float | None]] = {}
 
 
-def _blank_canon(template: Any, page: int, shape: tuple[int, int]) -> np.ndarray:
+def _blank_canon(template: Any, page: int, shape: tuple[int, int], registry: Any = None) -> np.ndarray:
     """The registry's blank page (rendered once per template version, or the reference scan of a
-    form in circulation) at canon resolution, `shape`. A template the registry did not load has
-    no blank to compare with: the registry raises."""
-    from intake.forms.registry import default_registry
+    form in circulation) at canon resolution, `shape`: the registry the page was read with, or the
+    default one. A template the registry did not load has no blank to compare with: it raises."""
+    if registry is None:
+        from intake.forms.registry import default_registry
 
-    blank = default_registry().blank_image(template, page, CANON_DPI)
+        registry = default_registry()
+    blank = registry.blank_image(template, page, CANON_DPI)
     if blank.shape != shape:
         blank = cv2.resize(blank, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
     return blank
 
 
-def blank_white(template: Any, page: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+def blank_white(template: Any, page: int, shape: tuple[int, int], registry: Any = None
+                ) -> tuple[np.ndarray, np.ndarray] | None:
     """(white, paper) masks at canon resolution: where the blank printed form is white, away from
     its printing by `PRINT_GROW_MM`; and of that, what is outside every field's box (paper no one
     writes on). Cached per template page."""
@@ -468,7 +471,7 @@ def blank_white(template: Any, page: int, shape: tuple[int, int]) -> tuple[np.nd
     hit = _white_cache.get(key)
     if hit is not None:
         return hit
-    blank = _blank_canon(template, page, shape)
+    blank = _blank_canon(template, page, shape, registry)
     k = int(2 * PRINT_GROW_MM * PX_PER_MM) | 1
     printed = cv2.dilate((blank < 230).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
     white = printed == 0
@@ -497,7 +500,7 @@ def speck_rate(ctx: Any) -> float | None:
     if hit is not None and hit[0] is ctx.canon:
         return hit[1]
     flat = flat_page(ctx.canon)
-    masks = _masks(template, ctx.page, flat.shape)
+    masks = _masks(template, ctx.page, flat.shape, getattr(ctx, "registry", None))
     if masks is None:
         return None
     n = int(masks[1].sum())
@@ -516,7 +519,7 @@ def text_traces(ctx: Any, box: tuple[float, float, float, float], inset_mm: floa
     if rate is None:
         return 0, 0.0
     flat = flat_page(ctx.canon)
-    masks = _masks(ctx.template, ctx.page, flat.shape)
+    masks = _masks(ctx.template, ctx.page, flat.shape, getattr(ctx, "registry", None))
     if masks is None:
         return 0, 0.0
     white = masks[0]
@@ -544,7 +547,7 @@ def print_kept(ctx: Any) -> float | None:
         from intake.errors import IntakeError
 
         try:
-            blank = _blank_canon(template, ctx.page, shape)
+            blank = _blank_canon(template, ctx.page, shape, getattr(ctx, "registry", None))
         except (IntakeError, KeyError, OSError):
             return None
         printed = blank < 128
@@ -558,10 +561,11 @@ def print_kept(ctx: Any) -> float | None:
     return float(np.count_nonzero(ctx.canon[near] < 128)) / count
 
 
-def _masks(template: Any, page: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+def _masks(template: Any, page: int, shape: tuple[int, int], registry: Any = None
+           ) -> tuple[np.ndarray, np.ndarray] | None:
     from intake.errors import IntakeError
 
     try:
-        return blank_white(template, page, shape)
+        return blank_white(template, page, shape, registry)
     except (IntakeError, KeyError, OSError):
         return None

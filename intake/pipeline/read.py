@@ -27,6 +27,7 @@ import numpy as np
 
 from intake.errors import OcrTimeout
 from intake.forms.model import Field, Slot, Template
+from intake.forms.registry import Registry
 from intake.forms.rules import is_empty
 from intake.pipeline import confidence as conf
 from intake.pipeline.engines.contract import (
@@ -114,6 +115,7 @@ class PageContext:
     second: LineRecognizer | None = None  # the independent reader (PP-OCR "small"); this thread's own when None
     fast: LineRecognizer | None = None  # its fast first pass (PP-OCR "tiny"); this thread's own when None
     quality: PageQuality | None = None  # the page's quality class (`quality.py`): marks and confidence tables
+    registry: Registry | None = None  # whose blank pages the marks compare with; the default one when None
 
     @property
     def tesseract(self) -> PageEngine:
@@ -977,11 +979,14 @@ def _read_slot(ctx: PageContext, slot: Slot) -> FieldReading:
 
 
 def read_page_fields(img: np.ndarray, H: np.ndarray, template: Template, page: int, engine: PageEngine | None,
-                     keep_crops: bool = False) -> tuple[list[FieldReading], dict[str, np.ndarray], PageQuality]:
-    """Every field of one registered page, the crops kept, and the page's measured quality."""
+                     keep_crops: bool = False, registry: Registry | None = None
+                     ) -> tuple[list[FieldReading], dict[str, np.ndarray], PageQuality]:
+    """Every field of one registered page, the crops kept, and the page's measured quality.
+    `registry`: the one the page was registered with (its blank pages); the default one if None."""
     canon = warp_to_template(img, H, template)
     quality = measure_quality(canon, CANON_DPI, scan_dpi(H), img)
-    ctx = PageContext(canon, paper_level(canon), engine, keep_crops, template=template, page=page, quality=quality)
+    ctx = PageContext(canon, paper_level(canon), engine, keep_crops, template=template, page=page, quality=quality,
+                      registry=registry)
     readings = [read_slot(ctx, s) for s in template.slots() if s.page == page]
     if quality.cls == "fax":
         quality = replace(quality, print_kept=print_kept(ctx))

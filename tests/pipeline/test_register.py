@@ -84,16 +84,21 @@ def test_half_a_page_is_unregistered_never_misread(clean_cp: Path) -> None:
 
 def test_registration_compares_with_the_registrys_blank_pages_not_the_renderer(clean_cp: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """The blank page a scan is compared with (alignment score, features) is made once per
-    template version and resolution and kept by the registry; registration itself never prints
-    a page. With the blanks made, a renderer that would fail changes nothing."""
+    """The blank page a scan is compared with (alignment score, features; the marks' speck
+    level) is made once per template version and resolution and kept by the registry the page is
+    read with; reading itself never prints a page. With the blanks made, a renderer that would
+    fail changes nothing. (The marks took the default registry's blanks until 2026-12-02: run
+    alone, this test failed, since nothing had made them.)"""
     from intake.forms import render
     from intake.forms.registry import load_registry
+    from intake.pipeline.marks import CANON_DPI
     from intake.pipeline.register import SCORE_DPI
 
     reg = load_registry(default_registry().root)  # a registry of its own: nothing made yet
     t = reg.get("child_protection")
     blanks = [reg.blank_image(t, p, SCORE_DPI) for p in range(len(t.pages))]
+    for p in range(len(t.pages)):
+        reg.blank_image(t, p, CANON_DPI)
     assert reg.blank_image(t, 0, SCORE_DPI) is blanks[0]  # kept, not made again
     assert np.array_equal(blanks[1], np.asarray(render.blank_page(t, 1, int(SCORE_DPI))))
 
