@@ -43,3 +43,20 @@ def read_forms(files: list[Path]) -> list[FormInstance]:
     reg = default_registry()
     pages = [read_page(p, reg) for f in files for p in iter_pages(f, f.name)]
     return assemble(pages, reg)
+
+
+def one_form(template_id: str, out: Path, *, seed: int, n: int, profile: str, hand: float, fonts: str) -> list[Path]:
+    """Form `n` of a `bench/accuracy` set (`synthesize(count >= n, seed=...)` makes the same bytes),
+    made alone: the files of its pages. `template_id` may name a version, ``vulnerable_family@1``
+    (bench/accuracy reads version 1 of each form)."""
+    import random
+
+    from intake.forms.synth import DEFAULT_FORMAT, _save, render_record, synth_record
+
+    form_id, _, version = template_id.partition("@")
+    t = default_registry().get(form_id, int(version) if version else None)
+    out.mkdir(parents=True, exist_ok=True)
+    base = f"{seed}:{t.key}:{n}"
+    data = synth_record(t, random.Random(base))
+    scans, *_ = render_record(t, data, base, profile=profile, hand=hand, fonts=fonts)
+    return [out / name for name in dict.fromkeys(name for name, _ in _save(scans, DEFAULT_FORMAT[profile], out, str(n)))]
