@@ -166,3 +166,18 @@ def test_a_poor_feature_fit_is_not_let_through_by_the_lighter_lines(tmp_path: Pa
     assert res.status == PageStatus.READ and res.alignment > 0.95, (res.method, res.alignment)
     tick = next(r for r in res.fields if r.path == "family_consent")
     assert tick.value is True and tick.status == FieldStatus.ACCEPTED
+
+
+def test_a_feature_fit_is_made_exact_by_the_forms_own_marks(tmp_path: Path) -> None:
+    """A dark phone photo whose QR and corner marks were not found first (bench/accuracy --seed 167,
+    phone, unseen faces, child_protection form 6's second page): ORB's fit aligned at 0.86, put the
+    urgent box's square 1 mm off, and the empty box, the square's edge inside it, was offered as
+    marked. The four marks, looked for where the fit puts them, give the homography."""
+    from tests.pipeline.conftest import one_form
+
+    files = one_form("child_protection@1", tmp_path, seed=167, n=6, profile="phone", hand=0.3, fonts="unseen")
+    res = read_page(next(iter_pages(files[1], files[1].name)), default_registry())
+    assert res.status == PageStatus.READ and res.method.endswith("+marks") and res.alignment > 0.95, \
+        (res.method, res.alignment)
+    urgent = next(r for r in res.fields if r.path == "urgent")
+    assert urgent.value is False and urgent.status == FieldStatus.ACCEPTED
