@@ -701,3 +701,16 @@ def test_a_ppocr_pair_in_a_character_not_used_in_taiwan_goes_to_review() -> None
                       tiny=FakeRecognizer("tiny", (org, 0.97, _sure(org))),
                       small=FakeRecognizer("small", (org, 0.98, _sure(org))))
     assert right.details.get("accepted_by") == "ppocr_pair"
+
+
+def test_a_speck_read_as_a_stop_after_chinese_punctuation_goes_to_review() -> None:
+    """Seed 167, an office scan: dust after a narrative's final 。 read "." by Tesseract and PP-OCR
+    alike, 評估。. accepted. A Latin stop or middle dot after Chinese punctuation, or ending a
+    value after a Chinese character, is a speck read as a mark: a person looks."""
+    r = read_with("child_protection", "narrative", "需要安置評估。", FakeTesseract(("需要安置評估。.", 96)),
+                  tiny=FakeRecognizer("tiny", ("需要安置評估。.", 0.97)))
+    assert r.details["agreement"] == Agreement.AGREE_TINY and r.value == "需要安置評估。."
+    assert r.status == FieldStatus.NEEDS_REVIEW and "text.stray_mark" in r.errors
+    r = read_with("child_protection", "narrative", "需要安置評估。", FakeTesseract(("需要安置評估。", 96)),
+                  tiny=FakeRecognizer("tiny", ("需要安置評估。", 0.97)))
+    assert r.status == FieldStatus.ACCEPTED
