@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from intake.db.models import AuditEntry, FieldCorrection, RecordEvent, ReviewClaim, utcnow
 from intake.db.session import get_db
-from tests.review.conftest import API, Env
+from tests.review.conftest import API, Env, doubt
 
 
 def needing(env: Env, record_id: int) -> dict[str, dict]:
@@ -225,7 +225,7 @@ def test_two_supervisors_on_one_record(env: Env) -> None:
 
 def test_queue_urgent_first_then_oldest_with_filters_and_counts(env: Env) -> None:
     first = env.record(0)
-    second = env.record(1)
+    second = env.record(1, change=doubt("child_name"))  # form 1 reads straight through: one field doubted
     accepted = env.record(2)
     q = env.client.get(f"{API}/review/queue", headers=env.headers["supervisor"]).json()
     ids = [i["id"] for i in q["items"]]

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from intake.cli import app
 from intake.config import PROJECT_ROOT, get_settings
-from tests.review.conftest import Env
+from tests.review.conftest import Env, doubt
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_export_writes_labelled_examples_and_stats_reads_spot_checks(cli_env: En
     confirmed = choices[0]
     rev = env.patch(rid, confirmed, env.truth(0, confirmed), rev).json()["revision"]
     assert env.post(f"/records/{rid}/approve", revision=rev).json()["status"] == "approved"
-    other = env.record(1)  # corrected but not approved: not a final label, not exported
+    other = env.record(1, change=doubt("child_name"))  # corrected but not approved: not a final label, not exported
     r = env.patch(other, "child_name", "王小明", env.get(other)["revision"])
     assert r.status_code == 200
 

@@ -419,12 +419,14 @@ def test_review_pages_are_light_and_have_no_accessibility_violations(page, serve
     batch_id, _ = office_batch
     sign_in(page, server, "admin")
     axe = AXE.read_text(encoding="utf-8")
-    q = server.api.get(f"{API}/review/queue?batch={batch_id}").json()
+    # any batch's record: since issue 13's fourth pass only one office form needs a person, and
+    # the keyboard test above finishes it
+    q = server.api.get(f"{API}/review/queue").json()
     for item in q["items"]:  # what the supervisor of the other tests left open
         if item["mine"]:
             assert server.api.delete(f"{API}/review/records/{item['id']}/claim").status_code == 204
     free = [i["id"] for i in q["items"] if not i["claimed_by"]]
-    assert free, "the office batch leaves a record to review"
+    assert free, "the other tests leave a record to review"
     rid = free[0]
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
