@@ -70,10 +70,12 @@ class FakeTesseract:
 class FakeRecognizer:
     """A `LineRecognizer` whose answers the test chooses: (text, score 0..1) per line read."""
 
-    def __init__(self, name: str, *answers: tuple[str, float]) -> None:
+    def __init__(self, name: str, *answers: tuple[str, float], characters: frozenset[str] | None = None) -> None:
         self.name = name
         self.answers = list(answers)
         self.calls = 0
+        if characters is not None:  # what a real recogniser can read at all (PPOCREngine.characters)
+            self.characters = characters
 
     def read_line(self, image: np.ndarray) -> LineResult:
         self.calls += 1
@@ -714,3 +716,21 @@ def test_a_speck_read_as_a_stop_after_chinese_punctuation_goes_to_review() -> No
     r = read_with("child_protection", "narrative", "需要安置評估。", FakeTesseract(("需要安置評估。", 96)),
                   tiny=FakeRecognizer("tiny", ("需要安置評估。", 0.97)))
     assert r.status == FieldStatus.ACCEPTED
+
+
+def test_a_character_the_tiny_recogniser_cannot_read_does_not_stop_the_pair() -> None:
+    """PP-OCRv6 tiny has no 龔 (nor 吳 謝 盧 ...) and reads 龔宇翔 as 冀宇翔; the small one reads it
+    sure. The one character the tiny one lacks is no disagreement; one it has (翔 read 祥) is."""
+    from intake.pipeline.engines.ppocr import default_ppocr
+
+    tiny_set = default_ppocr("tiny").characters
+    assert "龔" not in tiny_set and "冀" in tiny_set  # the shipped model's dictionary
+    name = "龔宇翔"
+    r = read_with("child_protection", "child_name", name, FakeTesseract(("襲宇翔", 0), ("間宇翔", 0)),
+                  tiny=FakeRecognizer("tiny", ("冀宇翔", 0.95, _sure("冀宇翔")), characters=tiny_set),
+                  small=FakeRecognizer("small", (name, 0.99, _sure(name))))
+    assert (r.value, r.status, r.details.get("accepted_by")) == (name, FieldStatus.ACCEPTED, "ppocr_pair")
+    r = read_with("child_protection", "child_name", "陳宇翔", FakeTesseract(("陣宇翔", 0), ("陣宇翔", 0)),
+                  tiny=FakeRecognizer("tiny", ("陳宇祥", 0.95, _sure("陳宇祥")), characters=tiny_set),
+                  small=FakeRecognizer("small", ("陳宇翔", 0.99, _sure("陳宇翔"))))
+    assert r.status == FieldStatus.NEEDS_REVIEW and "accepted_by" not in r.details

@@ -92,6 +92,7 @@ class PPOCREngine:
             chars = (root / spec.characters).read_text(encoding="utf-8").splitlines()
         # CTC: index 0 is the blank, the last index a space (as PaddleOCR's decoder)
         self._chars = ["", *chars, " "]
+        self.characters = frozenset(chars)  # what it can read at all (the tiny one lacks 龔 吳 謝 盧 ...)
         self._input = self._session.get_inputs()[0].name
         classes = self._session.get_outputs()[0].shape[-1]
         if isinstance(classes, int) and classes != len(self._chars):
