@@ -135,3 +135,19 @@ def test_a_final_mark_broken_into_pixels_sends_the_value_to_a_person(tmp_path) -
     situation = fields["situation"]
     assert situation.value.endswith("救助資訊") and situation.status == FieldStatus.NEEDS_REVIEW
     assert "faint_ink" in situation.errors
+
+
+def test_a_final_digit_broken_into_pixels_sends_the_date_to_a_person(tmp_path) -> None:  # noqa: ANN001
+    """bench/accuracy --seed 179, office scan, seen faces, vulnerable_family form 1: a handwritten
+    birth date 70.1.26 whose 6 the copy broke into five specks, read 70.1.2 by all three engines
+    and accepted as 1981-01-02 (a valid date)."""
+    from intake.forms.registry import default_registry
+    from intake.pipeline.extract import read_page
+    from intake.pipeline.load import iter_pages
+    from intake.pipeline.types import FieldStatus
+    from tests.pipeline.conftest import one_form
+
+    [pdf] = one_form("vulnerable_family@1", tmp_path, seed=179, n=1, profile="office", hand=0.3, fonts="seen")
+    fields = {r.path: r for p in iter_pages(pdf, pdf.name) for r in read_page(p, default_registry()).fields}
+    date = fields["household_members[1].birth_date"]
+    assert date.status == FieldStatus.NEEDS_REVIEW and "faint_ink" in date.errors, (date.value, date.errors)
