@@ -717,9 +717,13 @@ PAIR_CONFIDENCE = 0.984
 PAIR_NO_DIGITS_ON = frozenset({"fax"})
 
 
+def _han(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
 def _outside_big5(value: str) -> bool:
     for ch in value:
-        if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff":
+        if _han(ch):
             try:
                 ch.encode("cp950")
             except UnicodeEncodeError:
@@ -814,8 +818,9 @@ def _pair_difference(tiny: Reading, small: Reading, ftype: str) -> int | None:
     i = diffs[0]
     c = tiny.chars[i]
     simplified = _outside_big5(c.text) and _simplified(small.text[i]) == _simplified(c.text)
-    # a character the tiny recogniser cannot read at all (龔 吳 謝 盧: its dictionary lacks them)
-    lacks = tiny.charset is not None and small.text[i] not in tiny.charset
+    # a Chinese character the tiny recogniser cannot read at all (龔 吳 謝 盧: its dictionary lacks
+    # them); not a space, a digit or a mark, which no dictionary question settles
+    lacks = tiny.charset is not None and _han(small.text[i]) and small.text[i] not in tiny.charset
     return i if simplified or lacks or (ftype == "address" and c.alt == small.text[i]) else None
 
 

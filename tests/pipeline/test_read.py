@@ -734,3 +734,15 @@ def test_a_character_the_tiny_recogniser_cannot_read_does_not_stop_the_pair() ->
                   tiny=FakeRecognizer("tiny", ("陳宇祥", 0.95, _sure("陳宇祥")), characters=tiny_set),
                   small=FakeRecognizer("small", ("陳宇翔", 0.99, _sure("陳宇翔"))))
     assert r.status == FieldStatus.NEEDS_REVIEW and "accepted_by" not in r.details
+
+
+def test_only_a_chinese_character_the_tiny_recogniser_lacks_is_excused() -> None:
+    """A space or a mark is in no recogniser's dictionary question: where the small recogniser
+    read 陳 芬 (a space for 淑) and the tiny one 陳淑芬, the pair does not settle on the small one."""
+    from intake.pipeline.engines.contract import CharChoice
+    from intake.pipeline.read import Reading, _pair_difference
+
+    tiny = Reading("陳淑芬", 95.0, chars=_sure("陳淑芬"), charset=frozenset("陳淑芬冀"))
+    assert _pair_difference(tiny, Reading("陳 芬", 99.0, chars=(*_sure("陳"), CharChoice(" ", 1.0), *_sure("芬"))),
+                            "text") is None
+    assert _pair_difference(tiny, Reading("陳龔芬", 99.0, chars=_sure("陳龔芬")), "text") == 1
