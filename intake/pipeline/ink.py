@@ -68,9 +68,10 @@ class InkBlob:
 # and pairs stay specks.
 NEAR_GAP = 0.35
 NEAR_MIN_PX = 3
+SPECK_MM2 = 0.12  # a piece of ink smaller than this is a speck (unless `keep_near` keeps it)
 
 
-def writing(grey: np.ndarray, paper: float, px_per_mm: float, *, min_speck_mm2: float = 0.12,
+def writing(grey: np.ndarray, paper: float, px_per_mm: float, *, min_speck_mm2: float = SPECK_MM2,
             keep_near: bool = False) -> InkBlob:
     """The writing in a field crop: ink minus specks and minus long thin lines (form borders).
     With `keep_near`, pieces smaller than a speck beside the writing stay (see `NEAR_GAP`)."""

@@ -40,6 +40,7 @@ from intake.pipeline.engines.contract import (
     PageEngine,
 )
 from intake.pipeline.ink import (
+    SPECK_MM2,
     InkBlob,
     digit_shape_agrees,
     ink_percentile,
@@ -926,8 +927,7 @@ def _reaches_further(faint: Written, dark: Written) -> bool:
 # (`marks.traces_exceed`), a person confirms the value (`faint_ink`). Not on faxes, whose pepper
 # gathers at the edges of print.
 TAIL_REACH = 0.8
-SPECK_MM2 = 0.12  # ink.writing's speck
-# ... in pieces: a mark broken up, not one speck of dust (an office scan's 6-pixel speck after 蘇秀玉,
+# ... in pieces (each under `ink.SPECK_MM2`): a mark broken up, not one speck of dust (an office scan's 6-pixel speck after 蘇秀玉,
 # seed 157, sent four right values to review before this)
 TAIL_MIN_PIECES = 3
 # every type read on ruled lines (IDs are read cell by cell): on seed 179 (seen faces, a fresh set
