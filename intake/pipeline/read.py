@@ -121,6 +121,11 @@ class PageContext:
     registry: Registry | None = None  # whose blank pages the marks compare with; the default one when None
 
     @property
+    def quality_cls(self) -> str | None:
+        """The page's quality class (`quality.CLASSES`), None where it was not measured."""
+        return self.quality.cls if self.quality is not None else None
+
+    @property
     def tesseract(self) -> PageEngine:
         if self.engine is None:
             raise ValueError("this page context has no Tesseract engine to read text with")
@@ -306,7 +311,7 @@ def _line_boxes(slot: Slot) -> list[tuple[float, float, float, float]]:
 def _writing_lines(ctx: PageContext, slot: Slot) -> tuple[list[tuple[np.ndarray, InkBlob]], float]:
     """The writing of each ruled line that has any, and the total ink in mm2."""
     lines, ink = [], 0.0
-    near = ctx.quality is None or ctx.quality.cls != "fax"  # a fax's pepper is no punctuation (ink.NEAR_GAP)
+    near = ctx.quality_cls != "fax"  # a fax's pepper is no punctuation (ink.NEAR_GAP)
     for box in _line_boxes(slot):
         crop = cut_out(ctx, box, 0.7)
         blob = writing(crop, ctx.paper, PX_PER_MM, keep_near=near)
@@ -573,7 +578,7 @@ def second_opinion(ctx: PageContext, f: Field, written: Written, first: FirstRea
 
     Every reading is added to `attempts`."""
     t = first.reading
-    if settled_alone(f, first, written, ctx.quality.cls if ctx.quality is not None else None):
+    if settled_alone(f, first, written, ctx.quality_cls):
         return Verdict(Agreement.SINGLE, t, f"tesseract:{first.setting.lang}")
     lines = _ppocr_lines(written.units, written.comb)
     pps: tuple[Reading, ...] = ()
@@ -1000,10 +1005,10 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
     attempts: list[dict[str, Any]] = []
     first = first_readings(ctx, f, written, attempts)
     verdict = second_opinion(ctx, f, written, first, attempts)
-    routing = route(f, written, verdict, first.retried, ctx.quality.cls if ctx.quality is not None else None)
+    routing = route(f, written, verdict, first.retried, ctx.quality_cls)
     r = verdict.reading
     status, errors = routing.status, routing.errors
-    on_fax = ctx.quality is not None and ctx.quality.cls == "fax"  # a fax's pepper is no mark (ink.NEAR_GAP)
+    on_fax = ctx.quality_cls == "fax"  # a fax's pepper is no mark (ink.NEAR_GAP)
     if faint and (partly or FAINT_TEXT_REVIEW):  # partly faint: read in full, and a person confirms it
         status, errors = FieldStatus.NEEDS_REVIEW, [*errors, "faint_ink"]
     elif status == FieldStatus.ACCEPTED and f.type in TAIL_CHECKED and not on_fax and _dropped_tail(ctx, written):
