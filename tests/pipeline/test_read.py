@@ -713,6 +713,9 @@ def test_a_speck_read_as_a_stop_after_chinese_punctuation_goes_to_review() -> No
                   tiny=FakeRecognizer("tiny", ("需要安置評估。.", 0.97)))
     assert r.details["agreement"] == Agreement.AGREE_TINY and r.value == "需要安置評估。."
     assert r.status == FieldStatus.NEEDS_REVIEW and "text.stray_mark" in r.errors
+    from intake.review.reasons import UNKNOWN, reason_words
+
+    assert all(reason_words(f"{t}.stray_mark") != UNKNOWN for t in ("name", "text", "address"))  # a supervisor reads why
     r = read_with("child_protection", "narrative", "需要安置評估。", FakeTesseract(("需要安置評估。", 96)),
                   tiny=FakeRecognizer("tiny", ("需要安置評估。", 0.97)))
     assert r.status == FieldStatus.ACCEPTED
