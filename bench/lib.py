@@ -120,9 +120,17 @@ class RecordResult:
     identified: bool  # every page identified as the right form and page
     pages: int
     outcomes: list[Outcome]
-    mark_states: list[tuple[str, str]]  # (truth state, read state) per option box
+    # (truth state, read state, the page kept ink in the box) per option box: a mark the scan took
+    # off the page (a light pen through a fax's light setting) leaves the box as empty as one never
+    # marked, and no reader can see it; the report says how many of the wrong boxes were so
+    mark_states: list[tuple[str, str, bool]]
     seconds: float
     status: str
+
+
+# A box whose ink (dark or faint) covers under this share of its inside has no mark left to read
+# (a tick covers 0.05 or more: intake/pipeline/marks.py MARK_MIN_FILL).
+INKLESS_FILL = 0.01
 
 
 def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
@@ -173,11 +181,16 @@ def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
         if ftype in ("checkbox", "choice"):
             marks = truth.get("marks", {}).get(slot.path, {})
             read_states = r.details.get("states") or {"true": r.details.get("state")}
+            evidence = r.details.get("evidence") or {}
+            if ftype == "checkbox":
+                evidence = {"true": evidence}
             for opt, st in read_states.items():
+                ev = evidence.get(opt) or {}
+                inked = ev.get("fill", 1.0) >= INKLESS_FILL or ev.get("faint_fill", 1.0) >= INKLESS_FILL
                 style = marks.get(opt) if ftype == "choice" else marks.get("true")
                 tstate = "empty" if style is None else ("filled" if style in ("filled", "scribble") else "marked")
                 if ftype == "checkbox" and st == "filled" and not slot.field.fill_cancels:
                     st = "marked"
-                states.append((tstate, st or "empty"))
+                states.append((tstate, st or "empty", inked))
     return RecordResult(t.id, profile, identified, len(pages), outcomes, states, seconds,
                         inst.status if inst else "unidentified")
