@@ -26,9 +26,11 @@ by the shape of its ink as well as how much of the square it covers:
    (`SCRIBBLE_CROSSINGS` crossings and `SCRIBBLE_MIN_FILL`); a mark between a heavy cross and a
    cancel (fill within `FILLED_BAND` of `FILLED_MIN_FILL`, `NEAR_SCRIBBLE_CROSSINGS`, or two
    strokes over `BLURRED_SCRIBBLE_FAINT` of the box) is unsure, and one covering
-   `OFFERED_AS_CANCEL_FAINT` counting its faint ink is offered as a cancel. Between "clearly empty" and "clearly
-   marked" the margin is 0: the field goes to review, whatever its type (a lone checkbox, an
-   optional choice and a multiple choice have no "two marked" safety net). A mark found only as
+   `OFFERED_AS_CANCEL_FAINT` counting its faint ink, or met twice and inking the box's corners and
+   its sides' middles alike (`Evidence.around`, which a cross leaves empty), is offered as a
+   cancel. Between "clearly empty" and "clearly marked" the margin is 0: the field goes to
+   review, whatever its type (a lone checkbox, an optional choice and a multiple choice have no
+   "two marked" safety net). A mark found only as
    faint ink is read but sent to review with ``faint_ink``; a box filled past `FILLED_MIN_FILL`
    in faint ink (a pencil) is a cancel found only as faint ink, and one filled so but partly
    dark enough to be a mark is unsure.
@@ -37,6 +39,11 @@ by the shape of its ink as well as how much of the square it covers:
    fax's light threshold broke into scattered pixels) is not "clearly empty"; nor is a text
    field (`text_traces`, used by `read.read_text`). Far more than that (`Evidence.broken`) is
    read as a mark found only as faint ink: marked, and sent to review.
+
+A box's printed square is looked for within `MARK_SEARCH_MM` of where the registration puts it;
+one not found there is looked for again where the nearest square found on the page says the
+registration is off (`square_shift`), and one a blur made lighter than ink on the region split at
+Otsu's threshold (`_blurred_square`).
 
 Faint writing in text fields: `faint_page` is the flat page stretched so that the page's faint
 level (`faint_level`) becomes the readers' ink threshold; `read.read_text` reads a field there
@@ -88,6 +95,13 @@ SCRIBBLE_MIN_FILL = 0.3
 # blurred scribble (0.61 in tests/pipeline/test_marks.py, accepted as a mark before) as a cross (on
 # seed 113's sets every cross covering 0.6 or more was met once): where filling cancels, unsure.
 BLURRED_SCRIBBLE_FAINT = 0.6
+# A scribble inks the inside's corners and its sides' middles alike; a cross leaves the sides'
+# middles (x) or the corners (+) empty (`Evidence.around`). On the tuning sets' boxes where filling
+# cancels (seeds 7, 61, 67, 113, 127, 157; fax, office, phone, clean: 9,760 boxes) crosses met
+# 0.10 at most, dots 0.06, heavy ticks 0.32 (met once by a vertical line but one, at 0.23), the
+# scribbles read whole 0.40-0.77 (a light fax's broken ones 0.22-0.29). Past this, a mark met
+# twice that covers a scribble's share is offered as a cancel (in review: its margin is 0).
+AROUND_SCRIBBLE = 0.36
 # a mark's fill this far below FILLED_MIN_FILL is sure not to be a cancel. 0.3 until 2026-12-02,
 # when zigzags scribbled over a box to cancel it were accepted as marks: fill 0.56 at 0.76
 # (bench/accuracy --count 8 --seed 83, office), then, at 0.4, fill 0.51 in pencil at 0.758
@@ -119,6 +133,10 @@ BROKEN_MIN = 4
 BROKEN_MIN_BIG = 12
 BROKEN_BIG_SOLID = 0.7
 BROKEN_RATIO = 10.0
+# A square not found at the ink threshold is looked for again on the region split at Otsu's
+# threshold, if that is this far under the paper (255 on the flat page): a blurred square's band.
+BLUR_SQUARE_CONTRAST = 20
+BLUR_BAND_MM = 0.6  # ... whose band reaches this far outside the square's found edge
 PRINT_GROW_MM = 1.5  # printing on the blank form, grown by this (registration is never exact)
 
 
@@ -167,12 +185,13 @@ class Evidence:
     traces_expected: float = 0.0  # ... the page's own speck rate would put there
     solid: float = 1.0  # the largest ink piece's share of all the ink inside (a dot: one piece)
     thick: float = 1.0  # the largest ink piece's smaller side, as a share of the square's side
+    around: float = 0.0  # faint ink's cover of the inside's corners and sides' middles (the lesser of the two)
 
     def to_dict(self) -> dict[str, Any]:
         return {"fill": round(self.fill, 4), "faint_fill": round(self.faint_fill, 4), "span": round(self.span, 3),
                 "crossings": round(self.crossings, 2), "noise": round(self.noise, 1), "square_found": self.found,
                 "traces": self.traces, "traces_expected": round(self.traces_expected, 2), "solid": round(self.solid, 3),
-                "thick": round(self.thick, 3)}
+                "thick": round(self.thick, 3), "around": round(self.around, 3)}
 
     @property
     def broken(self) -> bool:
@@ -213,6 +232,10 @@ def measure(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm:
     m = MARK_SEARCH_MM
     region = _cut(flat, (x - m, y - m, w + 2 * m, h + 2 * m), px_per_mm)
     sq = find_square(region, px_per_mm, min(w, h))
+    blurred = False
+    if sq is None:
+        sq = _blurred_square(region, px_per_mm, min(w, h))
+        blurred = sq is not None
     if sq is not None:
         x0, y0, x1, y1 = sq
     else:
@@ -222,7 +245,8 @@ def measure(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm:
     inner = region[y0 + inset:y1 - inset, x0 + inset:x1 - inset]
     # the paper around the square: the region outside it, light pixels only (no printing)
     outside = np.ones(region.shape, bool)
-    outside[max(0, y0 - 2):y1 + 2, max(0, x0 - 2):x1 + 2] = False
+    g = round(BLUR_BAND_MM * px_per_mm) if blurred else 2  # a blurred square's band reaches out so far
+    outside[max(0, y0 - g):y1 + g, max(0, x0 - g):x1 + g] = False
     ring = region[outside]
     ring = ring[ring > 255 * DARK_LEVEL]
     if ring.size >= 20:
@@ -276,7 +300,47 @@ def measure(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm:
         middle = dark[mh:inner.shape[0] - mh, mw:inner.shape[1] - mw]
         traces, expected = int(middle.sum()), speck_rate * middle.size
     return Evidence(float(dark.mean()), float(faint.mean()), min(1.0, span), crossings, noise, sq is not None,
-                    traces, expected, solid, thick)
+                    traces, expected, solid, thick, _around(faint))
+
+
+ZONE = 0.2  # the side of a corner's or a side's middle zone, as a share of the inside's
+
+
+def _around(mask: np.ndarray) -> float:
+    """The lesser of `mask`'s mean cover of the inside's four corners and of its four sides'
+    middles: a cross (x) leaves the sides' middles empty, a plus (+) the corners, a tick covers
+    some of each; a scribble over the box covers both."""
+    h, w = mask.shape
+    if h < 5 or w < 5:
+        return 0.0
+
+    def zone(u: float, v: float) -> float:
+        y0, x0 = round((v - ZONE / 2) * h), round((u - ZONE / 2) * w)
+        return float(mask[max(0, y0):y0 + max(1, round(ZONE * h)), max(0, x0):x0 + max(1, round(ZONE * w))].mean())
+
+    lo, hi = ZONE / 2, 1 - ZONE / 2
+    corners = np.mean([zone(lo, lo), zone(hi, lo), zone(lo, hi), zone(hi, hi)])
+    sides = np.mean([zone(0.5, lo), zone(0.5, hi), zone(lo, 0.5), zone(hi, 0.5)])
+    return float(min(corners, sides))
+
+
+def _blurred_square(region: np.ndarray, px_per_mm: float, side_mm: float) -> tuple[int, int, int, int] | None:
+    """The printed square in a region where a blur left its lines lighter than ink (a shaken phone's
+    photo: a band of grey 150-210 on the flat page, 1 mm wide): found on the region split at Otsu's
+    threshold, when that threshold is `BLUR_SQUARE_CONTRAST` or more under the paper (else the
+    split is of the paper's own noise). The square's edges land in the middle of the blurred band."""
+    t, split = cv2.threshold(region, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    if t > 255 - BLUR_SQUARE_CONTRAST:
+        return None
+    return find_square(split, px_per_mm, side_mm)
+
+
+def _scribbled(e: Evidence) -> bool:
+    """Whether a mark is a scribble over the box rather than a tick or a cross (its printed square
+    found: else the square's own edges may be inside what is measured): met twice or more
+    by a vertical line, inked over `SCRIBBLE_MIN_FILL` of the box and in its corners and its sides'
+    middles alike (`Evidence.around`), which a cross (x or +) leaves empty."""
+    return e.found and e.crossings >= 2 and e.faint_fill >= SCRIBBLE_MIN_FILL and e.around >= AROUND_SCRIBBLE
 
 
 def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
@@ -308,8 +372,10 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
                 margin = 0.0  # filled in, partly too light to count as dark: a person decides
                 if e.faint_fill >= OFFERED_AS_CANCEL_FAINT:
                     return "filled", 0.0, False  # offered as the cancel it most likely is
+            if _scribbled(e):
+                return "filled", 0.0, False  # ink in the corners and the sides' middles: offered as a cancel
         return "marked", margin, False
-    if fill_cancels and e.faint_fill >= FILLED_MIN_FILL and spans:
+    if fill_cancels and spans and (e.faint_fill >= FILLED_MIN_FILL or _scribbled(e)):
         # filled in with a pencil or a light pen (seed 67: a pencil-filled cancel read as a faint
         # tick): a cancel, found only as faint ink, so a person confirms it
         return "filled", 0.0, True
@@ -333,6 +399,64 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
     return "empty", margin, False
 
 
+# ------------------------------------------------------------------------- where the squares are
+# A page registered a millimetre or more off in one part (a phone photo of a curved sheet with a
+# registration mark missing: seed 179, form 7, its squares 1.3 mm off in the lower left and 0.2 mm
+# in the upper right) puts some squares outside the `MARK_SEARCH_MM` they are looked for in. The
+# squares found nearest say how far off the registration is there: a square not found is looked
+# for again where the nearest square found (within `SHIFT_NEAR_MM`) says it is, when that is
+# `SHIFT_MIN_MM` or more away. Found there, it is measured there; else as before (in review).
+SHIFT_MIN_MM = 0.5
+SHIFT_NEAR_MM = 40.0
+_offsets_cache: dict[int, tuple[np.ndarray, list[tuple[float, float, float, float]]]] = {}
+
+
+def _square_offsets(ctx: Any) -> list[tuple[float, float, float, float]]:
+    """(x, y, dx, dy) in mm for every tick box on the page whose printed square is found where the
+    registration puts it: the box's centre and how far the square's centre is from it. Cached per
+    page."""
+    hit = _offsets_cache.get(id(ctx.canon))
+    if hit is not None and hit[0] is ctx.canon:
+        return hit[1]
+    out: list[tuple[float, float, float, float]] = []
+    template = getattr(ctx, "template", None)
+    if template is not None:
+        flat = flat_page(ctx.canon)
+        m = MARK_SEARCH_MM
+        for slot in template.slots():
+            f = slot.field
+            if slot.page != ctx.page or f.type not in ("checkbox", "choice") or f.mark_style == "bubble":
+                continue
+            for x, y, w, h in [o.box for o in f.options] or [slot.box]:
+                if x - m < 0 or y - m < 0:
+                    continue  # a region cut at the page's edge would shift what is found
+                sq = find_square(_cut(flat, (x - m, y - m, w + 2 * m, h + 2 * m), PX_PER_MM), PX_PER_MM, min(w, h))
+                if sq is not None:
+                    cx = x - m + (sq[0] + sq[2]) / 2 / PX_PER_MM
+                    cy = y - m + (sq[1] + sq[3]) / 2 / PX_PER_MM
+                    out.append((x + w / 2, y + h / 2, cx - (x + w / 2), cy - (y + h / 2)))
+    if len(_offsets_cache) >= PAGES_CACHED:
+        _offsets_cache.clear()
+    _offsets_cache[id(ctx.canon)] = (ctx.canon, out)
+    return out
+
+
+def square_shift(ctx: Any, box: tuple[float, float, float, float]) -> tuple[float, float] | None:
+    """(dx, dy) in mm by which the nearest square found on the page is off where the registration
+    put it, when that square is within `SHIFT_NEAR_MM` of `box` and `SHIFT_MIN_MM` or more off;
+    else None."""
+    x, y, w, h = box
+    cx, cy = x + w / 2, y + h / 2
+    near = [(np.hypot(ox - cx, oy - cy), dx, dy) for ox, oy, dx, dy in _square_offsets(ctx)
+            if (ox, oy) != (cx, cy)]
+    if not near:
+        return None
+    d, dx, dy = min(near)
+    if d > SHIFT_NEAR_MM or np.hypot(dx, dy) < SHIFT_MIN_MM:
+        return None
+    return dx, dy
+
+
 # ------------------------------------------------------------------------- fields
 def _box(ctx: Any, box: tuple[float, float, float, float], fill_cancels: bool) -> tuple[Evidence, str, float, bool, bool]:
     """(evidence, state, margin, doubtful, faint) of one box. A box whose printed square was not
@@ -340,8 +464,16 @@ def _box(ctx: Any, box: tuple[float, float, float, float], fill_cancels: bool) -
     that lost the square's faint sides) or filled past the border; ink in between may be the
     square's own edge: doubtful, a person looks."""
     quality = getattr(ctx, "quality", None)
-    e = measure(flat_page(ctx.canon), box, bilevel=quality is not None and quality.cls == "fax",
-                speck_rate=speck_rate(ctx))
+    bilevel = quality is not None and quality.cls == "fax"
+    flat = flat_page(ctx.canon)
+    e = measure(flat, box, bilevel=bilevel, speck_rate=speck_rate(ctx))
+    if not e.found:
+        shift = square_shift(ctx, box)
+        if shift is not None:
+            moved = measure(flat, (box[0] + shift[0], box[1] + shift[1], box[2], box[3]), bilevel=bilevel,
+                            speck_rate=speck_rate(ctx))
+            if moved.found:
+                e = moved
     state, margin, faint = state_of(e, fill_cancels)
     doubtful = not e.found and MARK_MIN_FILL / 3 <= e.fill < FILLED_MIN_FILL
     return e, state, 0.0 if doubtful else margin, doubtful, faint

@@ -45,6 +45,17 @@ def read_forms(files: list[Path]) -> list[FormInstance]:
     return assemble(pages, reg)
 
 
+def one_truth(template_id: str, *, seed: int, n: int) -> dict:
+    """The field values of form `n` of a `bench/accuracy` set (what `one_form` draws)."""
+    import random
+
+    from intake.forms.synth import synth_record
+
+    form_id, _, version = template_id.partition("@")
+    t = default_registry().get(form_id, int(version) if version else None)
+    return synth_record(t, random.Random(f"{seed}:{t.key}:{n}"))
+
+
 def one_form(template_id: str, out: Path, *, seed: int, n: int, profile: str, hand: float, fonts: str) -> list[Path]:
     """Form `n` of a `bench/accuracy` set (`synthesize(count >= n, seed=...)` makes the same bytes),
     made alone: the files of its pages. `template_id` may name a version, ``vulnerable_family@1``
