@@ -136,20 +136,30 @@ def test_a_scribbled_box_is_a_cancel_where_the_form_allows_it(vf) -> None:
     assert r.value == [a.value]
 
 
+def _strokes_over_a_cancelling_box(vf, paths, width_mm: float, blur: int = 0):  # noqa: ANN001, ANN202
+    """(option, reading): straight strokes `width_mm` wide in dark ink over the second option of a
+    field where filling cancels, each of `paths` giving its points (mm) from the box (x, y, w, h);
+    the page blurred by a `blur`-pixel Gaussian when given."""
+    slot = _slot(vf, "family_crisis")
+    b = slot.field.options[1]
+    canon = _canon(_canvas(vf, slot.page))
+    px = CANON_DPI / 25.4
+    for path in paths:
+        pts = [(round(u * px), round(v * px)) for u, v in path(*b.box)]
+        for p0, p1 in zip(pts, pts[1:], strict=False):
+            cv2.line(canon, p0, p1, 40, thickness=round(width_mm * px))
+    if blur:
+        canon = cv2.GaussianBlur(canon, (blur, blur), 0)
+    return b, read_slot(_ctx(vf, slot.page, canon), slot)
+
+
 def test_a_zigzag_over_half_the_box_is_never_accepted_as_a_mark_where_filling_cancels(vf) -> None:
     """A sparse "Z" scribbled over a box to cancel it (seed 83: fill 0.56, 2 crossings) was
     accepted as a mark at 0.76. Between a heavy cross and a cancel, a person decides."""
-    slot = _slot(vf, "family_crisis")
-    b = slot.field.options[1]
-    canvas = _canvas(vf, slot.page)
-    canon = _canon(canvas)
-    x, y, w, h = b.box
-    px = CANON_DPI / 25.4
-    pts = [(x + 0.5, y + 0.4), (x + w - 0.5, y + 0.4), (x + 0.5, y + h - 0.4), (x + w - 0.5, y + h - 0.4)]
-    pts = [(round(a * px), round(c * px)) for a, c in pts]
-    for p0, p1 in zip(pts, pts[1:], strict=False):
-        cv2.line(canon, p0, p1, 40, thickness=round(0.9 * px))
-    r = read_slot(_ctx(vf, slot.page, canon), slot)
+    def z(x: float, y: float, w: float, h: float) -> list[tuple[float, float]]:
+        return [(x + 0.5, y + 0.4), (x + w - 0.5, y + 0.4), (x + 0.5, y + h - 0.4), (x + w - 0.5, y + h - 0.4)]
+
+    b, r = _strokes_over_a_cancelling_box(vf, [z], width_mm=0.9)
     e = r.details["evidence"][b.value]
     assert 0.45 < e["fill"] < 0.72 and e["crossings"] < 3, e
     assert r.status == FieldStatus.NEEDS_REVIEW, (r.details["states"], r.confidence)
@@ -371,21 +381,12 @@ def test_a_heavy_cross_met_twice_is_not_offered_as_a_cancel(vf, shape: str) -> N
     """A cross drawn with a broad pen and blurred covers a sparse scribble's share of the box (0.45
     counting its lighter ink), and an x is met twice by a vertical line; its arms leave the sides'
     middles (x) or the corners (+) empty, so it stays a mark."""
-    slot = _slot(vf, "family_crisis")
-    b = slot.field.options[1]
-    canvas = _canvas(vf, slot.page)
-    canon = _canon(canvas)
-    x, y, w, h = b.box
-    px = CANON_DPI / 25.4
     if shape == "x":
-        lines = [((x, y), (x + w, y + h)), ((x + w, y), (x, y + h))]
+        paths = [lambda x, y, w, h: [(x, y), (x + w, y + h)], lambda x, y, w, h: [(x + w, y), (x, y + h)]]
     else:
-        lines = [((x + w / 2, y), (x + w / 2, y + h)), ((x, y + h / 2), (x + w, y + h / 2))]
-    for p0, p1 in lines:
-        cv2.line(canon, (round(p0[0] * px), round(p0[1] * px)), (round(p1[0] * px), round(p1[1] * px)), 40,
-                 thickness=round(0.5 * px))
-    canon = cv2.GaussianBlur(canon, (5, 5), 0)
-    r = read_slot(_ctx(vf, slot.page, canon), slot)
+        paths = [lambda x, y, w, h: [(x + w / 2, y), (x + w / 2, y + h)],
+                 lambda x, y, w, h: [(x, y + h / 2), (x + w, y + h / 2)]]
+    b, r = _strokes_over_a_cancelling_box(vf, paths, width_mm=0.5, blur=5)
     e = r.details["evidence"][b.value]
     assert e["faint_fill"] >= 0.4 and e["around"] < 0.36 and (shape == "+" or e["crossings"] >= 2), e
     assert r.details["states"][b.value] == "marked", e
