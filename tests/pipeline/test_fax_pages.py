@@ -134,3 +134,16 @@ def test_a_mark_the_fax_broke_up_puts_the_page_s_empties_in_doubt(faxed) -> None
     empties = [r for r in fields if r.value in (None, False, "", [])]
     assert empties and all(r.status == FieldStatus.NEEDS_REVIEW and r.details["fax_page"] == "mark_broken"
                            for r in empties)
+
+
+def test_a_fax_date_every_engine_read_alike_at_a_middling_confidence_goes_to_a_person(tmp_path: Path) -> None:
+    """Fresh seed 197 (unseen faces), vulnerable_family form 4 faxed light: a typed referral date
+    114年12月27日 read 111年12月27日 by Tesseract (at 61) and both PP-OCR recognisers, a valid date,
+    accepted. On a fax, dates, phones and numbers that every engine reads alike are accepted only
+    from Tesseract's 70 (read.FAX_DIGITS_MIN_CONF): what the light setting left of a 4 reads 1."""
+    from tests.pipeline.conftest import one_form, read_forms
+
+    files = one_form("vulnerable_family@1", tmp_path, seed=197, n=4, profile="fax", hand=0.3, fonts="unseen")
+    r = read_forms(files)[0].fields["referral_date"]
+    assert r.value == "2022-12-27" and r.details["agreement"] != "disagree" and 30 <= r.details["engine_conf"] < 70
+    assert r.status == FieldStatus.NEEDS_REVIEW
