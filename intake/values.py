@@ -98,13 +98,17 @@ _FOLD[0x3000] = 0x20
 _FOLD[0x200B] = None
 _FOLD[0xFEFF] = None
 
-_IDEOGRAPHS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+# Han ideographs, as a regex class body: CJK Unified Ideographs with Extension A, the compatibility
+# ideographs, and Extensions B-F with the compatibility supplement (rare characters in names). The
+# one definition of "a Chinese character" here: the reader (`pipeline.read`), the bigram model and
+# the form importers use it through `IDEOGRAPHS` and `is_han`.
+IDEOGRAPHS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 # CJK punctuation U+3000..U+303F and the full-width punctuation that is not folded
 # (U+FF01..U+FF5E minus digits and letters, plus the full-width/half-width CJK brackets
 # U+FF5F..U+FF65).
 _CJK_PUNCT = "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
-_CJK_CLASS = f"[{_IDEOGRAPHS}{_CJK_PUNCT}]"
-_IDEOGRAPH_RE = re.compile(f"[{_IDEOGRAPHS}]")
+_CJK_CLASS = f"[{IDEOGRAPHS}{_CJK_PUNCT}]"
+_IDEOGRAPH_RE = re.compile(f"[{IDEOGRAPHS}]")
 _SPACE_BETWEEN_CJK = re.compile(f"(?<={_CJK_CLASS}) (?={_CJK_CLASS})")
 _WHITESPACE = re.compile(r"\s+")
 
@@ -148,6 +152,11 @@ def _cjk_punctuation(t: str) -> str:
 
 def _has_ideograph(s: str) -> bool:
     return _IDEOGRAPH_RE.search(s) is not None
+
+
+def is_han(ch: str) -> bool:
+    """Whether `ch` is one Han ideograph (`IDEOGRAPHS`)."""
+    return len(ch) == 1 and _IDEOGRAPH_RE.match(ch) is not None
 
 
 def normalize_name(s: str) -> str:

@@ -749,3 +749,14 @@ def test_police_precincts_are_districts_of_their_city():
     assert unknown_precincts("桃園市政府警察局中靂分局忠義派出所") == ["桃園市政府警察局中靂分局"]  # 壢 misread
     assert unknown_precincts("臺南市政府警察局束區分局") == ["臺南市政府警察局束區分局"]  # 東 misread
     assert unknown_precincts("臺中市政府社會局") == []
+
+
+def test_one_definition_of_a_chinese_character() -> None:
+    """`is_han` (the reader, the bigram model and the form importers use it): CJK Unified
+    Ideographs and Extension A, the compatibility ideographs and Extension B (rare name characters);
+    not the Yijing hexagram symbols between them (U+4DC0-4DFF), CJK punctuation or full-width Latin."""
+    from intake.values import is_han
+
+    assert all(is_han(c) for c in "龔栗慄\u3400\uf900\U00020000")
+    assert not any(is_han(c) for c in "\u4dc0。，Ａa1 ")
+    assert not is_han("栗慄")

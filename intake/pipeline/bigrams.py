@@ -25,8 +25,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from intake.values import IDEOGRAPHS
+
 DATA = Path(__file__).with_name("bigrams.json")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
+_CJK_RUN = re.compile(f"[{IDEOGRAPHS}]{{2,}}")
 
 
 def _strings(obj: Any) -> list[str]:

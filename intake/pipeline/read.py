@@ -63,7 +63,7 @@ from intake.pipeline.marks import (
 from intake.pipeline.quality import PageQuality, scan_dpi
 from intake.pipeline.quality import measure as measure_quality
 from intake.pipeline.types import Agreement, FieldReading, FieldStatus
-from intake.values import normalize
+from intake.values import is_han, normalize
 
 CANON_DPI = 200.0
 PX_PER_MM = CANON_DPI / 25.4
@@ -723,13 +723,9 @@ PAIR_CONFIDENCE = 0.984
 PAIR_NO_DIGITS_ON = frozenset({"fax"})
 
 
-def _han(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
-
-
 def _outside_big5(value: str) -> bool:
     for ch in value:
-        if _han(ch):
+        if is_han(ch):
             try:
                 ch.encode("cp950")
             except UnicodeEncodeError:
@@ -826,7 +822,7 @@ def _pair_difference(tiny: Reading, small: Reading, ftype: str) -> int | None:
     simplified = _outside_big5(c.text) and _simplified(small.text[i]) == _simplified(c.text)
     # a Chinese character the tiny recogniser cannot read at all (龔 吳 謝 盧: its dictionary lacks
     # them); not a space, a digit or a mark, which no dictionary question settles
-    lacks = tiny.charset is not None and _han(small.text[i]) and small.text[i] not in tiny.charset
+    lacks = tiny.charset is not None and is_han(small.text[i]) and small.text[i] not in tiny.charset
     return i if simplified or lacks or (ftype == "address" and c.alt == small.text[i]) else None
 
 

@@ -23,10 +23,11 @@ import yaml
 
 from intake.errors import TemplateError
 from intake.forms.model import Template
+from intake.values import IDEOGRAPHS
 
 MM_PER_INCH = 25.4
 NAME_MAX = 64
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(f"[{IDEOGRAPHS}]")
 
 
 # ------------------------------------------------------------------------- names
