@@ -224,14 +224,23 @@ def _cut(img: np.ndarray, box: tuple[float, float, float, float], px_per_mm: flo
     return img[max(0, y0):min(H, y1), max(0, x0):min(W, x1)]
 
 
+def _square_near(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm: float = PX_PER_MM
+                 ) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
+    """The region within `MARK_SEARCH_MM` of `box` and the printed square found in it (region
+    pixels), or None."""
+    x, y, w, h = box
+    m = MARK_SEARCH_MM
+    region = _cut(flat, (x - m, y - m, w + 2 * m, h + 2 * m), px_per_mm)
+    return region, find_square(region, px_per_mm, min(w, h))
+
+
 def measure(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm: float = PX_PER_MM, *,
             bilevel: bool = False, speck_rate: float | None = None) -> Evidence:
     """The evidence of one box on the flat page (see the module docstring). On a `bilevel` page
     (a fax) there is no faint ink, only the greys of resampling at every edge: faint is dark."""
     x, y, w, h = box
     m = MARK_SEARCH_MM
-    region = _cut(flat, (x - m, y - m, w + 2 * m, h + 2 * m), px_per_mm)
-    sq = find_square(region, px_per_mm, min(w, h))
+    region, sq = _square_near(flat, box, px_per_mm)
     blurred = False
     if sq is None:
         sq = _blurred_square(region, px_per_mm, min(w, h))
@@ -430,7 +439,7 @@ def _square_offsets(ctx: Any) -> list[tuple[float, float, float, float]]:
             for x, y, w, h in [o.box for o in f.options] or [slot.box]:
                 if x - m < 0 or y - m < 0:
                     continue  # a region cut at the page's edge would shift what is found
-                sq = find_square(_cut(flat, (x - m, y - m, w + 2 * m, h + 2 * m), PX_PER_MM), PX_PER_MM, min(w, h))
+                _, sq = _square_near(flat, (x, y, w, h))
                 if sq is not None:
                     cx = x - m + (sq[0] + sq[2]) / 2 / PX_PER_MM
                     cy = y - m + (sq[1] + sq[3]) / 2 / PX_PER_MM
@@ -463,15 +472,14 @@ def _box(ctx: Any, box: tuple[float, float, float, float], fill_cancels: bool) -
     found is measured where the registration puts it: trusted when the inside is clean (a scan
     that lost the square's faint sides) or filled past the border; ink in between may be the
     square's own edge: doubtful, a person looks."""
-    quality = getattr(ctx, "quality", None)
-    bilevel = quality is not None and quality.cls == "fax"
-    flat = flat_page(ctx.canon)
-    e = measure(flat, box, bilevel=bilevel, speck_rate=speck_rate(ctx))
+    bilevel = ctx.quality_cls == "fax"
+    flat, rate = flat_page(ctx.canon), speck_rate(ctx)
+    e = measure(flat, box, bilevel=bilevel, speck_rate=rate)
     if not e.found:
         shift = square_shift(ctx, box)
         if shift is not None:
             moved = measure(flat, (box[0] + shift[0], box[1] + shift[1], box[2], box[3]), bilevel=bilevel,
-                            speck_rate=speck_rate(ctx))
+                            speck_rate=rate)
             if moved.found:
                 e = moved
     state, margin, faint = state_of(e, fill_cancels)
@@ -541,8 +549,7 @@ def faint_level(ctx: Any) -> float:
     """The grey (on the flat page) under which ink is at least faint on this page: the paper's
     noise measured over the whole flat page (its lightest half), `FAINT_SIGMAS` of it and never
     closer than `FAINT_MIN_CONTRAST` to the paper. A bilevel page has no faint ink."""
-    quality = getattr(ctx, "quality", None)
-    if quality is not None and quality.cls == "fax":
+    if ctx.quality_cls == "fax":
         return 255 * DARK_LEVEL
     flat = flat_page(ctx.canon)
     sample = flat[::7, ::7]
