@@ -26,8 +26,8 @@ by the shape of its ink as well as how much of the square it covers:
    (`SCRIBBLE_CROSSINGS` crossings and `SCRIBBLE_MIN_FILL`); a mark between a heavy cross and a
    cancel (fill within `FILLED_BAND` of `FILLED_MIN_FILL`, `NEAR_SCRIBBLE_CROSSINGS`, or two
    strokes over `BLURRED_SCRIBBLE_FAINT` of the box) is unsure, and one covering
-   `OFFERED_AS_CANCEL_FAINT` counting its faint ink, or met twice and inking the box's corners and
-   its sides' middles alike (`Evidence.around`, which a cross leaves empty), is offered as a
+   `OFFERED_AS_CANCEL_FAINT` counting its faint ink, or met twice, and inking the box's corners
+   and its sides' middles alike (`Evidence.around`, which a cross leaves empty), is offered as a
    cancel. Between "clearly empty" and "clearly marked" the margin is 0: the field goes to
    review, whatever its type (a lone checkbox, an optional choice and a multiple choice have no
    "two marked" safety net). A mark found only as
@@ -76,7 +76,10 @@ FILLED_MIN_FILL = 0.72
 # thickened cover more of the box than crosses do: on seed 113's sets (phone and office, three
 # face sets, 5,800 boxes) the scribbles read as marks covered 0.76 and 0.78, the crosses at most
 # 0.70, and 0.72 on seed 127's phone photos; past this share a mark is offered as a cancel (in
-# review: its margin is 0 already).
+# review: its margin is 0 already) when it also inks the box's corners and sides' middles
+# (`AROUND_SCRIBBLE`): crosses a phone's blur thickened still reached 0.75-0.84 (seeds 199 and
+# 229, offered as cancels); on seeds 211-229's phone photos the five crosses past 0.72 measured
+# `around` 0.06-0.28, the seven cancels past it 0.51-0.83.
 OFFERED_AS_CANCEL_FAINT = 0.74
 DARK_LEVEL = 0.62  # of the paper (255 on the flat page)
 FAINT_SIGMAS = 6.0
@@ -379,7 +382,7 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
                 margin = 0.0  # two strokes over most of the box: a blurred scribble or a cross
             if e.faint_fill >= FILLED_MIN_FILL:
                 margin = 0.0  # filled in, partly too light to count as dark: a person decides
-                if e.faint_fill >= OFFERED_AS_CANCEL_FAINT:
+                if e.faint_fill >= OFFERED_AS_CANCEL_FAINT and e.around >= AROUND_SCRIBBLE:
                     return "filled", 0.0, False  # offered as the cancel it most likely is
             if _scribbled(e):
                 return "filled", 0.0, False  # ink in the corners and the sides' middles: offered as a cancel

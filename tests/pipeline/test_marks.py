@@ -424,3 +424,19 @@ def test_squares_a_shaken_phone_blurred_into_grey_bands_are_found(tmp_path) -> N
     assert len(grid) == 15 and sum(e["square_found"] for e in boxes) >= 24, boxes
     assert all(r.value == want[r.path] for r in grid), [(r.path, r.details["states"]) for r in grid]
     assert sum(r.status == FieldStatus.ACCEPTED for r in grid) >= 10
+
+
+def test_a_cross_a_phone_blurred_over_most_of_its_box_is_not_offered_as_a_cancel(tmp_path) -> None:
+    """A cross a phone photo's blur thickened covered 0.75 of its box counting the lighter ink, past
+    the 0.74 at which a mark is offered as a cancel (seed 229, form 2: "neglect" offered as
+    cancelled, so the record's only abuse type was lost to the person reviewing it). Its arms
+    leave the sides' middles empty (`around` 0.28, a cancel's 0.5 or more): offered as the mark it
+    is, still in review."""
+    from tests.pipeline.conftest import one_form, read_forms
+
+    files = one_form("child_protection@1", tmp_path, seed=229, n=2, profile="phone", hand=0.3, fonts="unseen")
+    r = next(f for f in read_forms(files)[0].fields.values() if f.path == "abuse_types")
+    e = r.details["evidence"]["neglect"]
+    assert e["fill"] < 0.72 and e["faint_fill"] >= 0.74 and e["around"] < 0.36, e
+    assert r.details["states"]["neglect"] == "marked"
+    assert r.status == FieldStatus.NEEDS_REVIEW and "neglect" in r.value
