@@ -59,11 +59,13 @@ def test_a_handwritten_address_doubted_only_against_a_simplified_form_is_accepte
 
 def test_a_handwritten_id_the_ppocr_pair_read_alike_is_not_doubted_for_its_loops(tmp_path: Path) -> None:
     """Vulnerable family form 4, phone photo: member 3's ID M235512356, read alike by both PP-OCR
-    recognisers (checksum valid), whose cells' loops do not match what was read."""
+    recognisers (checksum valid), whose cells' loops do not match what was read. (Since each
+    line image's own paper is its white, Tesseract reads it alike the first time too: accepted
+    as an agreement, which the loops do not doubt either.)"""
     r, want = _bench_field(tmp_path, "vulnerable_family", "phone", 4, "household_members[2].national_id")
     assert normalize("national_id", _attempt(r, "ppocr_tiny")["text"])[0] == want
     assert (r.value, r.status, r.errors) == (want, FieldStatus.ACCEPTED, [])
-    assert r.details.get("accepted_by") == "ppocr_pair"
+    assert r.details.get("accepted_by") == "ppocr_pair" or r.details.get("agreement") == Agreement.AGREE_TINY, r.details
 
 
 def test_a_handwritten_phone_whose_loops_disagree_with_tesseract_alone_is_read_by_ppocr(tmp_path: Path) -> None:
