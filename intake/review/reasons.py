@@ -68,6 +68,7 @@ REASONS: dict[str, tuple[str, str]] = {
                            "An ID number is one letter and 9 characters, e.g. A123456789."),
     "national_id.digit_shape": ("有數字的形狀與讀出的數字不符（例如 3 和 8），請逐字核對。",
                                 "A digit's shape does not match the digit read (3 and 8, say); compare every digit."),
+    "national_id.letter_for_digit": ("有一個數字被辨識成英文字母，請逐字核對。", "One engine read a letter where a digit belongs; compare every character."),
     "national_id.uncertain_digit": ("有一個字元辨識得不夠肯定，請逐字核對。", "One character was read without a clear lead; compare every character."),
     "date.uncertain_digit": ("有一個數字辨識得不夠肯定，請核對。", "One digit was read without a clear lead; check it."),
     "phone.uncertain_digit": ("有一個數字辨識得不夠肯定，請核對。", "One digit was read without a clear lead; check it."),
