@@ -440,3 +440,17 @@ def test_a_cross_a_phone_blurred_over_most_of_its_box_is_not_offered_as_a_cancel
     assert e["fill"] < 0.72 and e["faint_fill"] >= 0.74 and e["around"] < 0.36, e
     assert r.details["states"]["neglect"] == "marked"
     assert r.status == FieldStatus.NEEDS_REVIEW and "neglect" in r.value
+
+
+def test_a_tick_a_light_fax_left_nine_pixels_of_is_offered_as_a_mark(tmp_path) -> None:
+    """Seed 233, domestic_violence form 5, a fax sent light: a light-pen tick left 9 dark pixels in
+    three pieces (the largest 0.67 of them) where the page's specks explain 0.07. Read as empty,
+    in review; it is offered as the mark it was now, and a person still confirms it."""
+    from tests.pipeline.conftest import one_form, read_forms
+
+    files = one_form("domestic_violence@1", tmp_path, seed=233, n=5, profile="fax", hand=0.3, fonts="unseen")
+    r = read_forms(files)[0].fields["danger_weapon"]
+    e = r.details["evidence"]["yes"]
+    assert 8 <= e["traces"] < 12 and 0.5 <= e["solid"] < 0.7 and e["traces_expected"] < 0.5, e
+    assert r.details["states"]["yes"] == "marked"
+    assert r.status == FieldStatus.NEEDS_REVIEW and "faint_ink" in r.errors
