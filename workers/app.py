@@ -8,7 +8,8 @@ limits from ``INTAKE_TASK_TIME_LIMIT_S``; the Redis ``visibility_timeout`` from
 would hand a running task to a second worker); prefetch of one task per process; and a beat
 schedule running the sweeper every ``INTAKE_SWEEP_INTERVAL_S`` and the due-webhook poller every
 ``INTAKE_WEBHOOK_POLL_S`` (run it once: ``python -m workers beat``, or ``python -m workers worker
---beat`` on one worker).
+--beat`` on one worker). On a Redis broker the worker consumes through `workers.broker`'s
+transport (kombu's, with the fault that stopped a worker after a Redis restart fixed).
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from celery.signals import after_setup_logger, worker_process_init
 
 from intake.config import get_settings, limit_ocr_threads
 from intake.dispatch import SWEEP, WEBHOOKS_DUE, celery_config
+from workers import broker
 
 
 def make_celery() -> Celery:
     settings = get_settings()
     app = Celery("intake", include=["workers.tasks"])
     app.conf.update(celery_config(settings))
+    if (settings.broker_url or "").split("://", 1)[0] in ("redis", "rediss"):
+        app.conf.broker_transport = broker.NAME  # kombu's, surviving a Redis restart (workers.broker)
     app.conf.beat_schedule = {
         "sweep-stuck-work": {"task": SWEEP, "schedule": float(settings.sweep_interval_s),
                              "options": {"expires": float(settings.sweep_interval_s)}},

@@ -218,3 +218,53 @@ def test_intake_serve_without_a_broker_killed_mid_batch_resumes_at_its_next_star
         for p in reversed(st.procs):
             p.stop()
     check_completed_exactly_once(settings, batch_id, len(synth_forms))
+
+
+def _close_after_redis_died_mid_poll(url: str, procs: list[Proc], transport: str) -> None:
+    """What Celery's consumer does when Redis dies while it waits in BRPOP holding an unacked
+    task (`Consumer.on_connection_error_after_connected`): ``collect()``, errors ignored, then
+    ``close()`` through ``ignore_errors`` (connection and channel errors only). The connection
+    has a second consuming channel opened after the task channel, as a worker's has (its
+    remote-control channel)."""
+    from kombu import Connection, Consumer, Producer, Queue
+    from kombu.common import ignore_errors
+
+    queue = Queue("recovery-probe", routing_key="recovery-probe")
+    held = []
+    conn = Connection(url, transport=transport)
+    ch = conn.default_channel
+    Producer(ch).publish({"page": 1}, routing_key=queue.routing_key, declare=[queue])
+    consumer = Consumer(ch, [queue], callbacks=[lambda body, message: held.append(message)])
+    consumer.consume()
+    Consumer(conn.channel(), [Queue("recovery-control", routing_key="recovery-control")],
+             callbacks=[lambda body, message: None]).consume()
+    conn.drain_events(timeout=2)
+    assert len(held) == 1, "the probe message was not delivered"
+    with pytest.raises(TimeoutError):
+        conn.drain_events(timeout=0.2)  # BRPOP sent, no answer yet
+    assert ch._in_poll
+    os.killpg(procs[0].popen.pid, signal.SIGKILL)
+    procs[0].popen.wait(5)
+    try:
+        conn.collect(socket_timeout=1)
+    except Exception:  # noqa: BLE001 - as Celery does
+        pass
+    ignore_errors(conn, conn.close)
+
+
+def test_a_worker_connection_closed_after_redis_died_mid_poll_raises_only_a_connection_error(own_redis) -> None:
+    """The worker's transport (`workers.broker`): closing the connection after Redis died with a
+    task in hand and a BRPOP pending raises nothing Celery does not expect, so the consumer
+    reconnects instead of stopping the worker ("Unrecoverable error")."""
+    from workers import broker
+
+    url, _, procs = own_redis
+    _close_after_redis_died_mid_poll(url, procs, broker.NAME)
+
+
+def test_kombus_own_redis_transport_still_stops_a_worker_there(own_redis) -> None:
+    """The fault `workers.broker` works around, on kombu's own transport. When an upgrade of
+    kombu makes this fail, the fault is fixed upstream: drop `workers.broker`."""
+    url, _, procs = own_redis
+    with pytest.raises(AttributeError, match="hostname"):
+        _close_after_redis_died_mid_poll(url, procs, "redis")
