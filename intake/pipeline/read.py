@@ -1147,13 +1147,35 @@ def _broken_mark(r: FieldReading) -> bool:
     return r.type in ("checkbox", "choice") and "faint_ink" in r.errors
 
 
+def _row_partly_empty(template: Template, page: int, readings: list[FieldReading]) -> bool:
+    """A table row on this page with a written cell and a cell read empty (tick boxes aside).
+
+    An office scanner's black-and-white mode takes a pencil off the page as a light fax does,
+    but sent at a normal setting: the print comes through whole and nothing on the page is
+    broken up. On seed 251's forms scanned that way (`bench/rescans --transforms bw`), four of
+    the seven silent errors were household-table cells in pencil read empty beside cells of the
+    same row that were typed. A row is written by one hand at one time: a cell left empty beside
+    written ones is worth a look on a page that can lose a pen."""
+    by_path = {r.path: r for r in readings}
+    rows: dict[tuple[str, int], list[FieldReading]] = {}
+    for s in template.slots():
+        r = by_path.get(s.path)
+        if s.page == page and s.table is not None and s.row is not None and r is not None \
+                and r.type not in ("checkbox", "choice", "signature"):
+            rows.setdefault((s.table.name, s.row), []).append(r)
+    return any(any(is_empty(r.value) for r in cells) and not all(is_empty(r.value) for r in cells)
+               for cells in rows.values())
+
+
 def doubt_empties_on_fax(quality: PageQuality, template: Template, page: int, readings: list[FieldReading]) -> str | None:
-    """On a fax page sent light, holding a mark the fax broke up, or with a required field read
-    empty, send every accepted empty reading to review (`WRITING_MAY_BE_LOST`); returns why
-    ("light_print", "mark_broken", "required_empty") or None when the page shows none of them.
-    A mark broken into specks shows that a pen on the page is being lost, whatever else came
-    through (since `marks.BROKEN_MIN` went to 4, such a tick is offered as a mark, no longer as an
-    empty box that would have counted as a required field read empty)."""
+    """On a fax page sent light, holding a mark the fax broke up, with a required field read
+    empty, or with a table row partly empty, send every accepted empty reading to review
+    (`WRITING_MAY_BE_LOST`); returns why ("light_print", "mark_broken", "required_empty",
+    "row_partly_empty") or None when the page shows none of them. A mark broken into specks
+    shows that a pen on the page is being lost, whatever else came through (since
+    `marks.BROKEN_MIN` went to 4, such a tick is offered as a mark, no longer as an empty box that
+    would have counted as a required field read empty). "Fax" is the page's quality class: any
+    bilevel page, a black-and-white office scan too (`quality.classify`)."""
     light = quality.print_kept is not None and quality.print_kept < LIGHT_FAX_PRINT_KEPT
     if light and any(_surely_marked(r) for r in readings):
         light = False  # a tick came through whole: the pen that filled the page writes dark enough
@@ -1164,6 +1186,8 @@ def doubt_empties_on_fax(quality: PageQuality, template: Template, page: int, re
         why = "mark_broken"
     elif any(r.path in required and is_empty(r.value) for r in readings):
         why = "required_empty"
+    elif _row_partly_empty(template, page, readings):
+        why = "row_partly_empty"
     else:
         return None
     for r in readings:

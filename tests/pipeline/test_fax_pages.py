@@ -147,3 +147,42 @@ def test_a_fax_date_every_engine_read_alike_at_a_middling_confidence_goes_to_a_p
     r = read_forms(files)[0].fields["referral_date"]
     assert r.value == "2022-12-27" and r.details["agreement"] != "disagree" and 30 <= r.details["engine_conf"] < 70
     assert r.status == FieldStatus.NEEDS_REVIEW
+
+
+def test_a_black_and_white_scan_that_took_a_pencil_off_leaves_no_written_rows_empty_cell_accepted(
+        tmp_path: Path) -> None:
+    """Seed 251 (unseen faces), vulnerable_family form 3's first page through an office
+    scanner's black-and-white mode (200 dpi, threshold 132: `bench/rescans --transforms bw`).
+    Its pencil went altogether (no ink left in five fields) while the print came through whole,
+    so no fax trigger fired and the five were accepted empty. Their household rows have typed
+    cells beside them: a row partly empty on a bilevel page puts the page's empties in doubt."""
+    from dataclasses import replace
+
+    from intake.pipeline.quality import PageQuality
+    from intake.pipeline.read import _row_partly_empty
+    from tests.pipeline.conftest import one_form
+
+    clean = one_form("vulnerable_family@1", tmp_path, seed=251, n=3, profile="clean", hand=0.3, fonts="unseen")[0]
+    grey = cv2.resize(cv2.imread(str(clean), cv2.IMREAD_GRAYSCALE), None, fx=2 / 3, fy=2 / 3,
+                      interpolation=cv2.INTER_AREA)
+    bw = tmp_path / "bw.png"
+    Image.fromarray(((grey > 132) * 255).astype(np.uint8)).convert("1").save(bw, dpi=(200, 200))
+    page = read_page(next(iter_pages(bw, bw.name)), default_registry())
+    assert page.quality["cls"] == "fax" and page.quality["print_kept"] >= LIGHT_FAX_PRINT_KEPT  # not sent light
+    fields = {r.path: r for r in page.fields}
+    gone = ["contact_phone", "household_members[0].birth_date", "household_members[1].relation",
+            "household_members[2].name", "household_members[2].relation"]  # written in pencil
+    for path in gone:
+        r = fields[path]
+        assert r.value is None and r.details["ink_mm2"] == 0.0, path  # nothing left to read
+        assert r.status == FieldStatus.NEEDS_REVIEW and WRITING_MAY_BE_LOST in r.errors, path
+        assert r.details["fax_page"] == "row_partly_empty", path
+    # the typed cells beside them still read and go through
+    assert fields["household_members[0].national_id"].value == "E172753984"
+    assert fields["household_members[0].national_id"].status == FieldStatus.ACCEPTED
+    # rows either whole or empty put nothing in doubt
+    t = default_registry().get(page.form_id, page.version)
+    rows = [replace(r, value=None) if r.path.startswith("household_members[") else r for r in page.fields]
+    assert not _row_partly_empty(t, page.template_page - 1, rows)
+    q = PageQuality(**{k: v for k, v in page.quality.items()})
+    assert doubt_empties_on_fax(q, t, page.template_page - 1, rows) is None
