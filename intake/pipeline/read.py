@@ -1131,6 +1131,12 @@ def read_page_fields(img: np.ndarray, H: np.ndarray, template: Template, page: i
 # "clearly empty": every one goes to a person, who can ask for the fax again.
 LIGHT_FAX_PRINT_KEPT = 0.95
 WRITING_MAY_BE_LOST = "fax.writing_may_be_lost"
+# On such a page a pen that is vanishing may also have left part of a field: a handwritten
+# 臺北市士林區福德國民小學 in pencil came through a black-and-white scan as three characters' worth
+# of strokes, both PP-OCR recognisers read 市士民 and the pair rule accepted it over Tesseract
+# (seed 251, `bench/rescans --transforms bw`). A reading accepted without Tesseract's agreement
+# goes to review there too.
+WRITING_PARTLY_LOST = "fax.writing_partly_lost"
 
 
 def _surely_marked(r: FieldReading) -> bool:
@@ -1170,7 +1176,8 @@ def _row_partly_empty(template: Template, page: int, readings: list[FieldReading
 def doubt_empties_on_fax(quality: PageQuality, template: Template, page: int, readings: list[FieldReading]) -> str | None:
     """On a fax page sent light, holding a mark the fax broke up, with a required field read
     empty, or with a table row partly empty, send every accepted empty reading to review
-    (`WRITING_MAY_BE_LOST`); returns why ("light_print", "mark_broken", "required_empty",
+    (`WRITING_MAY_BE_LOST`), and every text reading accepted over Tesseract's disagreement
+    (`WRITING_PARTLY_LOST`); returns why ("light_print", "mark_broken", "required_empty",
     "row_partly_empty") or None when the page shows none of them. A mark broken into specks
     shows that a pen on the page is being lost, whatever else came through (since
     `marks.BROKEN_MIN` went to 4, such a tick is offered as a mark, no longer as an empty box that
@@ -1191,9 +1198,16 @@ def doubt_empties_on_fax(quality: PageQuality, template: Template, page: int, re
     else:
         return None
     for r in readings:
-        if is_empty(r.value) and r.status == FieldStatus.ACCEPTED:
-            r.status = FieldStatus.NEEDS_REVIEW
-            r.confidence = min(r.confidence, 0.5)
-            r.errors = [*r.errors, WRITING_MAY_BE_LOST]
-            r.details = {**r.details, "fax_page": why}
+        if r.status != FieldStatus.ACCEPTED:
+            continue
+        if is_empty(r.value):
+            code = WRITING_MAY_BE_LOST
+        elif r.details.get("agreement") == Agreement.DISAGREE:
+            code = WRITING_PARTLY_LOST  # accepted over Tesseract's reading (the PP-OCR pair)
+        else:
+            continue
+        r.status = FieldStatus.NEEDS_REVIEW
+        r.confidence = min(r.confidence, 0.5)
+        r.errors = [*r.errors, code]
+        r.details = {**r.details, "fax_page": why}
     return why

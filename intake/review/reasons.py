@@ -24,6 +24,9 @@ REASONS: dict[str, tuple[str, str]] = {
     "fax.writing_may_be_lost": ("這份傳真可能傳得太淡，淺色筆或鉛筆的字跡可能已經消失：空白不一定是沒填，請向來文單位確認或請對方重傳。",
                                 "This fax may have been sent too light, and writing in a light pen or pencil may be gone: "
                                 "empty may not mean unfilled. Check with the sender, or ask for the fax again."),
+    "fax.writing_partly_lost": ("這份傳真上淺色筆或鉛筆的字跡可能有一部分已經消失，讀到的字可能不完整，請與原件核對。",
+                                "Writing in a light pen or pencil may be partly gone from this fax: the reading may be "
+                                "missing characters. Compare it with the form."),
     "page_missing": ("這一頁沒有掃描到。", "This page of the form was not scanned."),
     "page_unreadable": ("這一頁無法讀取。", "This page of the form could not be read."),
     "other_text_missing": ("勾選「其他」時，請填寫說明。", "\"Other\" is marked but its text is empty."),

@@ -186,3 +186,28 @@ def test_a_black_and_white_scan_that_took_a_pencil_off_leaves_no_written_rows_em
     assert not _row_partly_empty(t, page.template_page - 1, rows)
     q = PageQuality(**{k: v for k, v in page.quality.items()})
     assert doubt_empties_on_fax(q, t, page.template_page - 1, rows) is None
+
+
+def test_on_a_page_losing_a_pen_a_reading_accepted_over_tesseract_goes_to_review(tmp_path: Path) -> None:
+    """Seed 251 (unseen faces), domestic_violence form 7's first page through an office
+    scanner's black-and-white mode (threshold 157). The reporter's phone, in pencil, went
+    altogether (a required field read empty: the page is losing a pen); of the organisation,
+    臺北市士林區福德國民小學 in the same pencil, three characters' strokes were left, both PP-OCR
+    recognisers read 市士民 and their pair rule accepted it over Tesseract. On such a page a reading
+    accepted without Tesseract's agreement may be missing characters."""
+    from intake.pipeline.read import WRITING_PARTLY_LOST
+    from intake.review.reasons import UNKNOWN, reason_words
+    from tests.pipeline.conftest import one_form
+
+    first = one_form("domestic_violence@1", tmp_path, seed=251, n=7, profile="clean", hand=0.3, fonts="unseen")[0]
+    grey = cv2.resize(cv2.imread(str(first), cv2.IMREAD_GRAYSCALE), None, fx=2 / 3, fy=2 / 3,
+                      interpolation=cv2.INTER_AREA)
+    bw = tmp_path / "bw.png"
+    Image.fromarray(((grey > 157) * 255).astype(np.uint8)).convert("1").save(bw, dpi=(200, 200))
+    fields = {r.path: r for r in read_page(next(iter_pages(bw, bw.name)), default_registry()).fields}
+    assert fields["reporter_phone"].value is None and "required" in fields["reporter_phone"].errors
+    org = fields["reporter_organisation"]
+    assert org.value != "臺北市士林區福德國民小學" and org.details["accepted_by"] == "ppocr_pair"
+    assert org.status == FieldStatus.NEEDS_REVIEW and WRITING_PARTLY_LOST in org.errors
+    assert org.details["fax_page"] == "required_empty"
+    assert reason_words(WRITING_PARTLY_LOST) != UNKNOWN
