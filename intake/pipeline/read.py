@@ -1055,7 +1055,15 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
                         engine=verdict.engine,
                         details={"ink_mm2": round(written.ink_mm2, 2), "engine_conf": r.conf,
                                  "agreement": verdict.agreement.value, "attempts": attempts, "faint_ink": faint,
-                                 **({"accepted_by": routing.accepted_by} if routing.accepted_by else {})})
+                                 **({"accepted_by": routing.accepted_by} if routing.accepted_by else {}),
+                                 **({"ink_chars": _ink_chars(written)} if not written.comb else {})})
+
+
+def _ink_chars(w: Written) -> float:
+    """How many square characters the writing's extent holds: its width over its lines divided
+    by its mean height (`fax.writing_partly_lost` compares it with the reading's length)."""
+    _, width, height = _extent(w)
+    return round(width / max(height, 1.0), 1)
 
 
 # A checkbox's or choice's crop (for the review station): its squares with this much around them,
@@ -1131,12 +1139,16 @@ def read_page_fields(img: np.ndarray, H: np.ndarray, template: Template, page: i
 # "clearly empty": every one goes to a person, who can ask for the fax again.
 LIGHT_FAX_PRINT_KEPT = 0.95
 WRITING_MAY_BE_LOST = "fax.writing_may_be_lost"
-# On such a page a pen that is vanishing may also have left part of a field: a handwritten
-# 臺北市士林區福德國民小學 in pencil came through a black-and-white scan as three characters' worth
-# of strokes, both PP-OCR recognisers read 市士民 and the pair rule accepted it over Tesseract
-# (seed 251, `bench/rescans --transforms bw`). A reading accepted without Tesseract's agreement
-# goes to review there too.
+# On such a page a pen that is vanishing may also have left part of a field: of a handwritten
+# 臺北市士林區福德國民小學 in pencil a black-and-white scan kept strokes scattered along the line
+# (8.4 characters' length at their height), both PP-OCR recognisers read 市士民 and the pair rule
+# accepted it over Tesseract (seed 251, `bench/rescans --transforms bw`); the page's right
+# readings measured 3.0-3.2 for three characters, 20.5 for twenty. A name, text or address read
+# shorter than its writing by more than `PARTLY_LOST_SPAN` (a character of Latin or digits
+# counts half) goes to review there too. Sending every reading accepted over Tesseract instead
+# cost 2-3 points of typed fax straight-through on seeds 257 and 263 and caught nothing there.
 WRITING_PARTLY_LOST = "fax.writing_partly_lost"
+PARTLY_LOST_SPAN = (1.5, 1.0)  # writing longer than 1.5 x the reading's characters + 1
 
 
 def _surely_marked(r: FieldReading) -> bool:
@@ -1173,11 +1185,21 @@ def _row_partly_empty(template: Template, page: int, readings: list[FieldReading
                for cells in rows.values())
 
 
+def _short_for_its_writing(r: FieldReading) -> bool:
+    """A name, text or address read with clearly fewer characters than its writing holds."""
+    span = r.details.get("ink_chars")
+    if span is None or r.type not in ("name", "text", "address") or not isinstance(r.value, str):
+        return False
+    chars = sum(1.0 if is_han(c) or not c.isascii() else 0.5 for c in r.value if not c.isspace())
+    factor, extra = PARTLY_LOST_SPAN
+    return span > factor * chars + extra
+
+
 def doubt_empties_on_fax(quality: PageQuality, template: Template, page: int, readings: list[FieldReading]) -> str | None:
     """On a fax page sent light, holding a mark the fax broke up, with a required field read
     empty, or with a table row partly empty, send every accepted empty reading to review
-    (`WRITING_MAY_BE_LOST`), and every text reading accepted over Tesseract's disagreement
-    (`WRITING_PARTLY_LOST`); returns why ("light_print", "mark_broken", "required_empty",
+    (`WRITING_MAY_BE_LOST`), and every accepted name, text or address read short for its
+    writing (`WRITING_PARTLY_LOST`); returns why ("light_print", "mark_broken", "required_empty",
     "row_partly_empty") or None when the page shows none of them. A mark broken into specks
     shows that a pen on the page is being lost, whatever else came through (since
     `marks.BROKEN_MIN` went to 4, such a tick is offered as a mark, no longer as an empty box that
@@ -1202,8 +1224,8 @@ def doubt_empties_on_fax(quality: PageQuality, template: Template, page: int, re
             continue
         if is_empty(r.value):
             code = WRITING_MAY_BE_LOST
-        elif r.details.get("agreement") == Agreement.DISAGREE:
-            code = WRITING_PARTLY_LOST  # accepted over Tesseract's reading (the PP-OCR pair)
+        elif _short_for_its_writing(r):
+            code = WRITING_PARTLY_LOST
         else:
             continue
         r.status = FieldStatus.NEEDS_REVIEW

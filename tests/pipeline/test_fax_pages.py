@@ -188,13 +188,14 @@ def test_a_black_and_white_scan_that_took_a_pencil_off_leaves_no_written_rows_em
     assert doubt_empties_on_fax(q, t, page.template_page - 1, rows) is None
 
 
-def test_on_a_page_losing_a_pen_a_reading_accepted_over_tesseract_goes_to_review(tmp_path: Path) -> None:
+def test_on_a_page_losing_a_pen_a_reading_short_for_its_writing_goes_to_review(tmp_path: Path) -> None:
     """Seed 251 (unseen faces), domestic_violence form 7's first page through an office
     scanner's black-and-white mode (threshold 157). The reporter's phone, in pencil, went
     altogether (a required field read empty: the page is losing a pen); of the organisation,
-    臺北市士林區福德國民小學 in the same pencil, three characters' strokes were left, both PP-OCR
-    recognisers read 市士民 and their pair rule accepted it over Tesseract. On such a page a reading
-    accepted without Tesseract's agreement may be missing characters."""
+    臺北市士林區福德國民小學 in the same pencil, strokes scattered along the line were left, both
+    PP-OCR recognisers read 市士民 and their pair rule accepted it over Tesseract. On such a page a
+    reading much shorter than its writing may be missing characters; the reporter's name, read
+    by the same pair at its writing's length, is not."""
     from intake.pipeline.read import WRITING_PARTLY_LOST
     from intake.review.reasons import UNKNOWN, reason_words
     from tests.pipeline.conftest import one_form
@@ -209,5 +210,7 @@ def test_on_a_page_losing_a_pen_a_reading_accepted_over_tesseract_goes_to_review
     org = fields["reporter_organisation"]
     assert org.value != "臺北市士林區福德國民小學" and org.details["accepted_by"] == "ppocr_pair"
     assert org.status == FieldStatus.NEEDS_REVIEW and WRITING_PARTLY_LOST in org.errors
-    assert org.details["fax_page"] == "required_empty"
+    assert org.details["fax_page"] == "required_empty" and org.details["ink_chars"] > 2 * len(org.value)
+    name = fields["reporter_name"]
+    assert name.details["accepted_by"] == "ppocr_pair" and name.status == FieldStatus.ACCEPTED
     assert reason_words(WRITING_PARTLY_LOST) != UNKNOWN
