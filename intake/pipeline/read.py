@@ -433,6 +433,27 @@ def _surname_form_doubted(pps: tuple[Reading, ...], value: str) -> bool:
     return False
 
 
+# A surname the engines read alike, where a PP-OCR recogniser's runner-up for it was another
+# surname close behind: 闕美華 typed on a phone photo read 關美華 by Tesseract (at 51) and both
+# PP-OCR recognisers, the small one's 關 at 0.55 over 闕 at 0.44, and accepted (seed 269, unseen
+# faces, a fresh set). A different surname is a different person to a downstream search; on that
+# set's 428 accepted names and the 172 of seeds 257 and 263's faxes no other surname had another
+# surname within 0.3 behind it (`name.surname_uncertain`).
+SURNAME_MARGIN = 0.3
+
+
+def _surname_doubted(pps: tuple[Reading, ...], value: str) -> bool:
+    from intake.gazetteer import surnames
+
+    known = surnames()
+    for p in pps:
+        first = next((c for c in p.chars if not c.text.isspace()), None)
+        if first is not None and first.text == value[:1] and first.alt != first.text and first.alt in known \
+                and first.margin < SURNAME_MARGIN:
+            return True
+    return False
+
+
 # A date this many years back or more is a misreading far more often than a fact on these forms: a
 # handwritten ROC year whose first digit was lost or read 1 (113 read 13, a referral "in 1924";
 # 42 read 2, a birth "in 1913"), each read alike by two engines on bench/accuracy --count 8
@@ -891,6 +912,8 @@ def route(f: Field, written: Written, verdict: Verdict, retried: bool, quality: 
         errors += shared_doubts(f.type, verdict.ppocr, r.value)
     if valid and not errors and f.type == "name" and _surname_form_doubted(verdict.ppocr, str(r.value)):
         errors.append("name.variant_surname")
+    if valid and not errors and f.type == "name" and _surname_doubted(verdict.ppocr, str(r.value)):
+        errors.append("name.surname_uncertain")
     c = conf.text_confidence(f.type, r.conf, valid=valid, agreement=verdict.agreement, retried=retried, quality=quality)
     ok = not errors and conf.accept_text(f.type, r.conf, valid=valid, agreement=verdict.agreement, quality=quality)
     if ok and quality in WEAK_AGREEMENT_DOUBTED_ON and f.type in NO_CHECK_DIGITS and r.conf < FAX_DIGITS_MIN_CONF:

@@ -34,6 +34,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "name.rare_surname": ("第一個字不是常見的姓氏，請確認。", "The first character is not a common surname; check it."),
     "name.variant_surname": ("這個姓氏有兩種寫法（如溫／温），請確認原件用哪一種。",
                              "This surname is written two ways (e.g. 溫/温); check which one the form uses."),
+    "name.surname_uncertain": ("姓氏也可能是另一個字形相近的姓（如「關／闕」），請確認。",
+                               "The surname could be another one that looks alike (關/闕); check it."),
     "name.empty": ("姓名是空的。", "The name is empty."),
     "name.characters": ("姓名不能有數字或冒號、括號等符號，請確認。", "A name cannot contain digits, or symbols such as a colon or brackets; check it."),
     "name.format": ("姓名格式不對。", "The name is not in a valid form."),

@@ -768,3 +768,18 @@ def test_an_id_digit_one_recogniser_read_as_a_letter_is_not_settled_by_the_agree
     r = read_forms(files)[0].fields["child_national_id"]
     assert r.status == FieldStatus.NEEDS_REVIEW, (r.value, r.errors)
     assert r.value == "O113878712" or "national_id.letter_for_digit" in r.errors, (r.value, r.errors)
+
+
+def test_a_surname_with_another_surname_close_behind_goes_to_review(tmp_path: Path) -> None:
+    """Fresh seed 269 (unseen faces), domestic_violence form 2 on a phone photo: the typed victim
+    name 闕美華 read 關美華 by Tesseract and both PP-OCR recognisers, the small one choosing 關 at
+    0.55 over 闕 at 0.44: a valid name, agreed, accepted. Another surname close behind the one
+    read is another person: a supervisor looks (`name.surname_uncertain`)."""
+    from intake.review.reasons import UNKNOWN, reason_words
+    from tests.pipeline.conftest import one_form, read_forms
+
+    files = one_form("domestic_violence@1", tmp_path, seed=269, n=2, profile="phone", hand=0.3, fonts="unseen")
+    r = read_forms(files)[0].fields["victim_name"]
+    assert r.value == "關美華" and r.details["agreement"] == Agreement.AGREE
+    assert r.status == FieldStatus.NEEDS_REVIEW and r.errors == ["name.surname_uncertain"]
+    assert reason_words("name.surname_uncertain") != UNKNOWN
