@@ -783,3 +783,20 @@ def test_a_surname_with_another_surname_close_behind_goes_to_review(tmp_path: Pa
     assert r.value == "關美華" and r.details["agreement"] == Agreement.AGREE
     assert r.status == FieldStatus.NEEDS_REVIEW and r.errors == ["name.surname_uncertain"]
     assert reason_words("name.surname_uncertain") != UNKNOWN
+
+
+def test_an_agreed_character_the_third_engine_read_as_its_close_runner_up_goes_to_review(tmp_path: Path) -> None:
+    """Seed 277 (classic faces), domestic_violence form 4 faxed: the typed victim name 林苡安 read
+    林改安 by Tesseract (at 0) and PP-OCR's small recogniser (改 at 0.53, 苡 at 0.46 behind it),
+    while the tiny recogniser read 苡 there: agreed, accepted. When the third engine reads the
+    runner-up of a close call, the agreement is not worth its usual trust (`name.close_call`)."""
+    from intake.review.reasons import UNKNOWN, reason_words
+    from tests.pipeline.conftest import one_form, read_forms
+
+    files = one_form("domestic_violence@1", tmp_path, seed=277, n=4, profile="fax", hand=0.15, fonts="classic")
+    r = read_forms(files)[0].fields["victim_name"]
+    assert r.value == "林改安" and r.details["agreement"] == Agreement.AGREE
+    tiny = next(a for a in r.details["attempts"] if a["engine"] == "ppocr_tiny")
+    assert tiny["text"][1] == "苡"
+    assert r.status == FieldStatus.NEEDS_REVIEW and r.errors == ["name.close_call"]
+    assert all(reason_words(f"{t}.close_call") != UNKNOWN for t in ("name", "text", "address"))
