@@ -56,6 +56,11 @@ from intake.db.session import get_db
 log = logging.getLogger(__name__)
 USER_AGENT = "form-intake-webhooks/1"
 _CLAIM_SLACK_S = 30.0
+# How early a message may arrive and still make its attempt: timers and countdowns fire on time,
+# so this covers clock rounding only. A duplicate or stale message (the first message and the
+# poller both sending a new delivery, an earlier retry's timer) finds the next attempt not yet
+# due and does nothing; the retry's own message or the poller makes it on time.
+_EARLY_S = 0.05
 
 
 def backoff_s(attempt: int, settings: Settings, rnd: random.Random | None = None) -> float:
@@ -117,7 +122,7 @@ def _claim(delivery_id: int, settings: Settings) -> Request | str:
             return "gone"
         if d.status != DeliveryState.PENDING:
             return str(d.status)
-        if d.next_attempt_at is not None and d.next_attempt_at > now + timedelta(seconds=0.5):
+        if d.next_attempt_at is not None and d.next_attempt_at > now + timedelta(seconds=_EARLY_S):
             return "not_due"
         if d.claimed_until is not None and d.claimed_until > now:
             return "in_flight"

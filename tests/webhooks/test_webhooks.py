@@ -167,6 +167,34 @@ def test_a_failing_receiver_sees_the_documented_retries_and_the_log_shows_each(w
         receiver.close()
 
 
+def test_a_duplicate_message_never_makes_a_retry_early(whs: Settings, admin) -> None:
+    """A delivery's message can come twice (the first message and the poller both find a new
+    delivery; a stale retry timer): the copy that comes before the next attempt is due does
+    nothing, so the receiver still sees the documented backoff."""
+    receiver = Receiver(fail_first=2)
+    try:
+        subscribe(admin, receiver)
+        with get_db(whs).session() as s:
+            new_record(s)
+        receiver.wait_for(1)
+        with get_db(whs).read_session() as s:
+            d_id = s.scalar(select(WebhookDelivery.id))
+        for _ in range(3):  # the thread takes these after it has written attempt 1 down
+            dispatch.enqueue_webhook(d_id, settings=whs)
+        got = receiver.wait_for(3, timeout=30)
+        assert [r.status for r in got] == [500, 500, 200]
+        assert wait_until(lambda: _count(whs, WebhookDelivery.status == "succeeded") == 1)
+        with get_db(whs).read_session() as s:
+            tries = list(s.scalars(select(WebhookAttempt).where(WebhookAttempt.delivery_id == d_id)
+                                   .order_by(WebhookAttempt.number)))
+        assert [t.number for t in tries] == [1, 2, 3]
+        for before, after in zip(tries, tries[1:], strict=False):
+            assert after.at >= before.next_attempt_at - timedelta(seconds=0.05), (before.next_attempt_at, after.at)
+        assert got[1].at - got[0].at >= 0.5 * 0.2 - 0.05
+    finally:
+        receiver.close()
+
+
 def test_retries_run_out(whs: Settings, admin) -> None:
     receiver = Receiver(fail_first=100, status=503)
     try:
