@@ -27,8 +27,8 @@ by the shape of its ink as well as how much of the square it covers:
    cancel (fill within `FILLED_BAND` of `FILLED_MIN_FILL`, `NEAR_SCRIBBLE_CROSSINGS`, or two
    strokes over `BLURRED_SCRIBBLE_FAINT` of the box) is unsure, and one covering
    `OFFERED_AS_CANCEL_FAINT` counting its faint ink, or met twice, and inking the box's corners
-   and its sides' middles alike (`Evidence.around`, which a cross leaves empty), is offered as a
-   cancel. Between "clearly empty" and "clearly marked" the margin is 0: the field goes to
+   and its sides' middles alike (`Evidence.around`, which a cross leaves empty; met once, nearly
+   as densely as the whole box, `SCRIBBLE_EVENNESS`), is offered as a cancel. Between "clearly empty" and "clearly marked" the margin is 0: the field goes to
    review, whatever its type (a lone checkbox, an optional choice and a multiple choice have no
    "two marked" safety net). A mark found only as
    faint ink is read but sent to review with ``faint_ink``; a box filled past `FILLED_MIN_FILL`
@@ -81,6 +81,14 @@ FILLED_MIN_FILL = 0.72
 # 229, offered as cancels); on seeds 211-229's phone photos the five crosses past 0.72 measured
 # `around` 0.06-0.28, the seven cancels past it 0.51-0.83.
 OFFERED_AS_CANCEL_FAINT = 0.74
+# ... and inks them nearly as densely as the box as a whole (`around` at least this share of
+# `faint_fill`): a cross a phone's blur spread over its box reaches the corners and sides' middles
+# too, but thinly. On the phone, office, clean and fax sets of seeds 113-233 and 283 (--fonts unseen
+# --hand 0.3) the crosses offered as cancels by the rule above measured `around` 0.37-0.49 over a
+# `faint_fill` of 0.75-0.86 (shares 0.47-0.60; seeds 199, 233 and 283, photos of sharpness 105-450),
+# the scribbles met once by a vertical line that it offered 0.74-0.86 (seed 283: four crosses on
+# one photo offered as cancels, its record's abuse types all lost to the person reviewing it).
+SCRIBBLE_EVENNESS = 0.65
 DARK_LEVEL = 0.62  # of the paper (255 on the flat page)
 FAINT_SIGMAS = 6.0
 FAINT_MIN_CONTRAST = 40.0  # grey levels below the paper (255)
@@ -386,7 +394,8 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
                 margin = 0.0  # two strokes over most of the box: a blurred scribble or a cross
             if e.faint_fill >= FILLED_MIN_FILL:
                 margin = 0.0  # filled in, partly too light to count as dark: a person decides
-                if e.faint_fill >= OFFERED_AS_CANCEL_FAINT and e.around >= AROUND_SCRIBBLE:
+                if (e.faint_fill >= OFFERED_AS_CANCEL_FAINT and e.around >= AROUND_SCRIBBLE
+                        and e.around >= SCRIBBLE_EVENNESS * e.faint_fill):
                     return "filled", 0.0, False  # offered as the cancel it most likely is
             if _scribbled(e):
                 return "filled", 0.0, False  # ink in the corners and the sides' middles: offered as a cancel
