@@ -800,3 +800,35 @@ def test_an_agreed_character_the_third_engine_read_as_its_close_runner_up_goes_t
     assert tiny["text"][1] == "苡"
     assert r.status == FieldStatus.NEEDS_REVIEW and r.errors == ["name.close_call"]
     assert all(reason_words(f"{t}.close_call") != UNKNOWN for t in ("name", "text", "address"))
+
+
+def test_an_id_both_recognisers_read_with_a_letter_in_a_digits_place_is_not_settled_by_the_pair(tmp_path: Path) -> None:
+    """Fresh seed 307 (seen faces), domestic_violence form 7 on a phone photo: the handwritten ID
+    C177439352 read C1771393D2 by both PP-OCR recognisers (Tesseract disagreeing). The D in a
+    digit's place is taken for 0, the checksum of C177139302 happens to pass, and the pair, which
+    checked its letters only in names, texts and addresses, accepted it. A letter where only a
+    digit can stand means neither recogniser saw a digit there: a person compares."""
+    from tests.pipeline.conftest import one_form, one_truth, read_forms
+
+    files = one_form("domestic_violence@1", tmp_path, seed=307, n=7, profile="phone", hand=0.3, fonts="seen")
+    assert one_truth("domestic_violence@1", seed=307, n=7)["victim_national_id"] == "C177439352"
+    r = read_forms(files)[0].fields["victim_national_id"]
+    pps = [a["text"] for a in r.details["attempts"] if a["engine"].startswith("ppocr")]
+    assert pps and all("D" in t for t in pps), pps
+    assert r.status == FieldStatus.NEEDS_REVIEW and r.errors, (r.value, r.errors)
+
+
+def test_an_agreement_the_third_engine_read_with_a_confusable_partner_goes_to_review(tmp_path: Path) -> None:
+    """Fresh seed 293 (unseen faces), vulnerable_family form 8 on a phone photo: the typed contact
+    name 李冠宇 read 李冠字 by Tesseract and PP-OCR's small recogniser (字 at 0.86), while the
+    tiny recogniser read 李冠宇: agreed, accepted. 字/宇 is a listed confusable pair; a third engine
+    that differs only by reading the partner is a reason for a person to look."""
+    from tests.pipeline.conftest import one_form, one_truth, read_forms
+
+    files = one_form("vulnerable_family@1", tmp_path, seed=293, n=8, profile="phone", hand=0.3, fonts="unseen")
+    assert one_truth("vulnerable_family@1", seed=293, n=8)["contact_name"] == "李冠宇"
+    r = read_forms(files)[0].fields["contact_name"]
+    tiny = next(a for a in r.details["attempts"] if a["engine"] == "ppocr_tiny")
+    assert tiny["text"] == "李冠宇" and r.details["agreement"] == Agreement.AGREE, r.details["attempts"]
+    assert r.value == "李冠字"
+    assert r.status == FieldStatus.NEEDS_REVIEW and r.errors == ["name.confusable"], r.errors
