@@ -477,3 +477,20 @@ def test_crosses_a_blurred_photo_spread_thinly_over_their_boxes_are_not_offered_
     assert reasons.value == ["art49_prohibited_acts"]
     assert reasons.details["states"]["art47_harmful_venues"] == "filled"
     assert abuse.status == FieldStatus.NEEDS_REVIEW and reasons.status == FieldStatus.NEEDS_REVIEW
+
+
+def test_a_scribble_a_shaded_blurred_photo_merged_into_two_strokes_is_not_accepted_as_a_tick(tmp_path) -> None:
+    """Fresh seed 307 (seen faces), vulnerable_family form 4 on a phone photo in poor light
+    (sharpness 119, the paper's noise 16 grey levels): a zigzag scribbled over "looks after
+    siblings" to cancel it, blurred into two heavy strokes. The faint level lay below the dark one,
+    so its shape was measured on its darkest core; it read as a tick and was accepted, the
+    optional multiple choice having no "two marked" net. Measured on all its ink, two heavy
+    strokes reaching into the corners are a merged scribble as much as a cross: a person looks."""
+    from tests.pipeline.conftest import one_form, one_truth, read_forms
+
+    files = one_form("vulnerable_family@1", tmp_path, seed=307, n=4, profile="phone", hand=0.3, fonts="seen")
+    assert one_truth("vulnerable_family@1", seed=307, n=4)["young_carer"] == []
+    r = read_forms(files)[0].fields["young_carer"]
+    e = r.details["evidence"]["sibling_care"]
+    assert e["faint_fill"] >= e["fill"] >= 0.35 and e["crossings"] >= 2 and e["around"] >= 0.15, e
+    assert r.status == FieldStatus.NEEDS_REVIEW, (r.value, r.details["states"], e)
