@@ -850,3 +850,20 @@ def test_an_agreement_the_third_engine_read_with_a_confusable_partner_goes_to_re
     assert tiny["text"] == "李冠宇" and r.details["agreement"] == Agreement.AGREE, r.details["attempts"]
     assert r.value == "李冠字"
     assert r.status == FieldStatus.NEEDS_REVIEW and r.errors == ["name.confusable"], r.errors
+
+
+def test_a_light_pens_first_digit_dark_only_in_its_upright_is_read_whole(tmp_path: Path) -> None:
+    """Seed 281 (seen faces), vulnerable_family form 8 on a phone photo: a birth date 47年9月27日
+    in a light pen whose 4 was dark only in its upright. The writing was cut out from the upright
+    on, all three engines read 17年9月27日, and 1928-09-27 was accepted. On the stretched page the
+    line starts 10 px further left, 0.23 of its height (`FAINT_END_REACH` 0.2): read there, whole,
+    and a person confirms it."""
+    from tests.pipeline.conftest import one_form, one_truth, read_forms
+
+    files = one_form("vulnerable_family@1", tmp_path, seed=281, n=8, profile="phone", hand=0.3, fonts="seen")
+    path = "household_members[1].birth_date"
+    assert one_truth("vulnerable_family@1", seed=281, n=8)["household_members"][1]["birth_date"] == "1958-09-27"
+    r = read_forms(files)[0].fields[path]
+    assert r.value != "1928-09-27" or r.status != FieldStatus.ACCEPTED, (r.value, r.errors)
+    assert r.details["faint_ink"] and "faint_ink" in r.errors and r.status == FieldStatus.NEEDS_REVIEW
+    assert r.value == "1958-09-27", (r.value, r.errors)
