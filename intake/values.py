@@ -15,7 +15,7 @@ checkbox -> ``bool``.
 Problem codes (stable, tests and the clerk pages rely on them)::
 
     text.format, text.not_normalized
-    name.empty, name.characters, name.format, name.not_normalized
+    name.empty, name.characters, name.short, name.format, name.not_normalized
     address.empty, address.format, address.not_normalized
     national_id.format, national_id.checksum, national_id.not_normalized
     date.format, date.invalid, date.range
@@ -163,7 +163,8 @@ def normalize_name(s: str) -> str:
     """Canonical person name: `normalize_text`, and all spaces removed if it contains a CJK ideograph
     ("王 小 明" -> "王小明"; "Wang Xiao Ming" unchanged).
 
-    Raises ``name.empty`` for empty text and ``name.characters`` if it contains digits, or
+    Raises ``name.empty`` for empty text, ``name.short`` for a name of one letter, and
+    ``name.characters`` if it contains digits, or
     punctuation or symbols names do not use (names use the middle dot of transliterations, hyphen,
     apostrophe, full stop and comma; one in Chinese characters only the middle dot: "蔡雅玲：" and
     "彭志強-" are misreadings).
@@ -179,6 +180,10 @@ def normalize_name(s: str) -> str:
         raise ValueProblem("name.characters", f"A name has no {' '.join(odd)}; check the name.")
     if _has_ideograph(t):
         t = t.replace(" ", "")
+    elif sum(ch.isalpha() for ch in t) < 2:
+        # no name is one letter: a speck or a rule's end read as "I" (fresh seed 367, an empty
+        # name on a phone photo accepted as I)
+        raise ValueProblem("name.short", "A name has two letters or more; check the name.")
     return t
 
 

@@ -143,8 +143,12 @@ def test_normalize_name():
         with pytest.raises(ValueProblem) as e:
             normalize_name(read)
         assert problem_code(e) == "name.characters", read
-    for name in ("阮氏·梅", "JEAN-LUC", "O'BRIEN", "J. SMITH", "WANG, XIAO MING", "瑪莉‧安"):
+    for name in ("阮氏·梅", "JEAN-LUC", "O'BRIEN", "J. SMITH", "WANG, XIAO MING", "瑪莉‧安", "LI", "Wu"):
         assert normalize_name(name)
+    for read in ("I", "l", "J."):  # a speck or a rule's end read as a letter (seed 367: "I")
+        with pytest.raises(ValueProblem) as e:
+            normalize_name(read)
+        assert problem_code(e) == "name.short", read
 
 
 def test_normalize_address():

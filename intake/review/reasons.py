@@ -43,6 +43,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "name.surname_uncertain": ("姓氏也可能是另一個字形相近的姓（如「關／闕」），請確認。",
                                "The surname could be another one that looks alike (關/闕); check it."),
     "name.empty": ("姓名是空的。", "The name is empty."),
+    "name.short": ("姓名只有一個字母，請確認。", "A name of one letter: check it."),
     "name.characters": ("姓名不能有數字或冒號、括號等符號，請確認。", "A name cannot contain digits, or symbols such as a colon or brackets; check it."),
     "name.format": ("姓名格式不對。", "The name is not in a valid form."),
     "name.unexpected_value": ("這個值不在常見的選項中，請確認。", "This is not one of the usual values here; check it."),
