@@ -229,8 +229,12 @@ class Reading:
     charset: frozenset[str] | None = None  # the characters the recogniser can read at all, where it says
 
 
+def _cell_filled(blob: InkBlob) -> bool:
+    return blob.area / PX_PER_MM**2 >= EMPTY_INK_MM2 / 3
+
+
 def _filled_cells(cells: list[tuple[np.ndarray, InkBlob]]) -> list[tuple[np.ndarray, InkBlob]]:
-    return [(crop, blob) for crop, blob in cells if blob.area / PX_PER_MM**2 >= EMPTY_INK_MM2 / 3]
+    return [(crop, blob) for crop, blob in cells if _cell_filled(blob)]
 
 
 # px of white between two cells' writing on the strip: Tesseract's symbols are placed back into
@@ -720,7 +724,7 @@ def partner_read(pps: tuple[Reading, ...], value: Any) -> bool:
     if not isinstance(value, str):
         return False
     for p in pps:
-        t = "".join(str(p.value if isinstance(p.value, str) else p.text).split())
+        t = "".join((p.value if isinstance(p.value, str) else p.text).split())
         if len(t) != len(value) or t == value:
             continue
         if all(a == b or b in partners(a) for a, b in zip(value, t, strict=True)):
@@ -1048,11 +1052,10 @@ def _cells_reach_further(faint: Written, dark: Written) -> bool:
     stroke, and the engines, shown only what the dark ink spans, read 1 (fresh seed 307, a phone
     photo: the handwritten ID C177439352 read C1771393D2 by both PP-OCR recognisers, the 5 dark
     only in its lower half). Line fields have `_reaches_further`."""
-    min_area = EMPTY_INK_MM2 / 3 * PX_PER_MM**2
     for (_, f), (_, d) in zip(faint.units, dark.units, strict=False):
-        if f.bbox is None or f.area < min_area:
+        if f.bbox is None or not _cell_filled(f):
             continue
-        if d.bbox is None or d.area < min_area:
+        if d.bbox is None or not _cell_filled(d):
             return True
         fh = max(f.bbox[3] - f.bbox[1], 1)
         grew_w = (f.bbox[2] - f.bbox[0]) - (d.bbox[2] - d.bbox[0])
@@ -1122,18 +1125,16 @@ def read_text(ctx: PageContext, slot: Slot) -> FieldReading:
         fctx, fwritten = _on_faint_page(ctx, slot)
         if fwritten.ink_mm2 >= EMPTY_INK_MM2:
             ctx, written, faint = fctx, fwritten, True
-    elif not written.comb and _light_ink(written, ctx.paper):
+    elif _light_ink(written, ctx.paper):
         # dark ink found, but in a light pen or pencil some strokes may be dark enough and others
         # not: the readers would then read the dark characters only (all three alike) and a value
         # with characters missing could go through. Where the stretched page shows writing
-        # reaching clearly further than the dark ink does, read that and let a person confirm it.
+        # reaching clearly further than the dark ink does (in a comb: cell by cell), read that and
+        # let a person confirm it.
         # (Only light ink is looked at again: cutting every typed field out twice cost ~5% a page.)
         fctx, fwritten = _on_faint_page(ctx, slot)
-        if _reaches_further(fwritten, written):
-            ctx, written, faint, partly = fctx, fwritten, True, True
-    elif _light_ink(written, ctx.paper):  # a comb in a light pen: cell by cell
-        fctx, fwritten = _on_faint_page(ctx, slot)
-        if _cells_reach_further(fwritten, written):
+        further = _cells_reach_further if written.comb else _reaches_further
+        if further(fwritten, written):
             ctx, written, faint, partly = fctx, fwritten, True, True
     if written.ink_mm2 < EMPTY_INK_MM2:  # nothing written: no OCR
         c = conf.for_empty(written.ink_mm2, EMPTY_INK_MM2)
