@@ -25,6 +25,7 @@ from intake.forms.layout import MARK_SIZE_MM, PageCode, mark_centres, qr_symbol_
 from intake.forms.model import Template
 from intake.forms.registry import Registry
 from intake.pipeline.qr import FoundCode, find_codes
+from intake.pipeline.quality import FAX_BINARY, bilevel_rows
 from intake.pipeline.scale import downscaled
 from intake.pipeline.types import Located
 
@@ -42,6 +43,21 @@ MIN_ALIGNMENT = 0.80  # below this a page is not read (see bench/accuracy for th
 SCORE_INK_CONTRAST = 12
 BLURRED_INK_CONTRAST = 8
 MARKS_AGREE_MM = 0.75
+# A fax sent with a light setting loses part of the form's own print, evenly over the page: thin
+# lines break up, small Latin labels vanish. Fresh seed 409's light faxes kept 0.78-0.79 of a
+# domestic_violence page 3 (2 of its 24 forms: every field of those pages went unread, in review);
+# on seeds 61-307 (485 fax pages) two more scored 0.79, the rest 0.81 and up. On a bilevel page
+# (`quality.bilevel_rows`: a flatbed or a fax, never curved like a photo) whose four marks and QR
+# code agree on the geometry (`MARKS_AGREE_MM`), what the score still guards against is a part of
+# the page missing or covered, which keeps none of its print there: such a page is read from
+# `AGREED_BILEVEL_MIN_ALIGNMENT` when each part of a `REGIONS` grid kept `REGION_MIN_ALIGNMENT`
+# of its print (a part cut off or covered: 0; those light faxes' least part 0.51-0.53, the
+# narrative box's light ruling gone; a clean page 3 made bilevel at 120 without a fax's noise:
+# 0.76 overall, 0.39 there). A light fax's empty fields go to review (`read.doubt_empties_on_fax`).
+AGREED_BILEVEL_MIN_ALIGNMENT = 0.7
+REGION_MIN_ALIGNMENT = 0.25
+REGIONS = (3, 2)  # rows, columns
+REGION_MIN_PRINT = 50  # printed pixels at SCORE_DPI for a part to count
 MIN_FEATURE_INLIERS = 40
 MIN_INLIER_RATIO = 0.25
 
@@ -73,6 +89,38 @@ def alignment_score(img: np.ndarray, dpi: float, H: np.ndarray, registry: Regist
                     page: int, contrast: int = SCORE_INK_CONTRAST) -> float:
     """Share of the blank page's printed ink that the registered page has too (within 0.5 mm);
     the page's ink is what is `contrast` grey levels darker than its neighbourhood."""
+    found = _print_found(img, dpi, H, registry, template, page, contrast)
+    if found is None:
+        return 0.0
+    ink = _structure(registry, template, page)
+    total = int(ink.sum())
+    return float(found.sum() / total) if total else 0.0
+
+
+def region_scores(img: np.ndarray, dpi: float, H: np.ndarray, registry: Registry, template: Template,
+                  page: int) -> list[float]:
+    """`alignment_score` in each part of a `REGIONS` grid over the page (parts with almost no
+    printing left out): where a page's print was lost evenly, and where in one part only."""
+    found = _print_found(img, dpi, H, registry, template, page, SCORE_INK_CONTRAST)
+    ink = _structure(registry, template, page)
+    if found is None:
+        return [0.0]
+    h, w = ink.shape
+    rows, cols = REGIONS
+    out = []
+    for i in range(rows):
+        for j in range(cols):
+            part = np.s_[i * h // rows:(i + 1) * h // rows, j * w // cols:(j + 1) * w // cols]
+            total = int(ink[part].sum())
+            if total >= REGION_MIN_PRINT:
+                out.append(float(found[part].sum() / total))
+    return out
+
+
+def _print_found(img: np.ndarray, dpi: float, H: np.ndarray, registry: Registry, template: Template,
+                 page: int, contrast: int) -> np.ndarray | None:
+    """The blank page's printed pixels (at SCORE_DPI) that the registered page has ink near, or
+    None when the page is dark or noisy all over (it would match everything)."""
     ink = _structure(registry, template, page)
     h, w = ink.shape
     small, f = _downscale(img, dpi, SCORE_DPI)
@@ -84,10 +132,9 @@ def alignment_score(img: np.ndarray, dpi: float, H: np.ndarray, registry: Regist
     page_ink = cv2.adaptiveThreshold(warped, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 15, contrast) > 0
     page_ink &= warped < 235
     if page_ink.mean() > 0.35:  # a black or noisy page matches everything
-        return 0.0
+        return None
     near = cv2.dilate(page_ink.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    total = int(ink.sum())
-    return float((near & ink).sum() / total) if total else 0.0
+    return near & ink
 
 
 def _downscale(img: np.ndarray, dpi: float, target: float) -> tuple[np.ndarray, float]:
@@ -273,6 +320,9 @@ def register_with_qr(img: np.ndarray, dpi: float, found: FoundCode, registry: Re
         # eight points agree on the geometry: lines a blur left faint count (see BLURRED_INK_CONTRAST)
         loc.alignment = max(loc.alignment, alignment_score(img, dpi, H, registry, template, code.page - 1,
                                                            BLURRED_INK_CONTRAST))
+        if (AGREED_BILEVEL_MIN_ALIGNMENT <= loc.alignment < MIN_ALIGNMENT and bilevel_rows(img) >= FAX_BINARY
+                and min(region_scores(img, dpi, H, registry, template, code.page - 1)) >= REGION_MIN_ALIGNMENT):
+            loc.min_alignment = AGREED_BILEVEL_MIN_ALIGNMENT  # print lost evenly: a light fax
     if missing:
         loc.method += f" ({missing} mark{'s' if missing > 1 else ''} missing)"
     return loc
@@ -436,7 +486,7 @@ def locate(img: np.ndarray, dpi: float, registry: Registry, dpi_known: bool = Tr
         if code.page > len(template.pages) or code.pages != len(template.pages):
             return Failure("unidentified", f"the QR code names page {code.page}/{code.pages}, which {template.key} does not have")
         loc = register_with_qr(img, dpi, ours[0], registry, template)
-        if isinstance(loc, Located) and loc.alignment < MIN_ALIGNMENT:
+        if isinstance(loc, Located) and loc.alignment < _floor(loc):
             feat = register_by_features(img, dpi, registry, template, code.page - 1, dpi_known)
             if isinstance(feat, Located) and feat.alignment > loc.alignment:
                 loc = feat
@@ -465,10 +515,16 @@ def locate(img: np.ndarray, dpi: float, registry: Registry, dpi_known: bool = Tr
     return Failure("unidentified", "no form code, registration marks or known form layout found on this page")
 
 
+def _floor(loc: Located) -> float:
+    """The alignment `loc` must reach to be read: `MIN_ALIGNMENT` unless its registration set a
+    lower one (`AGREED_BILEVEL_MIN_ALIGNMENT`)."""
+    return loc.min_alignment if loc.min_alignment is not None else MIN_ALIGNMENT
+
+
 def _judge(loc: Located | Failure) -> Located | Failure:
     if isinstance(loc, Failure):
         return loc
-    if loc.alignment < MIN_ALIGNMENT:
+    if loc.alignment < _floor(loc):
         return Failure(
             "unregistered",
             f"the page could not be aligned with {loc.form_id} v{loc.version} page {loc.page + 1} "

@@ -92,6 +92,7 @@ class Located:
     homography: np.ndarray  # 3x3, image px -> template mm
     method: str  # "marks+qr", "marks", "qr", "features"
     alignment: float = 0.0  # 0..1, filled in by registration
+    min_alignment: float | None = None  # the alignment it must reach, where registration lowered it
 
 
 @dataclass
