@@ -102,6 +102,11 @@ DOT_MIN_SOLID = 0.5  # ... when its largest piece holds at least this share of t
 SCRIBBLE_CROSSINGS = 3.0  # median strokes crossed by a vertical line through the inside (a cross: 2)
 NEAR_SCRIBBLE_CROSSINGS = 2.5
 SCRIBBLE_MIN_FILL = 0.3
+# ... and reaching into the inside's corners and sides' middles (`Evidence.around`): a dark fax
+# thickens a cross until a vertical line meets it three times (fresh seed 409: a cross at fill
+# 0.33, `around` 0.0, offered as a cancel). On seeds 61-307 (all profiles, 50,000 boxes) the
+# crosses met three times reached 0.07 at most, the 62 scribbles met so 0.23 and up.
+SCRIBBLE_MIN_AROUND = 0.15
 # A mark met twice by a vertical line that covers this share of the box in faint ink is as much a
 # blurred scribble (0.61 in tests/pipeline/test_marks.py, accepted as a mark before) as a cross (on
 # seed 113's sets every cross covering 0.6 or more was met once): where filling cancels, unsure.
@@ -152,9 +157,15 @@ TRACE_MIN = 4
 # pixels of two ticks, largest pieces 0.5 and 0.67, against 0.07 expected (offered as empty); on
 # seeds 211-233 (fax and phone, 9,760 boxes; office and clean 233, 1,952) no other box read empty
 # had 8 or more pixels in pieces the largest of which held under 0.7 (office empties: one speck).
+# `BROKEN_BIG_SOLID` was 0.7 until 2026-12-03 (ninth session): fresh seed 397's light fax left 12
+# pixels of a tick (0.12 expected) whose largest piece held 0.85, offered as empty; on seeds
+# 61-307 (50,000 boxes, all profiles) a pencil tick on a fax (24 pixels, 0.71) and five on a
+# blurred, shaded phone photo (13-21 pixels, 0.76-0.94, against 0.8) were too, while every empty
+# box with 8 or more pixels at 10 times the expected held them in one piece (1.0: a fax's streak,
+# a shadow's edge) but two the shade had already made marks of.
 BROKEN_MIN = 4
 BROKEN_MIN_BIG = 8
-BROKEN_BIG_SOLID = 0.7
+BROKEN_BIG_SOLID = 0.95
 BROKEN_RATIO = 10.0
 # A square not found at the ink threshold is looked for again on the region split at Otsu's
 # threshold, if that is this far under the paper (255 on the flat page): a blurred square's band.
@@ -382,7 +393,8 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
     """(state 'empty' | 'marked' | 'filled', margin 0..1, faint): the box's state, how far its
     evidence is from the nearest boundary (0: in between, a person decides), and whether the
     mark was found only as faint ink."""
-    scribble = e.crossings >= SCRIBBLE_CROSSINGS and e.faint_fill >= SCRIBBLE_MIN_FILL
+    scribble = (e.crossings >= SCRIBBLE_CROSSINGS and e.faint_fill >= SCRIBBLE_MIN_FILL
+                and e.around >= SCRIBBLE_MIN_AROUND)
     if fill_cancels and (e.fill >= FILLED_MIN_FILL or scribble):
         if e.fill >= FILLED_MIN_FILL:
             return "filled", conf.mark_margin(e.fill, FILLED_MIN_FILL, below=False), False

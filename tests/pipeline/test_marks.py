@@ -494,3 +494,32 @@ def test_a_scribble_a_shaded_blurred_photo_merged_into_two_strokes_is_not_accept
     e = r.details["evidence"]["sibling_care"]
     assert e["faint_fill"] >= e["fill"] >= 0.35 and e["crossings"] >= 2 and e["around"] >= 0.15, e
     assert r.status == FieldStatus.NEEDS_REVIEW, (r.value, r.details["states"], e)
+
+
+def test_a_tick_a_light_fax_left_mostly_in_one_piece_is_offered_as_a_mark(tmp_path) -> None:
+    """Fresh seed 397, domestic_violence form 6, a fax sent light: a light-pen tick left 12 dark
+    pixels (the page's specks explain 0.12), the largest piece holding 0.85 of them, a piece of its
+    stroke. Offered as empty until the largest piece could hold up to 0.95 (a speck or a fax's
+    streak is one piece); now offered as the mark it was, and a person confirms it."""
+    from tests.pipeline.conftest import one_form, read_forms
+
+    files = one_form("domestic_violence@1", tmp_path, seed=397, n=6, profile="fax", hand=0.3, fonts="unseen")
+    r = read_forms(files)[0].fields["respondent_sex"]
+    e = r.details["evidence"]["male"]
+    assert e["traces"] >= 8 and 0.7 <= e["solid"] < 0.95 and e["traces_expected"] < 0.5, e
+    assert r.details["states"] == {"male": "marked", "female": "empty", "other": "empty"}
+    assert r.value == "male" and r.status == FieldStatus.NEEDS_REVIEW and "faint_ink" in r.errors
+
+
+def test_a_cross_a_dark_fax_thickened_is_not_offered_as_a_cancel(tmp_path) -> None:
+    """Fresh seed 409, domestic_violence form 6, a dark fax: a cross's strokes thickened until a
+    vertical line met them three times, a scribble's count, at fill 0.33; offered as a cancel, the
+    record's only violence type was lost to the person reviewing it. A scribble reaches into the
+    box's corners and sides' middles; this cross reaches neither (`around` 0)."""
+    from tests.pipeline.conftest import one_form, read_forms
+
+    files = one_form("domestic_violence@1", tmp_path, seed=409, n=6, profile="fax", hand=0.15, fonts="classic")
+    r = read_forms(files)[0].fields["violence_types"]
+    e = r.details["evidence"]["verbal"]
+    assert e["crossings"] >= 3 and e["faint_fill"] >= 0.3 and e["around"] < 0.15, e
+    assert r.details["states"]["verbal"] == "marked" and r.value == ["verbal"]
