@@ -126,6 +126,7 @@ class RecordResult:
     mark_states: list[tuple[str, str, bool]]
     seconds: float
     status: str
+    pages_read: int = 0  # pages registered and read (an unregistered page's fields all go to review)
 
 
 # A box whose ink (dark or faint) covers under this share of its inside has no mark left to read
@@ -193,4 +194,4 @@ def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
                     st = "marked"
                 states.append((tstate, st or "empty", inked))
     return RecordResult(t.id, profile, identified, len(pages), outcomes, states, seconds,
-                        inst.status if inst else "unidentified")
+                        inst.status if inst else "unidentified", sum(p.status == "read" for p in pages))
