@@ -104,7 +104,7 @@ NEAR_SCRIBBLE_CROSSINGS = 2.5
 SCRIBBLE_MIN_FILL = 0.3
 # ... and reaching into the inside's corners and sides' middles (`Evidence.around`): a dark fax
 # thickens a cross until a vertical line meets it three times (fresh seed 409: a cross at fill
-# 0.33, `around` 0.0, offered as a cancel). On seeds 61-307 (all profiles, 50,000 boxes) the
+# 0.33, `around` 0.0, offered as a cancel). On seeds 61-307 (all profiles, 44,000 boxes) the
 # crosses met three times reached 0.07 at most, the 62 scribbles met so 0.23 and up.
 SCRIBBLE_MIN_AROUND = 0.15
 # A mark met twice by a vertical line that covers this share of the box in faint ink is as much a
@@ -159,7 +159,7 @@ TRACE_MIN = 4
 # had 8 or more pixels in pieces the largest of which held under 0.7 (office empties: one speck).
 # `BROKEN_BIG_SOLID` was 0.7 until 2026-12-03 (ninth session): fresh seed 397's light fax left 12
 # pixels of a tick (0.12 expected) whose largest piece held 0.85, offered as empty; on seeds
-# 61-307 (50,000 boxes, all profiles) a pencil tick on a fax (24 pixels, 0.71) and five on a
+# 61-307 (44,000 boxes, all profiles) a pencil tick on a fax (24 pixels, 0.71) and five on a
 # blurred, shaded phone photo (13-21 pixels, 0.76-0.94, against 0.8) were too, while every empty
 # box with 8 or more pixels at 10 times the expected held them in one piece (1.0: a fax's streak,
 # a shadow's edge) but two the shade had already made marks of.
