@@ -224,3 +224,25 @@ def test_a_light_fax_with_a_part_of_the_page_gone_is_not_read(dv_page3: np.ndarr
     res = read_page(next(iter_pages(_light_fax(img, 120), "gone.tif")), default_registry())
     assert res.status == PageStatus.UNREGISTERED and res.template_page == 3
     assert "part of the page may be missing" in res.reason
+
+
+def test_a_page_whose_qr_is_unreadable_and_a_stray_square_is_taken_for_a_mark_is_still_read(clean_cp: Path) -> None:
+    """Fresh seed 431, a phone photo: its QR code blurred past reading, a dark streak of the desk
+    nearer a corner than the page's own square was taken for it, the four squares' fit aligned
+    no page (0.55 at best, another form's) and our own forms were not tried by their features:
+    the page went unread. Here the QR is blanked and a square drawn in the page's bottom-right
+    margin: the squares alone cannot place the page; features can, on its own form and page."""
+    from intake.forms.layout import MARK_SIZE_MM, qr_box
+
+    tr = truth(clean_cp, 1)
+    img = np.asarray(Image.open(clean_cp / tr["files"][0]).convert("L")).copy()
+    px = 300 / 25.4
+    t = default_registry().get("child_protection")
+    x, y, w, h = qr_box(*t.page_size_mm)
+    img[round(y * px):round((y + h) * px), round(x * px):round((x + w) * px)] = 255  # no QR
+    side = round(MARK_SIZE_MM * px)
+    img[-side - 8:-8, -side - 8:-8] = 0  # a square in the margin, nearer the corner than the mark
+    res = read_page(next(iter_pages(png_bytes(img), "stray.png")), default_registry())
+    assert res.status == PageStatus.READ, res.reason
+    assert (res.form_id, res.template_page) == ("child_protection", 1) and res.method.startswith("features")
+    assert res.alignment >= 0.9  # all but the blanked QR code
