@@ -153,7 +153,8 @@ def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
     instances = [i for i in assemble(pages, reg) if i.template is not None]
     identified = all(p.form_id == t.id and p.version == t.version for p in pages) and len(instances) == 1 \
         and [p.template_page for p in pages] == [pg["template_page"] for pg in truth["pages"]]
-    inst = instances[0] if instances else None
+    # the form's own instance (a page taken for another form's makes one of its own)
+    inst = next((i for i in instances if i.template.id == t.id), None)
     quality = {p.template_page - 1: (p.quality or {}).get("cls") for p in pages if p.template_page is not None}
     writing = truth.get("writing", {})
     outcomes: list[Outcome] = []
@@ -161,7 +162,7 @@ def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
     for slot in t.slots():
         tv = truth_value(truth, slot.path)
         ftype = slot.field.type
-        if inst is None:
+        if inst is None or slot.path not in inst.fields:  # not read: the form, or this field's page
             outcomes.append(Outcome(t.id, profile, slot.path, ftype, "typed", False, False, 0.0, None, None, False, tv, None))
             continue
         r = inst.fields[slot.path]
