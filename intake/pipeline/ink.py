@@ -201,11 +201,27 @@ def line_digits_agree(text: str, mask: np.ndarray, px_per_mm: float) -> bool:
     chars = [c for c in text if not c.isspace()]
     if not any(c in DIGIT_HOLES for c in chars):
         return True
+    pieces = character_pieces(mask, px_per_mm)
+    if len(pieces) != len(chars):
+        return True
+    return all(digit_shape_agrees(c, piece, px_per_mm)
+               for c, piece in zip(chars, pieces, strict=True) if c in DIGIT_HOLES)
+
+
+def line_digits_checkable(text: str, mask: np.ndarray, px_per_mm: float) -> bool:
+    """Whether `line_digits_agree` can check `text` on this ink at all: the ink splits into one
+    piece per character read (a fax's broken strokes split it into more)."""
+    return len(character_pieces(mask, px_per_mm)) == len([c for c in text if not c.isspace()])
+
+
+def character_pieces(mask: np.ndarray, px_per_mm: float) -> list[np.ndarray]:
+    """The ink of one line split into characters, left to right: its pieces, those that overlap
+    in x taken as one character (a broken stroke)."""
     m = mask.astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     min_area = 0.05 * px_per_mm * px_per_mm
     parts = sorted((stats[i][0], stats[i][0] + stats[i][2], i) for i in range(1, n) if stats[i][4] >= min_area)
-    groups: list[list[int]] = []  # pieces that overlap in x belong to one character (a broken stroke)
+    groups: list[list[int]] = []
     right = -1
     for x0, x1, i in parts:
         if groups and x0 < right - 0.3 * (x1 - x0):
@@ -214,7 +230,4 @@ def line_digits_agree(text: str, mask: np.ndarray, px_per_mm: float) -> bool:
         else:
             groups.append([i])
             right = x1
-    if len(groups) != len(chars):
-        return True
-    return all(digit_shape_agrees(c, np.isin(labels, g), px_per_mm)
-               for c, g in zip(chars, groups, strict=True) if c in DIGIT_HOLES)
+    return [np.isin(labels, g) for g in groups]

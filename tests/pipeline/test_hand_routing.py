@@ -94,3 +94,36 @@ def test_a_county_read_with_its_confusable_by_both_recognisers_goes_to_review(tm
     assert want == "苗栗縣立民享高級中學"
     assert r.value == "苗慄縣立民享高級中學"
     assert r.status == FieldStatus.NEEDS_REVIEW and r.details.get("accepted_by") != "ppocr_pair", r.errors
+
+
+def test_a_handwritten_phone_a_fax_broke_into_dashes_is_not_settled_by_tesseract_alone(tmp_path: Path) -> None:
+    """Fresh seed 431 (classic faces, 15% hand), domestic violence form 4, fax: the reporter's
+    handwritten phone 034581938, its strokes broken into dashes (12 pieces of ink for 9 digits),
+    read 084581938 by Tesseract alone at 96 and accepted: the loops check passed unchecked. On a
+    fax a phone is settled alone only where its loops were checked; PP-OCR reads this one, and
+    the right value goes to a person."""
+    from tests.pipeline.conftest import one_form, one_truth
+
+    files = one_form("domestic_violence@1", tmp_path, seed=431, n=4, profile="fax", hand=0.15, fonts="classic")
+    want = one_truth("domestic_violence@1", seed=431, n=4)["reporter_phone"]
+    r = read_forms(files)[0].fields["reporter_phone"]
+    first = r.details["attempts"][0]
+    assert want == "034581938" and first["engine"] == "tesseract" and first["conf"] >= 90
+    assert normalize("phone", first["text"])[0] == "084581938"
+    assert r.details["agreement"] != Agreement.SINGLE
+    assert r.value == want and r.status == FieldStatus.NEEDS_REVIEW
+
+
+def test_a_narrative_both_engines_read_with_a_listed_confusable_goes_to_review(tmp_path: Path) -> None:
+    """Fresh seed 419 (unseen faces), child protection form 6, fax: the typed narrative's 言語責罵
+    read 言語賣罵 by Tesseract and PP-OCR's small recogniser alike, and accepted. 責/賣 is now a
+    listed confusable; 語賣 and 賣罵 are no bigrams of the forms' language and 語責, 責罵 are: a
+    person reads it."""
+    from tests.pipeline.conftest import one_form, one_truth
+
+    files = one_form("child_protection@1", tmp_path, seed=419, n=6, profile="fax", hand=0.3, fonts="unseen")
+    want = one_truth("child_protection@1", seed=419, n=6)["narrative"]
+    r = read_forms(files)[0].fields["narrative"]
+    assert "言語責罵" in want
+    assert r.value == want.replace("責罵", "賣罵")
+    assert r.status == FieldStatus.NEEDS_REVIEW and "text.unlikely_characters" in r.errors, r.errors
