@@ -576,17 +576,19 @@ def settled_alone(f: Field, first: FirstReading, written: Written, quality: str 
     r = first.reading
     return (f.type in STRONG_TYPES and quality not in NOT_ALONE_ON and not first.retried and not r.problems
             and r.conf >= STRONG_SKIP_CONF and _digits_match_ink(f, written.units, r.text)
-            and (quality not in LOOPS_CHECKED_ALONE_ON or _loops_checkable(f, written.units, r.text)))
+            and _loops_checkable(f, written.units, r.text))
 
 
-# Page quality classes where a phone or number is settled alone only when its loops could be
-# checked (`_loops_checkable`): a fax breaks strokes into dashes, the line's ink then splits into
-# more pieces than characters and the loops check passes unchecked. Fresh seed 431: two
-# handwritten phones on faxes, a 3 read 8 by Tesseract alone at 96 and 99 (034581938 as
-# 084581938, 0220829388 as 0220829888), their ink in 12 and 15 pieces for 9 and 10 digits; the
-# fresh sets of seeds 397-431 had 53 handwritten fax values settled alone, those 2 wrong, and
-# 420 typed ones, none wrong.
-LOOPS_CHECKED_ALONE_ON = frozenset({"fax"})
+# A phone or number is settled alone only where its loops could be checked (`_loops_checkable`):
+# where the line's ink splits into more or fewer pieces than characters, `_digits_match_ink`
+# passes it unchecked. A fax breaks strokes into dashes: fresh seed 431 had two handwritten phones
+# on faxes whose 3 Tesseract alone read 8 at 96 and 99 (034581938 as 084581938, 0220829388 as
+# 0220829888; their ink in 12 and 15 pieces for 9 and 10 digits); the fax sets of fresh seeds
+# 397-431 had settled 53 handwritten values alone, those 2 wrong, and 420 typed ones, none wrong.
+# Handwritten digits touch: fresh seed 373's clean scans sent on at 100 dpi (`bench/rescans`), on
+# a yellow carbon copy and on a dark copy, a phone 0960303829 whose 0 touched the 3 beside it read
+# 0960393829 by Tesseract alone at 91 (one loop each). With the rule, on seeds 397-443's fax
+# sets and on 433's and 439's clean, office and phone sets, no other field changed.
 
 
 def _loops_checkable(f: Field, units: list[tuple[np.ndarray, InkBlob]], text: str) -> bool:
