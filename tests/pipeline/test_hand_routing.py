@@ -139,7 +139,6 @@ def test_a_phone_whose_digits_touch_is_not_settled_by_tesseract_alone(tmp_path: 
     import io
 
     import cv2
-    import numpy as np
     from PIL import Image
 
     from intake.pipeline.extract import read_page
