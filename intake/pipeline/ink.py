@@ -194,24 +194,19 @@ def digit_shape_agrees(char: str, mask: np.ndarray, px_per_mm: float) -> bool:
     return want is None or holes(mask, px_per_mm) == want
 
 
-def line_digits_agree(text: str, mask: np.ndarray, px_per_mm: float) -> bool:
+def line_digits_agree(text: str, mask: np.ndarray, px_per_mm: float, unchecked: bool = True) -> bool:
     """Whether the digits read on one line have the loops of the characters written there, when
-    the line's ink splits into exactly one piece per character read (True when it does not, or
-    nothing could be checked). A 3 read as 8 in a number no validator can question is caught here."""
+    the line's ink splits into exactly one piece per character read; `unchecked` when it does not
+    (or, if `unchecked`, when no digit read has a loop to check). A 3 read as 8 in a number no
+    validator can question is caught here."""
     chars = [c for c in text if not c.isspace()]
-    if not any(c in DIGIT_HOLES for c in chars):
+    if unchecked and not any(c in DIGIT_HOLES for c in chars):
         return True
     pieces = character_pieces(mask, px_per_mm)
     if len(pieces) != len(chars):
-        return True
+        return unchecked
     return all(digit_shape_agrees(c, piece, px_per_mm)
                for c, piece in zip(chars, pieces, strict=True) if c in DIGIT_HOLES)
-
-
-def line_digits_checkable(text: str, mask: np.ndarray, px_per_mm: float) -> bool:
-    """Whether `line_digits_agree` can check `text` on this ink at all: the ink splits into one
-    piece per character read (a fax's broken strokes split it into more)."""
-    return len(character_pieces(mask, px_per_mm)) == len([c for c in text if not c.isspace()])
 
 
 def character_pieces(mask: np.ndarray, px_per_mm: float) -> list[np.ndarray]:

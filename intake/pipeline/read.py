@@ -45,7 +45,6 @@ from intake.pipeline.ink import (
     digit_shape_agrees,
     ink_percentile,
     line_digits_agree,
-    line_digits_checkable,
     line_image,
     paper_level,
     writing,
@@ -261,16 +260,20 @@ def _comb_strip(filled: list[tuple[np.ndarray, InkBlob]], ink_h: int, pad: int, 
     return strip, glyphs, spans
 
 
-def _digits_match_ink(f: Field, units: list[tuple[np.ndarray, InkBlob]], text: str) -> bool:
+def _digits_match_ink(f: Field, units: list[tuple[np.ndarray, InkBlob]], text: str, unchecked: bool = True) -> bool:
     """Whether every digit read has the loops of what is written there (3 read as 8, 0 as 5:
     a checksum cannot see a change by 5): cell by cell in a comb, piece by piece on the line
-    of a number or phone."""
+    of a number or phone. Where the line's ink cannot be matched to the characters read (its
+    writing on more than one line, or split into more or fewer pieces than characters), the
+    answer is `unchecked`; other types are not checked (True)."""
     if f.cells:
         filled = _filled_cells(units)
         return len(text) == len(filled) and all(
             digit_shape_agrees(c, blob.mask, PX_PER_MM) for c, (_, blob) in zip(text, filled, strict=True))
-    if f.type in LOOP_CHECKED and len(units) == 1:
-        return line_digits_agree(text, units[0][1].mask, PX_PER_MM)
+    if f.type in LOOP_CHECKED:
+        if len(units) != 1:
+            return unchecked
+        return line_digits_agree(text, units[0][1].mask, PX_PER_MM, unchecked)
     return True
 
 
@@ -575,28 +578,19 @@ def settled_alone(f: Field, first: FirstReading, written: Written, quality: str 
     PP-OCR read otherwise, still went to a person."""
     r = first.reading
     return (f.type in STRONG_TYPES and quality not in NOT_ALONE_ON and not first.retried and not r.problems
-            and r.conf >= STRONG_SKIP_CONF and _digits_match_ink(f, written.units, r.text)
-            and _loops_checkable(f, written.units, r.text))
+            and r.conf >= STRONG_SKIP_CONF and _digits_match_ink(f, written.units, r.text, unchecked=False))
 
 
-# A phone or number is settled alone only where its loops could be checked (`_loops_checkable`):
-# where the line's ink splits into more or fewer pieces than characters, `_digits_match_ink`
-# passes it unchecked. A fax breaks strokes into dashes: fresh seed 431 had two handwritten phones
-# on faxes whose 3 Tesseract alone read 8 at 96 and 99 (034581938 as 084581938, 0220829388 as
-# 0220829888; their ink in 12 and 15 pieces for 9 and 10 digits); the fax sets of fresh seeds
-# 397-431 had settled 53 handwritten values alone, those 2 wrong, and 420 typed ones, none wrong.
-# Handwritten digits touch: fresh seed 373's clean scans sent on at 100 dpi (`bench/rescans`), on
-# a yellow carbon copy and on a dark copy, a phone 0960303829 whose 0 touched the 3 beside it read
-# 0960393829 by Tesseract alone at 91 (one loop each). With the rule, on seeds 397-443's fax
-# sets and on 433's and 439's clean, office and phone sets, no other field changed.
-
-
-def _loops_checkable(f: Field, units: list[tuple[np.ndarray, InkBlob]], text: str) -> bool:
-    """Whether `_digits_match_ink` checks every digit of `text` (a comb always does; a line of a
-    number or phone when its ink splits into one piece per character)."""
-    if f.cells or f.type not in LOOP_CHECKED:
-        return True
-    return len(units) == 1 and line_digits_checkable(text, units[0][1].mask, PX_PER_MM)
+# A phone or number is settled alone only where its loops could be checked (`_digits_match_ink` with
+# `unchecked=False`): where the line's ink splits into more or fewer pieces than characters, the
+# check elsewhere passes it unchecked. A fax breaks strokes into dashes: fresh seed 431 had two
+# handwritten phones on faxes whose 3 Tesseract alone read 8 at 96 and 99 (034581938 as 084581938,
+# 0220829388 as 0220829888; their ink in 12 and 15 pieces for 9 and 10 digits); the fax sets of
+# fresh seeds 397-431 had settled 53 handwritten values alone, those 2 wrong, and 420 typed ones,
+# none wrong. Handwritten digits touch: fresh seed 373's clean scans sent on at 100 dpi
+# (`bench/rescans`), on a yellow carbon copy and on a dark copy, a phone 0960303829 whose 0 touched
+# the 3 beside it read 0960393829 by Tesseract alone at 91 (one loop each). With the rule, on seeds
+# 397-443's fax sets and on 433's and 439's clean, office and phone sets, no other field changed.
 
 
 
