@@ -41,9 +41,9 @@ by the shape of its ink as well as how much of the square it covers:
    read as a mark found only as faint ink: marked, and sent to review.
 
 A box's printed square is looked for within `MARK_SEARCH_MM` of where the registration puts it;
-one not found there is looked for again where the nearest square found on the page says the
-registration is off (`square_shift`), and one a blur made lighter than ink on the region split at
-Otsu's threshold (`_blurred_square`).
+one not found there, or found only as a blur's band, is looked for again where the nearest squares
+found on the page say the registration is off (`square_shift`), and one a blur made lighter than
+ink on the region split at Otsu's threshold (`_blurred_square`).
 
 Faint writing in text fields: `faint_page` is the flat page stretched so that the page's faint
 level (`faint_level`) becomes the readers' ink threshold; `read.read_text` reads a field there
@@ -220,6 +220,7 @@ class Evidence:
     solid: float = 1.0  # the largest ink piece's share of all the ink inside (a dot: one piece)
     thick: float = 1.0  # the largest ink piece's smaller side, as a share of the square's side
     around: float = 0.0  # faint ink's cover of the inside's corners and sides' middles (the lesser of the two)
+    blurred: bool = False  # the square was found only on the region split at Otsu's threshold
 
     def to_dict(self) -> dict[str, Any]:
         return {"fill": round(self.fill, 4), "faint_fill": round(self.faint_fill, 4), "span": round(self.span, 3),
@@ -346,7 +347,7 @@ def measure(flat: np.ndarray, box: tuple[float, float, float, float], px_per_mm:
         middle = dark[mh:inner.shape[0] - mh, mw:inner.shape[1] - mw]
         traces, expected = int(middle.sum()), speck_rate * middle.size
     return Evidence(float(dark.mean()), float(faint.mean()), min(1.0, span), crossings, noise, sq is not None,
-                    traces, expected, solid, thick, _around(faint))
+                    traces, expected, solid, thick, _around(faint), blurred)
 
 
 ZONE = 0.2  # the side of a corner's or a side's middle zone, as a share of the inside's
@@ -454,10 +455,16 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
 # registration mark missing: seed 179, form 7, its squares 1.3 mm off in the lower left and 0.2 mm
 # in the upper right) puts some squares outside the `MARK_SEARCH_MM` they are looked for in. The
 # squares found nearest say how far off the registration is there: a square not found is looked
-# for again where the nearest square found (within `SHIFT_NEAR_MM`) says it is, when that is
+# for again where the nearest squares found (within `SHIFT_NEAR_MM`) say it is, when that is
 # `SHIFT_MIN_MM` or more away. Found there, it is measured there; else as before (in review).
+# The median of the `SHIFT_NEIGHBOURS` nearest, not the nearest alone: fresh seed 487's phone photo
+# (a column of squares 0.8-1.3 mm off downwards) had one "found" 1.2 mm upwards, a cross and the
+# square's top edge taken for a square, and the box below it was looked for in the row above.
+# A square found only as a blur's band (`_blurred_square`) is looked for again too: there the band
+# was a square's top half cut by the region, and the tick inside it touched the region's edge.
 SHIFT_MIN_MM = 0.5
 SHIFT_NEAR_MM = 40.0
+SHIFT_NEIGHBOURS = 3
 _offsets_cache: dict[int, tuple[np.ndarray, list[tuple[float, float, float, float]]]] = {}
 
 
@@ -492,17 +499,18 @@ def _square_offsets(ctx: Any) -> list[tuple[float, float, float, float]]:
 
 
 def square_shift(ctx: Any, box: tuple[float, float, float, float]) -> tuple[float, float] | None:
-    """(dx, dy) in mm by which the nearest square found on the page is off where the registration
-    put it, when that square is within `SHIFT_NEAR_MM` of `box` and `SHIFT_MIN_MM` or more off;
-    else None."""
+    """(dx, dy) in mm by which the squares found nearest on the page (the median of up to
+    `SHIFT_NEIGHBOURS` within `SHIFT_NEAR_MM` of `box`) are off where the registration put them,
+    when that is `SHIFT_MIN_MM` or more; else None."""
     x, y, w, h = box
     cx, cy = x + w / 2, y + h / 2
-    near = [(np.hypot(ox - cx, oy - cy), dx, dy) for ox, oy, dx, dy in _square_offsets(ctx)
-            if (ox, oy) != (cx, cy)]
+    near = sorted((np.hypot(ox - cx, oy - cy), dx, dy) for ox, oy, dx, dy in _square_offsets(ctx)
+                  if (ox, oy) != (cx, cy))
+    near = [n for n in near[:SHIFT_NEIGHBOURS] if n[0] <= SHIFT_NEAR_MM]
     if not near:
         return None
-    d, dx, dy = min(near)
-    if d > SHIFT_NEAR_MM or np.hypot(dx, dy) < SHIFT_MIN_MM:
+    dx, dy = float(np.median([n[1] for n in near])), float(np.median([n[2] for n in near]))
+    if np.hypot(dx, dy) < SHIFT_MIN_MM:
         return None
     return dx, dy
 
@@ -516,12 +524,12 @@ def _box(ctx: Any, box: tuple[float, float, float, float], fill_cancels: bool) -
     bilevel = ctx.quality_cls == "fax"
     flat, rate = flat_page(ctx.canon), speck_rate(ctx)
     e = measure(flat, box, bilevel=bilevel, speck_rate=rate)
-    if not e.found:
+    if not e.found or e.blurred:
         shift = square_shift(ctx, box)
         if shift is not None:
             moved = measure(flat, (box[0] + shift[0], box[1] + shift[1], box[2], box[3]), bilevel=bilevel,
                             speck_rate=rate)
-            if moved.found:
+            if moved.found and not (e.found and moved.blurred):
                 e = moved
     state, margin, faint = state_of(e, fill_cancels)
     doubtful = not e.found and MARK_MIN_FILL / 3 <= e.fill < FILLED_MIN_FILL

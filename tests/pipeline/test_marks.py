@@ -408,6 +408,24 @@ def test_squares_off_where_the_registration_is_off_are_found_where_their_neighbo
     assert r.value == want
 
 
+def test_a_column_of_squares_off_is_found_where_most_neighbours_say(tmp_path) -> None:
+    """Fresh seed 487, domestic_violence form 8, a phone photo: the danger grid's column of squares
+    lay 0.8-1.3 mm below where the registration put them. A cross and a square's top edge were
+    taken for a square 1.2 mm *above* its place, and the box below it was looked for in the row
+    above (its neighbour's cross read as its mark); three boxes' squares were found only as a blur's
+    band cut by the region, their ticks touching its edge and measured as nothing (three fields
+    offered wrong or empty). The median of the three nearest squares found says where to look, and
+    a square found only as a band is looked for there too."""
+    from tests.pipeline.conftest import one_form, one_truth, read_forms
+
+    files = one_form("domestic_violence@1", tmp_path, seed=487, n=8, profile="phone", hand=0.15, fonts="classic")
+    want = one_truth("domestic_violence@1", seed=487, n=8)
+    fields = read_forms(files)[0].fields
+    for path in ("danger_violent_to_others", "danger_separation", "danger_fears_death"):
+        r = fields[path]
+        assert r.value == want[path], (path, r.value, r.details["evidence"])
+        assert all(e["square_found"] for e in r.details["evidence"].values()), (path, r.details["evidence"])
+
 def test_squares_a_shaken_phone_blurred_into_grey_bands_are_found(tmp_path) -> None:
     """A shaken phone's photo (seed 179, form 2) blurred the printed squares into bands of grey
     lighter than ink: most of the danger grid's squares were not found, the blur's grey inside a box
