@@ -8,7 +8,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -113,6 +113,14 @@ def _engines_right(ftype: str, attempts: list[dict[str, Any]], truth: Any
     return right("tesseract"), right("ppocr"), right("ppocr_tiny")
 
 
+class BoxState(NamedTuple):
+    truth: str  # 'empty' | 'marked' | 'filled'
+    read: str
+    inked: bool  # the page kept ink in the box (see `INKLESS_FILL`)
+    where: str  # form, field and option, for --show-errors: 'domestic_violence/fax 8 violence_types[other]'
+    evidence: dict[str, Any]
+
+
 @dataclass
 class RecordResult:
     template: str
@@ -123,7 +131,7 @@ class RecordResult:
     # (truth state, read state, the page kept ink in the box) per option box: a mark the scan took
     # off the page (a light pen through a fax's light setting) leaves the box as empty as one never
     # marked, and no reader can see it; the report says how many of the wrong boxes were so
-    mark_states: list[tuple[str, str, bool]]
+    mark_states: list[BoxState]
     seconds: float
     status: str
     pages_read: int = 0  # pages registered and read (an unregistered page's fields all go to review)
@@ -158,7 +166,8 @@ def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
     quality = {p.template_page - 1: (p.quality or {}).get("cls") for p in pages if p.template_page is not None}
     writing = truth.get("writing", {})
     outcomes: list[Outcome] = []
-    states: list[tuple[str, str]] = []
+    states: list[BoxState] = []
+    form = Path(files[0]).name.split("-")[0].split(".")[0]  # the set's form number: '8-2.jpg', '8.tif'
     for slot in t.slots():
         tv = truth_value(truth, slot.path)
         ftype = slot.field.type
@@ -193,6 +202,7 @@ def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
                 tstate = "empty" if style is None else ("filled" if style in ("filled", "scribble") else "marked")
                 if ftype == "checkbox" and st == "filled" and not slot.field.fill_cancels:
                     st = "marked"
-                states.append((tstate, st or "empty", inked))
+                states.append(BoxState(tstate, st or "empty", inked,
+                                       f"{t.id}/{profile} {form} {slot.path}" + (f"[{opt}]" if ftype == "choice" else ""), ev))
     return RecordResult(t.id, profile, identified, len(pages), outcomes, states, seconds,
                         inst.status if inst else "unidentified", sum(p.status == "read" for p in pages))
