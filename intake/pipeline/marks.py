@@ -89,6 +89,15 @@ OFFERED_AS_CANCEL_FAINT = 0.74
 # the scribbles met once by a vertical line that it offered 0.74-0.86 (seed 283: four crosses on
 # one photo offered as cancels, its record's abuse types all lost to the person reviewing it).
 SCRIBBLE_EVENNESS = 0.65
+# Faint ink over `FAINT_MIN_FILL` of a box, none of it spanning the box: a mark found only as
+# faint ink (a person confirms it) where its largest piece is thicker than an edge's strip. Fresh
+# seed 499, a shaken phone's photo of a form ticked in pencil: the ticks, smeared into the blurred
+# squares' bands, measured faint 0.05-0.15 with every piece joined to the square's edge (no span),
+# were read empty, and a single choice with nothing else marked was accepted as unanswered at
+# confidence 1.0. On seeds 307 and 449-503's phone photos (9,760 boxes) the empty boxes with such
+# faint ink had pieces at most 0.15 of the side thick, those 14 ticks 0.30-0.57; on 467-503's fax
+# and office scans (11,700 boxes) no empty box came under the rule.
+FAINT_BODY_THICK = 0.25
 DARK_LEVEL = 0.62  # of the paper (255 on the flat page)
 FAINT_SIGMAS = 6.0
 FAINT_MIN_CONTRAST = 40.0  # grey levels below the paper (255)
@@ -437,6 +446,8 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
         return "marked", margin, True
     if e.broken:
         return "marked", 0.0, True  # a mark broken into specks: read as a mark, a person confirms it
+    if e.faint_fill >= FAINT_MIN_FILL and e.thick >= FAINT_BODY_THICK:
+        return "marked", 0.0, True  # faint ink with a body of its own, joined to the square's edge
     # empty: sure only when neither dark nor faint ink comes near a mark; ink that spans little of
     # the box (specks, the square's thickened edge on a dark fax) is sure only when it is small
     if e.span < SPAN_MIN / 2:

@@ -444,6 +444,28 @@ def test_squares_a_shaken_phone_blurred_into_grey_bands_are_found(tmp_path) -> N
     assert sum(r.status == FieldStatus.ACCEPTED for r in grid) >= 10
 
 
+def test_pencil_ticks_a_shaken_phone_smeared_into_the_squares_are_offered_as_faint_marks(tmp_path) -> None:
+    """Fresh seed 499, domestic_violence form 2, a shaken phone's photo of a form ticked in pencil:
+    each tick was smeared into its blurred square's band, so every faint piece counted as the
+    square's edge (no span) and the boxes read empty. "Children witnessed" (one choice, not
+    required) was accepted as unanswered at confidence 1.0 with "unknown" ticked. Faint ink over
+    the box with a body thicker than an edge's strip is a mark found only as faint ink: offered,
+    and a person confirms it."""
+    from tests.pipeline.conftest import one_form, one_truth, read_forms
+
+    files = one_form("domestic_violence@1", tmp_path, seed=499, n=2, profile="phone", hand=0.3, fonts="seen")
+    want = one_truth("domestic_violence@1", seed=499, n=2)
+    assert want["children_witnessed"] == "unknown"
+    fields = read_forms(files)[0].fields
+    r = fields["children_witnessed"]
+    e = r.details["evidence"]["unknown"]
+    assert e["fill"] < 0.01 and e["faint_fill"] >= 0.1 and e["span"] == 0 and e["thick"] >= 0.3, e
+    assert r.value == "unknown" and r.status == FieldStatus.NEEDS_REVIEW and "faint_ink" in r.errors
+    grid = [r for path, r in fields.items() if path.startswith("danger_") and r.type == "choice"]
+    assert sum(r.value == want[r.path] for r in grid) >= 12, [(r.path, r.value, want[r.path]) for r in grid]
+    assert all(r.status == FieldStatus.NEEDS_REVIEW for r in grid if r.value != want[r.path])
+
+
 def test_a_cross_a_phone_blurred_over_most_of_its_box_is_not_offered_as_a_cancel(tmp_path) -> None:
     """A cross a phone photo's blur thickened covered 0.75 of its box counting the lighter ink, past
     the 0.74 at which a mark is offered as a cancel (seed 229, form 2: "neglect" offered as
