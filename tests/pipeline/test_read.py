@@ -867,3 +867,19 @@ def test_a_light_pens_first_digit_dark_only_in_its_upright_is_read_whole(tmp_pat
     assert r.value != "1928-09-27" or r.status != FieldStatus.ACCEPTED, (r.value, r.errors)
     assert r.details["faint_ink"] and "faint_ink" in r.errors and r.status == FieldStatus.NEEDS_REVIEW
     assert r.value == "1958-09-27", (r.value, r.errors)
+
+
+def test_a_line_final_mark_the_small_recogniser_leaves_out_goes_to_review(tmp_path) -> None:
+    """Fresh seed 503, domestic_violence form 1, an office scan: a typed narrative's first line
+    ends 言語威脅、; PP-OCR's small recogniser and Tesseract both left the 、 out, agreed, and the
+    value was accepted without it. The tiny recogniser read it: a line that a PP-OCR reading ends
+    with 、，。 and the kept one ends with no punctuation goes to a person."""
+    from intake.review.reasons import UNKNOWN, reason_words
+    from tests.pipeline.conftest import one_form, one_truth, read_forms
+
+    files = one_form("domestic_violence@1", tmp_path, seed=503, n=1, profile="office", hand=0.15, fonts="classic")
+    want = one_truth("domestic_violence@1", seed=503, n=1)["narrative"]
+    r = read_forms(files)[0].fields["narrative"]
+    assert "威脅、恐嚇" in want and r.value == want.replace("、", ""), r.value
+    assert r.status == FieldStatus.NEEDS_REVIEW and "text.line_end_dropped" in r.errors, r.errors
+    assert all(reason_words(f"{t}.line_end_dropped") != UNKNOWN for t in ("text", "address"))
