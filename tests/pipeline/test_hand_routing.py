@@ -159,3 +159,25 @@ def test_a_phone_whose_digits_touch_is_not_settled_by_tesseract_alone(tmp_path: 
     assert first["engine"] == "tesseract" and first["conf"] >= 90 and normalize("phone", first["text"])[0] == "0960393829"
     assert r.details["agreement"] != Agreement.SINGLE
     assert not (r.status == FieldStatus.ACCEPTED and r.value != want), (r.value, r.status)
+
+
+def test_a_fax_name_the_pair_read_with_a_doubt_goes_to_review(tmp_path: Path) -> None:
+    """Fresh seed 499 (seen faces, 30% hand), vulnerable family forms 4 and 5, faxes: a typed 陳麗娟
+    read 陳麗姆 and a handwritten 阮氏玉 read 阮氏王 by both PP-OCR recognisers, each with a
+    doubt (a lead of 0.87-0.89 over the runner-up in one of them), Tesseract reading another name;
+    the pair's agreement accepted both. On a fax the pair accepts a name only where neither
+    recogniser doubted a character."""
+    from tests.pipeline.conftest import one_form, one_truth
+
+    for n, wrong in ((4, "陳麗姆"), (5, "阮氏王")):
+        files = one_form("vulnerable_family@1", tmp_path / str(n), seed=499, n=n, profile="fax", hand=0.3, fonts="seen")
+        want = one_truth("vulnerable_family@1", seed=499, n=n)
+        path = "household_members[2].name" if n == 4 else "household_members[0].name"
+        r = read_forms(files)[0].fields[path]
+        assert r.value == wrong and r.value != _member_name(want, path), r.value
+        assert r.status == FieldStatus.NEEDS_REVIEW and "accepted_by" not in r.details, (r.errors, r.details.get("accepted_by"))
+
+
+def _member_name(record: dict, path: str) -> str:
+    i = int(path.split("[")[1].split("]")[0])
+    return record["household_members"][i]["name"]
