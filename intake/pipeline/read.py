@@ -824,8 +824,8 @@ PAIR_CONFIDENCE = 0.984
 # On a fax, a name the pair accepts has no character either recogniser doubted (a runner-up within
 # `DOUBT_MARGIN`). On fresh seeds 467-503's faxes the pair accepted 101 names and 3 were wrong
 # (廖美鳳 read 廖天鳳, 陳麗娟 read 陳麗姆, 阮氏玉 read 阮氏王; leads 0.68-0.88 in one of the two):
-# 3%, where the pair's confidence stands for 1.6%. The 75 with no doubt were all right; the 23
-# right ones with a doubt go to a person now.
+# 3%, where the pair's confidence stands for 1.6%. The 75 with no doubt were all right; read again
+# with this, those sets sent the three and 18 right names to a person, and nothing else.
 PAIR_FAX_NAME_MIN_MARGIN = DOUBT_MARGIN
 
 
