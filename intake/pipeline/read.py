@@ -738,6 +738,25 @@ def split_vote(pps: tuple[Reading, ...], value: Any) -> bool:
     return False
 
 
+# - in a name: both PP-OCR recognisers read the agreed value and doubted the same character for
+#   the same runner-up, the surer of the two by a lead under `SHARED_RUNNER_UP_MARGIN`
+#   (`name.shared_doubt`): the two are one family, and hesitating alike is no agreement. Fresh
+#   seed 541, a fax: a typed 陳佳玲 read 陳住玲 by all three engines, both recognisers' 住 at
+#   0.76-0.77 over 佳. Over the accepted names of seeds 467-557 (tenth session, 12 sets) that was
+#   the one name under 0.8; the right ones began at 0.86.
+SHARED_RUNNER_UP_MARGIN = 0.8
+
+
+def same_runner_up(pps: tuple[Reading, ...], value: Any) -> bool:
+    """Whether two PP-OCR readings of the agreed `value` chose a character over the same runner-up
+    (not merely another form of it, `_other_script`), neither by `SHARED_RUNNER_UP_MARGIN` or more."""
+    if len(pps) < 2 or any(p.value != value for p in pps[:2]) or len(pps[0].chars) != len(pps[1].chars):
+        return False
+    return any(a.alt and a.alt == b.alt and a.text == b.text and not _other_script(a)
+               and max(a.margin, b.margin) < SHARED_RUNNER_UP_MARGIN
+               for a, b in zip(pps[0].chars, pps[1].chars, strict=True))
+
+
 def partner_read(pps: tuple[Reading, ...], value: Any) -> bool:
     """Whether a PP-OCR reading differs from the agreed `value` only where it read a listed
     confusable partner of the value's character (宇 where the value has 字), at one place or more."""
@@ -764,6 +783,8 @@ def shared_doubts(ftype: str, pps: tuple[Reading, ...], value: Any = None, quali
         return [f"{ftype}.close_call"]
     if ftype in CONFUSABLE_CHECKED and partner_read(pps, value):
         return [f"{ftype}.confusable"]
+    if ftype == "name" and same_runner_up(pps, value):
+        return ["name.shared_doubt"]
     if ftype == "text" and isinstance(value, str):
         from intake.pipeline.bigrams import unlikely
 

@@ -64,6 +64,8 @@ REASONS: dict[str, tuple[str, str]] = {
                         "A Latin stop after Chinese punctuation may be a speck read as a mark; check it."),
     "address.stray_mark": ("地址後面多了一個點，可能是紙上的污點被讀成標點，請確認。",
                            "A dot after the address may be a speck read as a stop; check it."),
+    "name.shared_doubt": ("兩個辨識模型在同一個字上都猶豫於同樣兩個字之間（如「佳／住」），請確認。",
+                          "Both recognisers hesitated over the same character between the same two (佳/住); check it."),
     "text.line_end_dropped": ("有一行結尾的標點（、，。）可能被漏讀了：另一個辨識引擎在那裡讀到標點，請確認。",
                               "A line may have lost its final 、，。: another engine read one there; check it."),
     "address.line_end_dropped": ("有一行結尾的標點（、，。）可能被漏讀了：另一個辨識引擎在那裡讀到標點，請確認。",

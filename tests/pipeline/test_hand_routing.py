@@ -195,3 +195,18 @@ def test_a_fax_digit_a_recogniser_doubted_goes_to_review_though_all_agree(tmp_pa
     r = read_forms(files)[0].fields["reporter_phone"]
     assert want == "078414173" and r.value == "078114173", r.value
     assert r.status == FieldStatus.NEEDS_REVIEW and "phone.uncertain_digit" in r.errors, r.errors
+
+
+def test_a_name_both_recognisers_hesitated_over_alike_goes_to_review(tmp_path: Path) -> None:
+    """Fresh seed 541 (unseen faces), vulnerable family form 3, a fax: a typed 陳佳玲 read 陳住玲
+    by Tesseract and both PP-OCR recognisers, each choosing 住 by 0.55-0.59 over 佳, and accepted as
+    agreed. Two recognisers of one family hesitating between the same two characters is no
+    agreement in a name: a person confirms it."""
+    from intake.review.reasons import UNKNOWN, reason_words
+    from tests.pipeline.conftest import one_form
+
+    files = one_form("vulnerable_family@1", tmp_path, seed=541, n=3, profile="fax", hand=0.3, fonts="unseen")
+    r = read_forms(files)[0].fields["household_members[1].name"]
+    assert r.value == "陳住玲", r.value  # 陳佳玲 on the form
+    assert r.status == FieldStatus.NEEDS_REVIEW and "name.shared_doubt" in r.errors, r.errors
+    assert reason_words("name.shared_doubt") != UNKNOWN
