@@ -428,15 +428,25 @@ def _soft_flags(f: Field, value: Any) -> list[str]:
 # (seed 103: 黄佳玲 read 黃佳玲 by Tesseract and PP-OCR in 7 fields, accepted); then PP-OCR's
 # choice of the first character shows the other form as runner-up (0.16-0.33). Over the day's
 # sets, all 18 黄 names read 黃 had it, and 150 of 651 黃 names read right: those go to a person.
+# 鍾 and 鐘 (`gazetteer.TOLD_APART_SURNAMES`) likewise; also where a recogniser that can read both
+# read the other one outright, or none that can read both read the field at all: the tiny
+# recogniser has no 鍾, and its 鐘 says nothing (it read 鐘 for 128 of 140 鍾).
 def _surname_form_doubted(pps: tuple[Reading, ...], value: str) -> bool:
-    from intake.gazetteer import other_surname_forms
+    from intake.gazetteer import TOLD_APART_SURNAMES, other_surname_forms
 
     others = other_surname_forms(value)
     if not others:
         return False
+    if value[:1] in TOLD_APART_SURNAMES and not any(p.charset is None or set(others + value[:1]) <= p.charset
+                                                    for p in pps):
+        return True
     for p in pps:
         first = next((c for c in p.chars if not c.text.isspace()), None)
-        if first is not None and first.text == value[:1] and first.alt in others and first.margin < DOUBT_MARGIN:
+        if first is None:
+            continue
+        if first.text == value[:1] and first.alt in others and first.margin < DOUBT_MARGIN:
+            return True
+        if value[:1] in TOLD_APART_SURNAMES and first.text in others and (p.charset is None or value[:1] in p.charset):
             return True
     return False
 

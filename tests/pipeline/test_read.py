@@ -883,3 +883,17 @@ def test_a_line_final_mark_the_small_recogniser_leaves_out_goes_to_review(tmp_pa
     assert "威脅、恐嚇" in want and r.value == want.replace("、", ""), r.value
     assert r.status == FieldStatus.NEEDS_REVIEW and "text.line_end_dropped" in r.errors, r.errors
     assert all(reason_words(f"{t}.line_end_dropped") != UNKNOWN for t in ("text", "address"))
+
+
+def test_a_zhong_only_the_tiny_recogniser_agreed_on_goes_to_review() -> None:
+    """鍾 and 鐘 are told apart by Tesseract and PP-OCR's small recogniser, but the tiny one has no
+    鍾 at all (it read 鐘 for 128 of 140): a 鐘 that Tesseract and the tiny one agreed on, with no
+    reading by a recogniser that knows both, goes to a person. One the small recogniser read alike
+    goes straight through; one where it read the other surname does not."""
+    no_zhong = frozenset("鐘淑芬陳")
+    r = read_with("child_protection", "child_name", "鐘淑芬", FakeTesseract(("鐘淑芬", 95)),
+                  tiny=FakeRecognizer("tiny", ("鐘淑芬", 0.96), characters=no_zhong))
+    assert (r.value, r.status, r.errors) == ("鐘淑芬", FieldStatus.NEEDS_REVIEW, ["name.variant_surname"])
+    r = read_with("child_protection", "child_name", "鐘淑芬", FakeTesseract(("鐘淑芬", 95)),
+                  tiny=FakeRecognizer("tiny", ("鐘淑芬", 0.96), characters=no_zhong | {"鍾"}))
+    assert (r.value, r.status, r.errors) == ("鐘淑芬", FieldStatus.ACCEPTED, [])
