@@ -236,3 +236,16 @@ def test_names_of_zhong_written_either_way_go_straight_through_when_read_alike(t
         r = fields[p]
         assert r.value == data[p] and "name.variant_surname" not in r.errors, (p, data[p], r.value, r.errors)
     assert sum(fields[p].status == FieldStatus.ACCEPTED for p in paths) >= len(paths) - 1
+
+
+def test_an_id_the_pair_read_against_its_loops_goes_to_review(tmp_path: Path) -> None:
+    """Fresh seed 509 (unseen faces, 30% hand), vulnerable family form 8, a phone photo: a
+    handwritten F143994856 read F113991856 by both PP-OCR recognisers (its closed 4s read as 1
+    twice, the checksum still passing) and accepted, the pair overruling the cells' loops. A wrong
+    ID is another person: the pair no longer overrules the loops."""
+    from tests.pipeline.conftest import one_form
+
+    files = one_form("vulnerable_family@1", tmp_path, seed=509, n=8, profile="phone", hand=0.3, fonts="unseen")
+    r = read_forms(files)[0].fields["household_members[2].national_id"]
+    assert r.value == "F113991856", r.value  # F143994856 on the form
+    assert r.status == FieldStatus.NEEDS_REVIEW and "national_id.digit_shape" in r.errors, r.errors
