@@ -437,8 +437,12 @@ def _surname_form_doubted(pps: tuple[Reading, ...], value: str) -> bool:
     others = other_surname_forms(value)
     if not others:
         return False
-    if value[:1] in TOLD_APART_SURNAMES and not any(p.charset is None or set(others + value[:1]) <= p.charset
-                                                    for p in pps):
+    told_apart = value[:1] in TOLD_APART_SURNAMES
+
+    def reads_both(p: Reading) -> bool:
+        return p.charset is None or set(others + value[:1]) <= p.charset
+
+    if told_apart and not any(reads_both(p) for p in pps):
         return True
     for p in pps:
         first = next((c for c in p.chars if not c.text.isspace()), None)
@@ -446,7 +450,7 @@ def _surname_form_doubted(pps: tuple[Reading, ...], value: str) -> bool:
             continue
         if first.text == value[:1] and first.alt in others and first.margin < DOUBT_MARGIN:
             return True
-        if value[:1] in TOLD_APART_SURNAMES and first.text in others and (p.charset is None or value[:1] in p.charset):
+        if told_apart and first.text in others and reads_both(p):
             return True
     return False
 
@@ -569,6 +573,16 @@ def first_readings(ctx: PageContext, f: Field, written: Written, attempts: list[
 NOT_ALONE_ON = frozenset({"photo"})
 
 
+# A phone or number is settled alone only where its loops could be checked (`_digits_match_ink` with
+# `unchecked=False`): where the line's ink splits into more or fewer pieces than characters, the
+# check elsewhere passes it unchecked. A fax breaks strokes into dashes: fresh seed 431 had two
+# handwritten phones on faxes whose 3 Tesseract alone read 8 at 96 and 99 (034581938 as 084581938,
+# 0220829388 as 0220829888; their ink in 12 and 15 pieces for 9 and 10 digits); the fax sets of
+# fresh seeds 397-431 had settled 53 handwritten values alone, those 2 wrong, and 420 typed ones,
+# none wrong. Handwritten digits touch: fresh seed 373's clean scans sent on at 100 dpi
+# (`bench/rescans`), on a yellow carbon copy and on a dark copy, a phone 0960303829 whose 0 touched
+# the 3 beside it read 0960393829 by Tesseract alone at 91 (one loop each). With the rule, on seeds
+# 397-443's fax sets and on 433's and 439's clean, office and phone sets, no other field changed.
 def settled_alone(f: Field, first: FirstReading, written: Written, quality: str | None = None) -> bool:
     """A date, phone or number that Tesseract read valid and confident with its first setting:
     its validator catches most misreadings, so no second engine reads it (see `STRONG_TYPES`).
@@ -589,19 +603,6 @@ def settled_alone(f: Field, first: FirstReading, written: Written, quality: str 
     r = first.reading
     return (f.type in STRONG_TYPES and quality not in NOT_ALONE_ON and not first.retried and not r.problems
             and r.conf >= STRONG_SKIP_CONF and _digits_match_ink(f, written.units, r.text, unchecked=False))
-
-
-# A phone or number is settled alone only where its loops could be checked (`_digits_match_ink` with
-# `unchecked=False`): where the line's ink splits into more or fewer pieces than characters, the
-# check elsewhere passes it unchecked. A fax breaks strokes into dashes: fresh seed 431 had two
-# handwritten phones on faxes whose 3 Tesseract alone read 8 at 96 and 99 (034581938 as 084581938,
-# 0220829388 as 0220829888; their ink in 12 and 15 pieces for 9 and 10 digits); the fax sets of
-# fresh seeds 397-431 had settled 53 handwritten values alone, those 2 wrong, and 420 typed ones,
-# none wrong. Handwritten digits touch: fresh seed 373's clean scans sent on at 100 dpi
-# (`bench/rescans`), on a yellow carbon copy and on a dark copy, a phone 0960303829 whose 0 touched
-# the 3 beside it read 0960393829 by Tesseract alone at 91 (one loop each). With the rule, on seeds
-# 397-443's fax sets and on 433's and 439's clean, office and phone sets, no other field changed.
-
 
 
 def _agreed(agreement: Agreement, tesseract: Reading, ppocr: Reading, pp_engine: LineRecognizer,
@@ -748,12 +749,12 @@ def split_vote(pps: tuple[Reading, ...], value: Any) -> bool:
     return False
 
 
-# - in a name: both PP-OCR recognisers read the agreed value and doubted the same character for
-#   the same runner-up, the surer of the two by a lead under `SHARED_RUNNER_UP_MARGIN`
-#   (`name.shared_doubt`): the two are one family, and hesitating alike is no agreement. Fresh
-#   seed 541, a fax: a typed 陳佳玲 read 陳住玲 by all three engines, both recognisers' 住 at
-#   0.76-0.77 over 佳. Over the accepted names of seeds 467-557 (tenth session, 12 sets) that was
-#   the one name under 0.8; the right ones began at 0.86.
+# An agreed name also goes to a person when both PP-OCR recognisers read it and doubted the same
+# character for the same runner-up, the surer of the two by a lead under `SHARED_RUNNER_UP_MARGIN`
+# (`name.shared_doubt`): the two are one family, and hesitating alike is no agreement. Fresh seed
+# 541, a fax: a typed 陳佳玲 read 陳住玲 by all three engines, both recognisers' 住 at 0.76-0.77
+# over 佳. Over the accepted names of seeds 467-557 (tenth session, 12 sets) that was the one name
+# under 0.8; the right ones began at 0.86.
 SHARED_RUNNER_UP_MARGIN = 0.8
 
 

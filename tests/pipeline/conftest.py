@@ -62,12 +62,11 @@ def one_form(template_id: str, out: Path, *, seed: int, n: int, profile: str, ha
     (bench/accuracy reads version 1 of each form)."""
     import random
 
-    from intake.forms.synth import DEFAULT_FORMAT, _save, render_record, synth_record
+    from intake.forms.synth import synth_record, write_record
 
     form_id, _, version = template_id.partition("@")
     t = default_registry().get(form_id, int(version) if version else None)
     out.mkdir(parents=True, exist_ok=True)
     base = f"{seed}:{t.key}:{n}"
     data = synth_record(t, random.Random(base))
-    scans, *_ = render_record(t, data, base, profile=profile, hand=hand, fonts=fonts)
-    return [out / name for name in dict.fromkeys(name for name, _ in _save(scans, DEFAULT_FORMAT[profile], out, str(n)))]
+    return write_record(t, data, base, out, str(n), profile=profile, hand=hand, fonts=fonts)

@@ -45,7 +45,8 @@ from intake.forms.synth.degrade import (
 )
 from intake.forms.synth.draw import FONT_SETS, FontMissing, check_fonts, fill_form
 
-__all__ = ["FONT_SETS", "FORMATS", "PROFILES", "SynthError", "render_record", "synth_record", "synthesize"]
+__all__ = ["FONT_SETS", "FORMATS", "PROFILES", "SynthError", "render_record", "synth_record", "synthesize",
+           "write_record"]
 
 FORMATS = ("png", "jpeg", "tiff", "pdf")
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "tiff": "tif", "pdf": "pdf"}
@@ -129,6 +130,15 @@ def _save(scans: list[Scan], fmt: str, out_dir: Path, stem: str) -> list[tuple[s
             **extra,
         )
     return [(name, i) for i in range(1, len(scans) + 1)]
+
+
+def write_record(template: Template, data: dict[str, Any], base: str, out_dir: Path, stem: str, *,
+                 profile: str = "clean", hand: float = 0.0, fonts: str = "classic") -> list[Path]:
+    """Draw and scan one record's `data` (`render_record`, its randomness from `base`) and write its
+    pages in the profile's format (`DEFAULT_FORMAT`) as `stem`...: the files, in page order. For
+    a record made to measure, such as one whose names are given (tests, `bench/surnames`)."""
+    scans, *_ = render_record(template, data, base, profile=profile, hand=hand, fonts=fonts)
+    return [out_dir / name for name in dict.fromkeys(name for name, _ in _save(scans, DEFAULT_FORMAT[profile], out_dir, stem))]
 
 
 def synthesize(
