@@ -168,3 +168,26 @@ def unknown_precincts(text: str) -> list[str]:
         if not any(name in (_canon(d), _canon(d)[:-1]) for d in districts):
             out.append(m.group(0))
     return out
+
+
+@lru_cache(maxsize=1)
+def _places_by_suffix() -> dict[str, frozenset[str]]:
+    """The counties, cities and townships of three characters ending in 縣 or 市, by that suffix."""
+    names = {_canon(n) for county, districts in COUNTIES.items() for n in (county, *districts)}
+    return {s: frozenset(n for n in names if len(n) == 3 and n[-1] == s) for s in "縣市"}
+
+
+def near_miss_places(text: str) -> list[str]:
+    """Three characters ending in 縣 or 市 in `text` that name no county, city or township but
+    are one character off one ("影化縣" for 彰化縣, "新竹巿" aside): a place name misread, as the
+    readers misread 彰 as 影 on a fax. Words such as 各縣市 or 大城市 are two characters off any."""
+    t = _canon(text)
+    out = []
+    for i in range(len(t) - 2):
+        w = t[i:i + 3]
+        known = _places_by_suffix().get(w[-1])
+        if not known or w in known:
+            continue
+        if any(sum(a != b for a, b in zip(w, k, strict=True)) == 1 for k in known):
+            out.append(w)
+    return out

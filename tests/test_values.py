@@ -755,6 +755,19 @@ def test_police_precincts_are_districts_of_their_city():
     assert unknown_precincts("臺中市政府社會局") == []
 
 
+def test_a_county_or_town_one_character_off_a_real_one_is_named() -> None:
+    """Fresh seed 577, a fax: 彰化縣政府社會處 read 影化縣政府社會處 by Tesseract and the tiny
+    recogniser alike. No county, city or township is 影化縣, and one is one character off it."""
+    from intake.gazetteer import near_miss_places
+
+    assert near_miss_places("影化縣政府社會處") == ["影化縣"]
+    assert near_miss_places("內政部移民署高椎市服務站") == ["高椎市"]
+    assert near_miss_places("彰化縣政府社會處") == []
+    assert near_miss_places("台北市立聯合醫院") == []  # 台 is 臺
+    assert near_miss_places("竹北市公所") == []  # a township ending in 市
+    assert near_miss_places("案主往返各縣市與大城市之間") == []  # words two characters off any place
+
+
 def test_one_definition_of_a_chinese_character() -> None:
     """`is_han` (the reader, the bigram model and the form importers use it): CJK Unified
     Ideographs and Extension A, the compatibility ideographs and Extension B (rare name characters);

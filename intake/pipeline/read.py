@@ -405,7 +405,7 @@ STRAY_MARK = re.compile(r"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20][.·,'`]|[\u3
 
 def _soft_flags(f: Field, value: Any) -> list[str]:
     """Reasons for a person to look although the value is valid."""
-    from intake.gazetteer import known_surname, unknown_precincts, variant_surname
+    from intake.gazetteer import known_surname, near_miss_places, unknown_precincts, variant_surname
 
     if f.expected and value not in f.expected:
         return [f"{f.type}.unexpected_value"]
@@ -413,6 +413,8 @@ def _soft_flags(f: Field, value: Any) -> list[str]:
         return [f"{f.type}.stray_mark"]
     if f.type == "text" and isinstance(value, str) and "警察局" in value and unknown_precincts(value):
         return ["text.unknown_precinct"]
+    if f.type == "text" and isinstance(value, str) and near_miss_places(value):
+        return ["text.unknown_place"]
     if f.type == "name" and isinstance(value, str) and "\u4e00" <= value[:1] <= "\u9fff":
         if not known_surname(value):
             return ["name.rare_surname"]

@@ -50,6 +50,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "text.unexpected_value": ("這個值不在常見的選項中，請確認。", "This is not one of the usual values here; check it."),
     "text.unknown_precinct": ("警察分局名稱與該市的行政區不符，請確認。",
                               "The police precinct does not match a district of its city; check it."),
+    "text.unknown_place": ("有一個縣市或鄉鎮名稱與實際地名只差一個字，可能讀錯了，請確認。",
+                           "A county or town name is one character off a real one, likely misread; check it."),
     "text.confusable": ("兩個辨識引擎都讀成同一個容易混淆的字（如「人／入」、「字／宇」），請確認。",
                         "Both engines read a character they often confuse (人/入, 字/宇); check it."),
     "text.unlikely_characters": ("有一個容易混淆的字放在這裡不通順（如「人監」應為「入監」），請確認。",

@@ -705,6 +705,22 @@ def test_a_ppocr_pair_in_a_character_not_used_in_taiwan_goes_to_review() -> None
     assert right.details.get("accepted_by") == "ppocr_pair"
 
 
+def test_a_county_read_one_character_off_goes_to_review() -> None:
+    """Fresh seed 577, a fax: a typed 彰化縣政府社會處 read 影化縣政府社會處 by Tesseract (92) and
+    the tiny recogniser (影 0.70 over 彰) alike and accepted. No county is 影化縣: a person looks."""
+    read = "影化縣政府社會處"
+    r = read_with("child_protection", "reporter_organisation", "彰化縣政府社會處", FakeTesseract((read, 92)),
+                  tiny=FakeRecognizer("tiny", (read, 0.96)), quality="fax")
+    assert r.details["agreement"] == Agreement.AGREE_TINY and r.value == read
+    assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["text.unknown_place"])
+    from intake.review.reasons import UNKNOWN, reason_words
+
+    assert reason_words("text.unknown_place") != UNKNOWN
+    right = read_with("child_protection", "reporter_organisation", "彰化縣政府社會處", FakeTesseract(("彰化縣政府社會處", 92)),
+                      tiny=FakeRecognizer("tiny", ("彰化縣政府社會處", 0.96)), quality="fax")
+    assert (right.status, right.errors) == (FieldStatus.ACCEPTED, [])
+
+
 def test_a_speck_read_as_a_stop_after_chinese_punctuation_goes_to_review() -> None:
     """Seed 167, an office scan: dust after a narrative's final 。 read "." by Tesseract and PP-OCR
     alike, 評估。. accepted. A Latin stop or middle dot after Chinese punctuation, or ending a
