@@ -403,9 +403,20 @@ def _normalised(ftype: str, r: Reading) -> Reading:
 STRAY_MARK = re.compile(r"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20][.·,'`]|[\u3400-\u9fff\u3000-\u303f\uff01-\uff60][.·]$")
 
 
-def _soft_flags(f: Field, value: Any) -> list[str]:
-    """Reasons for a person to look although the value is valid."""
-    from intake.gazetteer import known_surname, near_miss_places, unknown_precincts, variant_surname
+# Part of a handwritten value can go from a page as a whole one can (a light pen through a
+# black-and-white scan, `bench/rescans --transforms bw`, seed 577: 陳博文 read 陳 and
+# 新北市板橋區福德街321號 read 板, both accepted). No name in Chinese characters is one character,
+# and every address the forms ask for begins with its county or city (after a postal code); a
+# person confirms a surname alone, or an address given without its county.
+def _soft_flags(f: Field, value: Any, text: str = "") -> list[str]:
+    """Reasons for a person to look although the value is valid (`text`: as read)."""
+    from intake.gazetteer import (
+        known_surname,
+        near_miss_places,
+        split_county,
+        unknown_precincts,
+        variant_surname,
+    )
 
     if f.expected and value not in f.expected:
         return [f"{f.type}.unexpected_value"]
@@ -415,6 +426,10 @@ def _soft_flags(f: Field, value: Any) -> list[str]:
         return ["text.unknown_precinct"]
     if f.type == "text" and isinstance(value, str) and near_miss_places(value):
         return ["text.unknown_place"]
+    if f.type == "name" and isinstance(value, str) and len(value) == 1 and is_han(value):
+        return ["name.one_character"]
+    if f.type == "address" and isinstance(value, str) and any(map(is_han, value)) and split_county(value.lstrip("0123456789")) is None:
+        return ["address.no_county"]
     if f.type == "name" and isinstance(value, str) and "\u4e00" <= value[:1] <= "\u9fff":
         if not known_surname(value):
             return ["name.rare_surname"]
@@ -422,6 +437,8 @@ def _soft_flags(f: Field, value: Any) -> list[str]:
             return ["name.variant_surname"]
     if f.type == "date" and isinstance(value, str) and int(value[:4]) <= date.today().year - LONG_AGO_YEARS:
         return ["date.long_ago"]
+    if f.type == "date" and PADDED_YEAR.match(text):
+        return ["date.padded_year"]
     return []
 
 
@@ -483,6 +500,11 @@ def _surname_doubted(pps: tuple[Reading, ...], value: str) -> bool:
 # 42 read 2, a birth "in 1913"), each read alike by two engines on bench/accuracy --count 8
 # --seed 89 (clean scans). It goes to a person (`date.long_ago`), who can confirm a real one.
 LONG_AGO_YEARS = 100
+# A year of three digits beginning with 0, then a separator: 019/05/19 is ROC 19 (1930) as written,
+# or 2019/05/19 whose faint 2 neither engine saw (seed 587 through a defocused rescan,
+# `bench/rescans --transforms defocus`: a household member's birth date accepted as 1930-05-19).
+# Only the compact form pads an ROC year (0950101); fresh seeds 577-593 accepted no date read so.
+PADDED_YEAR = re.compile(r"\s*0\d{2}\s*[/.\-年]")
 
 
 @dataclass(frozen=True)
@@ -1021,7 +1043,7 @@ def route(f: Field, written: Written, verdict: Verdict, retried: bool, quality: 
     if valid and not verdict.agreement.first_time and not _digits_match_ink(f, written.units, r.text):
         errors.append(f"{f.type}.digit_shape")
     if valid:
-        errors += _soft_flags(f, r.value)
+        errors += _soft_flags(f, r.value, r.text)
     if valid and not errors and verdict.agreement != Agreement.DISAGREE:
         errors += shared_doubts(f.type, verdict.ppocr, r.value, quality)
     if valid and not errors and f.type == "name" and _surname_form_doubted(verdict.ppocr, str(r.value)):
@@ -1344,6 +1366,18 @@ WRITING_PARTLY_LOST = "fax.writing_partly_lost"
 PARTLY_LOST_SPAN = (1.5, 1.0)  # writing longer than 1.5 x the reading's characters + 1
 
 
+# A name read as one character or an address without its county (`_soft_flags`), engines agreeing,
+# on such a page is what a vanishing pen leaves of its writing (seed 577's black-and-white scan:
+# 陳博文 read 陳, 新北市板橋區福德街321號 read 板, both agreed); the page's empties are then no
+# surer than the rest of it. A handwritten address the engines read apart as garbage says
+# nothing of the sort (on fresh seed 577's faxes five such put ten right empties in doubt).
+PARTLY_READ = frozenset({"name.one_character", "address.no_county"})
+
+
+def _read_in_part(r: FieldReading) -> bool:
+    return bool(PARTLY_READ.intersection(r.errors)) and r.details.get("agreement") not in (None, Agreement.DISAGREE.value)
+
+
 def _surely_marked(r: FieldReading) -> bool:
     """A tick box read marked (not only as faint ink) and accepted."""
     if r.type not in ("checkbox", "choice") or r.status != FieldStatus.ACCEPTED:
@@ -1388,13 +1422,23 @@ def _short_for_its_writing(r: FieldReading) -> bool:
     return span > factor * chars + extra
 
 
+def _option_left_empty(r: FieldReading) -> bool:
+    """A multiple choice with an option read empty: on a page losing a pen, a tick may have gone
+    from it as from any empty field (`bench/rescans --transforms bw`, seeds 577 and 593: three
+    multiple choices accepted with one or two of their ticks gone, beside required fields read
+    empty that had put the page in doubt)."""
+    states = r.details.get("states") or {}
+    return any(st in (None, "empty") for st in states.values())
+
+
 def doubt_empties_on_fax(quality: PageQuality, template: Template, page: int, readings: list[FieldReading]) -> str | None:
     """On a fax page sent light, holding a mark the fax broke up, with a required field read
-    empty, or with a table row partly empty, send every accepted empty reading to review
-    (`WRITING_MAY_BE_LOST`), and every accepted name, text or address read short for its
-    writing (`WRITING_PARTLY_LOST`); returns why ("light_print", "mark_broken", "required_empty",
-    "row_partly_empty") or None when the page shows none of them. A mark broken into specks
-    shows that a pen on the page is being lost, whatever else came through (since
+    empty, with a table row partly empty, or with a value read in part (`PARTLY_READ`), send
+    every accepted empty reading to review (`WRITING_MAY_BE_LOST`; a multiple choice with an
+    option left empty too), and every accepted name, text or address read short for its writing
+    (`WRITING_PARTLY_LOST`); returns why ("light_print", "mark_broken", "required_empty",
+    "row_partly_empty", "partly_read") or None when the page shows none of them. A mark broken
+    into specks shows that a pen on the page is being lost, whatever else came through (since
     `marks.BROKEN_MIN` went to 4, such a tick is offered as a mark, no longer as an empty box that
     would have counted as a required field read empty). "Fax" is the page's quality class: any
     bilevel page, a black-and-white office scan too (`quality.classify`)."""
@@ -1410,12 +1454,15 @@ def doubt_empties_on_fax(quality: PageQuality, template: Template, page: int, re
         why = "required_empty"
     elif _row_partly_empty(template, page, readings):
         why = "row_partly_empty"
+    elif any(_read_in_part(r) for r in readings):
+        why = "partly_read"
     else:
         return None
+    multiple = {s.path for s in template.slots() if s.page == page and s.field.multiple}
     for r in readings:
         if r.status != FieldStatus.ACCEPTED:
             continue
-        if is_empty(r.value):
+        if is_empty(r.value) or (r.path in multiple and _option_left_empty(r)):
             code = WRITING_MAY_BE_LOST
         elif _short_for_its_writing(r):
             code = WRITING_PARTLY_LOST

@@ -214,3 +214,63 @@ def test_on_a_page_losing_a_pen_a_reading_short_for_its_writing_goes_to_review(t
     name = fields["reporter_name"]
     assert name.details["accepted_by"] == "ppocr_pair" and name.status == FieldStatus.ACCEPTED
     assert reason_words(WRITING_PARTLY_LOST) != UNKNOWN
+
+
+def _bw(png: Path, threshold: float, out: Path) -> Path:
+    """`png` (300 dpi) through an office scanner's black-and-white mode at 200 dpi
+    (`bench/rescans --transforms bw`)."""
+    grey = cv2.resize(cv2.imread(str(png), cv2.IMREAD_GRAYSCALE), None, fx=2 / 3, fy=2 / 3, interpolation=cv2.INTER_AREA)
+    Image.fromarray(((grey > threshold) * 255).astype(np.uint8)).convert("1").save(out, dpi=(200, 200))
+    return out
+
+
+def test_a_pen_vanishing_from_a_black_and_white_scan_leaves_no_part_of_a_value_accepted(tmp_path: Path) -> None:
+    """Seed 577 (unseen faces), domestic_violence form 6 through a black-and-white scan
+    (`bench/rescans --transforms bw`: thresholds 163.8 and 145.7 on its first two pages). Its light
+    pen went in part: of 陳博文 a 陳 was left, of 新北市板橋區福德街321號 a 板, both accepted; on the
+    second page two of violence_types' three ticks went and ['verbal'] was accepted beside
+    required fields read empty. A name of one character and an address without its county go to
+    a person and put the page's empties in doubt; so does a multiple choice with an option left
+    empty on a page in doubt."""
+    from intake.pipeline.read import PARTLY_READ
+    from intake.review.reasons import UNKNOWN, reason_words
+    from tests.pipeline.conftest import one_form
+
+    first, second, _ = one_form("domestic_violence@1", tmp_path, seed=577, n=6, profile="clean", hand=0.3, fonts="unseen")
+    reg = default_registry()
+    page = read_page(next(iter_pages(p := _bw(first, 163.8, tmp_path / "p1.png"), p.name)), reg)
+    assert page.quality["cls"] == "fax" and page.quality["print_kept"] >= LIGHT_FAX_PRINT_KEPT  # not sent light
+    fields = {r.path: r for r in page.fields}
+    assert (fields["respondent_name"].value, fields["victim_address"].value) == ("陳", "板")
+    assert "name.one_character" in fields["respondent_name"].errors
+    assert "address.no_county" in fields["victim_address"].errors
+    assert all(fields[p].status == FieldStatus.NEEDS_REVIEW for p in ("respondent_name", "victim_address"))
+    assert all(reason_words(code) != UNKNOWN for code in PARTLY_READ)
+    doubted = [r for r in page.fields if WRITING_MAY_BE_LOST in r.errors]
+    assert doubted and {r.details["fax_page"] for r in doubted} == {"partly_read"}
+    assert fields["victim_name"].value == "呂淑芬" and fields["victim_name"].status == FieldStatus.ACCEPTED
+
+    page = read_page(next(iter_pages(p := _bw(second, 145.7, tmp_path / "p2.png"), p.name)), reg)
+    types = next(r for r in page.fields if r.path == "violence_types")
+    assert types.value == ["verbal"]  # two of its three ticks gone
+    assert types.status == FieldStatus.NEEDS_REVIEW and WRITING_MAY_BE_LOST in types.errors
+    assert types.details["fax_page"] == "required_empty"
+
+
+def test_only_a_value_the_engines_agreed_on_in_part_puts_a_fax_page_in_doubt(faxed) -> None:
+    """An address the engines read apart as garbage (a fax's handwriting) names no county either,
+    but says nothing of a pen vanishing: on fresh seed 577's faxes five such had put ten right
+    empties in doubt. One the engines agreed on, as 板 for a whole address, does."""
+    from dataclasses import replace
+
+    from intake.pipeline.quality import PageQuality
+
+    normal = faxed["normal"]
+    t = default_registry().get(normal.form_id, normal.version)
+    q = PageQuality(**{k: v for k, v in normal.quality.items()})
+    for agreement, why in (("disagree", None), ("agree_tiny", "partly_read")):
+        fields = [replace(r, errors=list(r.errors), details=dict(r.details)) for r in normal.fields]
+        address = next(r for r in fields if r.type == "address")
+        address.value, address.status, address.errors = "板", FieldStatus.NEEDS_REVIEW, ["address.no_county"]
+        address.details["agreement"] = agreement
+        assert doubt_empties_on_fax(q, t, normal.template_page - 1, fields) == why, agreement
