@@ -42,7 +42,7 @@ by the shape of its ink as well as how much of the square it covers:
 
 A box's printed square is looked for within `MARK_SEARCH_MM` of where the registration puts it;
 one not found there, or found only as a blur's band, is looked for again where the nearest squares
-found on the page say the registration is off (`square_shift`), and one a blur made lighter than
+found on the page say the registration is off (`square_shifts`), and one a blur made lighter than
 ink on the region split at Otsu's threshold (`_blurred_square`).
 
 Faint writing in text fields: `faint_page` is the flat page stretched so that the page's faint
@@ -473,6 +473,10 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
 # square's top edge taken for a square, and the box below it was looked for in the row above.
 # A square found only as a blur's band (`_blurred_square`) is looked for again too: there the band
 # was a square's top half cut by the region, and the tick inside it touched the region's edge.
+# Not found where the median says, it is looked for where each of those squares says (fresh seed
+# 599's phone photo: a corner of the page 2.4 mm off, only two squares found within 40 mm, one of
+# them wrongly; their median missed the square, its edges were read as a tick, and an empty 否
+# beside a ticked 是 made the answer "several marked").
 SHIFT_MIN_MM = 0.5
 SHIFT_NEAR_MM = 40.0
 SHIFT_NEIGHBOURS = 3
@@ -509,21 +513,24 @@ def _square_offsets(ctx: Any) -> list[tuple[float, float, float, float]]:
     return out
 
 
-def square_shift(ctx: Any, box: tuple[float, float, float, float]) -> tuple[float, float] | None:
-    """(dx, dy) in mm by which the squares found nearest on the page (the median of up to
-    `SHIFT_NEIGHBOURS` within `SHIFT_NEAR_MM` of `box`) are off where the registration put them,
-    when that is `SHIFT_MIN_MM` or more; else None."""
+def square_shifts(ctx: Any, box: tuple[float, float, float, float]) -> list[tuple[float, float]]:
+    """(dx, dy) in mm where to look for `box`'s square again, first that of the median of the
+    squares found nearest on the page (up to `SHIFT_NEIGHBOURS` within `SHIFT_NEAR_MM`), then each
+    of theirs, nearest first; only those `SHIFT_MIN_MM` or more from where the registration put it.
+    A square found is within `MARK_SEARCH_MM` of its own box, so no shift reaches another row's."""
     x, y, w, h = box
     cx, cy = x + w / 2, y + h / 2
     near = sorted((np.hypot(ox - cx, oy - cy), dx, dy) for ox, oy, dx, dy in _square_offsets(ctx)
                   if (ox, oy) != (cx, cy))
     near = [n for n in near[:SHIFT_NEIGHBOURS] if n[0] <= SHIFT_NEAR_MM]
     if not near:
-        return None
-    dx, dy = float(np.median([n[1] for n in near])), float(np.median([n[2] for n in near]))
-    if np.hypot(dx, dy) < SHIFT_MIN_MM:
-        return None
-    return dx, dy
+        return []
+    median = (float(np.median([n[1] for n in near])), float(np.median([n[2] for n in near])))
+    out: list[tuple[float, float]] = []
+    for shift in (median, *((float(n[1]), float(n[2])) for n in near)):
+        if np.hypot(*shift) >= SHIFT_MIN_MM and shift not in out:
+            out.append(shift)
+    return out
 
 
 # ------------------------------------------------------------------------- fields
@@ -536,12 +543,11 @@ def _box(ctx: Any, box: tuple[float, float, float, float], fill_cancels: bool) -
     flat, rate = flat_page(ctx.canon), speck_rate(ctx)
     e = measure(flat, box, bilevel=bilevel, speck_rate=rate)
     if not e.found or e.blurred:
-        shift = square_shift(ctx, box)
-        if shift is not None:
-            moved = measure(flat, (box[0] + shift[0], box[1] + shift[1], box[2], box[3]), bilevel=bilevel,
-                            speck_rate=rate)
+        for dx, dy in square_shifts(ctx, box):
+            moved = measure(flat, (box[0] + dx, box[1] + dy, box[2], box[3]), bilevel=bilevel, speck_rate=rate)
             if moved.found and not (e.found and moved.blurred):
                 e = moved
+                break
     state, margin, faint = state_of(e, fill_cancels)
     doubtful = not e.found and MARK_MIN_FILL / 3 <= e.fill < FILLED_MIN_FILL
     return e, state, 0.0 if doubtful else margin, doubtful, faint

@@ -48,6 +48,8 @@ REASONS: dict[str, tuple[str, str]] = {
                           "The address does not begin with its county or city: not written, or part of the writing is gone; check it."),
     "date.padded_year": ("年份寫成0開頭的三位數（如019），可能是民國19年，也可能是2019年漏讀了「2」，請確認。",
                          "The year is three digits beginning with 0 (019): ROC year 19, or 2019 with its 2 not read; check it."),
+    "text.spaced_digits": ("數字中間讀到一個空格（如「11 3」），中文裡的數字不會這樣寫，請確認。",
+                           "A space inside a number (11 3): Chinese text writes none there; check it."),
     "name.empty": ("姓名是空的。", "The name is empty."),
     "name.short": ("姓名只有一個字母，請確認。", "A name of one letter: check it."),
     "name.characters": ("姓名不能有數字或冒號、括號等符號，請確認。", "A name cannot contain digits, or symbols such as a colon or brackets; check it."),

@@ -426,6 +426,22 @@ def test_a_column_of_squares_off_is_found_where_most_neighbours_say(tmp_path) ->
         assert r.value == want[path], (path, r.value, r.details["evidence"])
         assert all(e["square_found"] for e in r.details["evidence"].values()), (path, r.details["evidence"])
 
+def test_a_square_the_median_misses_is_looked_for_where_each_neighbour_says(tmp_path) -> None:
+    """Fresh seed 599, domestic_violence form 2, a phone photo: the danger grid's last row lay
+    2.4 mm up and left of where the registration put it, and only two squares were found within
+    40 mm, one of them 1 mm the wrong way. Their median missed the 否 square; its edges crossing
+    the box were read as a tick beside the ticked 是 ("several marked"). Looked for where each of
+    the two says, it is found, and read empty."""
+    from tests.pipeline.conftest import one_form, one_truth, read_forms
+
+    files = one_form("domestic_violence@1", tmp_path, seed=599, n=2, profile="phone", hand=0.3, fonts="unseen")
+    want = one_truth("domestic_violence@1", seed=599, n=2)
+    r = read_forms(files)[0].fields["danger_fears_death"]
+    assert want["danger_fears_death"] == "yes"
+    assert r.details["states"] == {"yes": "marked", "no": "empty"}, r.details["evidence"]
+    assert r.details["evidence"]["no"]["square_found"] and r.value == "yes"
+
+
 def test_squares_a_shaken_phone_blurred_into_grey_bands_are_found(tmp_path) -> None:
     """A shaken phone's photo (seed 179, form 2) blurred the printed squares into bands of grey
     lighter than ink: most of the danger grid's squares were not found, the blur's grey inside a box

@@ -746,6 +746,28 @@ def test_a_year_of_three_digits_beginning_with_0_goes_to_review() -> None:
     assert (r.value, r.status, r.errors) == ("2019-05-19", FieldStatus.ACCEPTED, [])
 
 
+def test_a_space_inside_a_number_in_chinese_text_goes_to_review() -> None:
+    """Fresh seed 601, a clean scan: 保護專線113 read 11 3 by the small recogniser and Tesseract's
+    second reading alike, accepted."""
+    read = "已提供保護專線11 3及相關資源資訊。"
+    r = read_with("child_protection", "narrative", "已提供保護專線113及相關資源資訊。", FakeTesseract((read, 90)),
+                  tiny=FakeRecognizer("tiny", (read, 0.97)))
+    assert (r.value, r.status, r.errors) == (read, FieldStatus.NEEDS_REVIEW, ["text.spaced_digits"])
+
+
+def test_on_a_fax_a_number_only_tesseract_s_fallback_read_goes_to_review() -> None:
+    """Fresh seed 599, a fax: what was left of a handwritten 4 (its upright and specks) read
+    nothing by Tesseract's digits setting, 1 by its fallback (at 91) and by the tiny recogniser,
+    and was accepted. On a fax such a number goes to a person; elsewhere it stands."""
+    def grade(quality: str | None):  # noqa: ANN202
+        return read_with("child_protection", "child_grade", "1", FakeTesseract(("", 0), ("1", 91)),
+                         tiny=FakeRecognizer("tiny", ("1", 0.97)), quality=quality)
+
+    r = grade("fax")
+    assert r.value == 1 and r.details["agreement"] == Agreement.AGREE_TINY and r.status == FieldStatus.NEEDS_REVIEW
+    assert grade("scan").status == FieldStatus.ACCEPTED
+
+
 def test_a_speck_read_as_a_stop_after_chinese_punctuation_goes_to_review() -> None:
     """Seed 167, an office scan: dust after a narrative's final 。 read "." by Tesseract and PP-OCR
     alike, 評估。. accepted. A Latin stop or middle dot after Chinese punctuation, or ending a
