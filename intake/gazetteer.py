@@ -179,8 +179,8 @@ def _places_by_suffix() -> dict[str, frozenset[str]]:
 
 def near_miss_places(text: str) -> list[str]:
     """Three characters ending in 縣 or 市 in `text` that name no county, city or township but
-    are one character off one ("影化縣" for 彰化縣, "新竹巿" aside): a place name misread, as the
-    readers misread 彰 as 影 on a fax. Words such as 各縣市 or 大城市 are two characters off any."""
+    are one character off one ("影化縣" for 彰化縣): a place name misread, as the readers misread
+    彰 as 影 on a fax. Words such as 各縣市 or 大城市 are two characters off any."""
     t = _canon(text)
     out = []
     for i in range(len(t) - 2):

@@ -1390,6 +1390,7 @@ PARTLY_READ = frozenset({"name.one_character", "address.no_county"})
 
 
 def _read_in_part(r: FieldReading) -> bool:
+    """A value read in part (`PARTLY_READ`) that two engines agreed on."""
     return bool(PARTLY_READ.intersection(r.errors)) and r.details.get("agreement") not in (None, Agreement.DISAGREE.value)
 
 
