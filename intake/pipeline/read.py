@@ -441,6 +441,8 @@ def _soft_flags(f: Field, value: Any, text: str = "") -> list[str]:
         return ["date.padded_year"]
     if f.type == "text" and isinstance(value, str) and SPACED_DIGITS.search(value) and any(map(is_han, value)):
         return ["text.spaced_digits"]
+    if f.type == "name" and WIDE_GAP.search(text):
+        return ["name.detached_character"]
     return []
 
 
@@ -511,6 +513,12 @@ PADDED_YEAR = re.compile(r"\s*0\d{2}\s*[/.\-年]")
 # read 11 3 by the small recogniser (the space chosen at 0.53 over none) and by Tesseract's second
 # reading, accepted. No text, address or name written on fresh seeds 577-613's forms has one.
 SPACED_DIGITS = re.compile(r"\d \d")
+# A name read with a character far from the rest (Tesseract's text, kept where engines agree, has
+# two spaces or more between them): fresh seed 619, a fax, a typed 張春美 with a speck or rule
+# fragment well after it read 張春美        一 by Tesseract and 張春美一 by the tiny recogniser,
+# accepted. Over seeds 577-631 no other accepted name's kept reading had such a gap (the phone
+# photos' far junk after a name was left out of the value by the engines that agreed).
+WIDE_GAP = re.compile(r"\S {2,}\S")
 
 
 @dataclass(frozen=True)
@@ -748,6 +756,12 @@ DIGIT_MARGIN = 0.2
 # all three engines, the small one's 1 at 0.71 over 4; a typed 1990 read 1981, 0.23); at 0.5-0.9
 # 0 of 37. Elsewhere 0 of 25 at 0.2-0.5.
 FAX_DIGIT_MARGIN = 0.5
+# ... and, whatever the margin under `DOUBT_MARGIN`, a 1 whose runner-up is 4: what a fax or a
+# hand leaves of a 4 (its upright) every engine reads 1. Fresh seed 617, a fax: a typed
+# 0223414930 read 0223114930 by Tesseract (81) and the tiny recogniser (1 at 0.92 over 4),
+# accepted. Over the accepted dates, phones, numbers and IDs of seeds 577-631 (all profiles) that
+# was the only 1 a PP-OCR recogniser doubted for a 4.
+FOUR_READ_ONE = ("1", "4")
 ID_DIGIT_LOOKALIKES = frozenset("IliOo|")
 
 
@@ -833,6 +847,8 @@ def shared_doubts(ftype: str, pps: tuple[Reading, ...], value: Any = None, quali
             return ["text.unlikely_characters"]
     margin = FAX_DIGIT_MARGIN if quality in WEAK_AGREEMENT_DOUBTED_ON else DIGIT_MARGIN
     if ftype in DIGIT_CHECKED and any(c.margin < margin and c.alt.isalnum() for p in pps for c in p.chars):
+        return [f"{ftype}.uncertain_digit"]
+    if ftype in DIGIT_CHECKED and any((c.text, c.alt) == FOUR_READ_ONE and c.margin < DOUBT_MARGIN for p in pps for c in p.chars):
         return [f"{ftype}.uncertain_digit"]
     if ftype == "national_id" and any(letter_for_digit(p) for p in pps):
         return ["national_id.letter_for_digit"]

@@ -50,6 +50,8 @@ REASONS: dict[str, tuple[str, str]] = {
                          "The year is three digits beginning with 0 (019): ROC year 19, or 2019 with its 2 not read; check it."),
     "text.spaced_digits": ("數字中間讀到一個空格（如「11 3」），中文裡的數字不會這樣寫，請確認。",
                            "A space inside a number (11 3): Chinese text writes none there; check it."),
+    "name.detached_character": ("姓名中有一個字離其他字很遠，可能是污點或框線被讀成字（如「一」），請確認。",
+                                "A character of the name stands far from the rest: a speck or a line read as one (一); check it."),
     "name.empty": ("姓名是空的。", "The name is empty."),
     "name.short": ("姓名只有一個字母，請確認。", "A name of one letter: check it."),
     "name.characters": ("姓名不能有數字或冒號、括號等符號，請確認。", "A name cannot contain digits, or symbols such as a colon or brackets; check it."),

@@ -372,6 +372,34 @@ def test_an_agreed_phone_with_a_digit_read_without_a_clear_lead_over_another_goe
     assert (read("").status, read("").errors) == (FieldStatus.ACCEPTED, [])
 
 
+def test_a_1_whose_runner_up_is_4_goes_to_review_however_clear_its_lead() -> None:
+    """Fresh seed 617, a fax: a typed 0223414930 read 0223114930 by Tesseract (81) and the tiny
+    recogniser, its 1 at 0.92 over 4, accepted. What a fax or a hand leaves of a 4 reads 1; a 1
+    with any other runner-up at that lead stands."""
+    digits = "0223114930"
+
+    def read(alt: str):  # noqa: ANN202
+        chars = tuple(CharChoice(d, 0.92, alt, 0.07) if i == 4 else CharChoice(d, 0.99) for i, d in enumerate(digits))
+        return read_with("vulnerable_family", "referrer_phone", "0223414930", FakeTesseract(("0223 114930", 81)),
+                         tiny=FakeRecognizer("tiny", (digits, 0.94, chars)), quality="fax")
+
+    r = read("4")
+    assert r.details["agreement"] == Agreement.AGREE_TINY and r.value == digits
+    assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["phone.uncertain_digit"])
+    assert (read("7").status, read("7").errors) == (FieldStatus.ACCEPTED, [])
+
+
+def test_a_name_with_a_character_far_from_the_rest_goes_to_review() -> None:
+    """Fresh seed 619, a fax: a typed 張春美 with a fragment of a line well after it read
+    張春美        一 by Tesseract and 張春美一 by the tiny recogniser, accepted."""
+    r = read_with("child_protection", "child_name", "張春美", FakeTesseract(("張春美        一", 89)),
+                  tiny=FakeRecognizer("tiny", ("張春美一", 0.99)), quality="fax")
+    assert (r.value, r.status, r.errors) == ("張春美一", FieldStatus.NEEDS_REVIEW, ["name.detached_character"])
+    r = read_with("child_protection", "child_name", "張春美", FakeTesseract(("張 春 美", 89)),
+                  tiny=FakeRecognizer("tiny", ("張春美", 0.99)), quality="fax")
+    assert (r.value, r.status, r.errors) == ("張春美", FieldStatus.ACCEPTED, [])
+
+
 def test_free_text_with_a_confusable_the_domain_never_writes_goes_to_review() -> None:
     """人監 where 入監 is the domain's word, read alike by both engines with no doubt: the
     character-bigram model of the forms' language sends it to a person."""
