@@ -182,10 +182,11 @@ def near_miss_places(text: str) -> list[str]:
     are one character off one ("影化縣" for 彰化縣): a place name misread, as the readers misread
     彰 as 影 on a fax. Words such as 各縣市 or 大城市 are two characters off any."""
     t = _canon(text)
+    places = _places_by_suffix()
     out = []
     for i in range(len(t) - 2):
         w = t[i:i + 3]
-        known = _places_by_suffix().get(w[-1])
+        known = places.get(w[-1])
         if not known or w in known:
             continue
         if any(sum(a != b for a, b in zip(w, k, strict=True)) == 1 for k in known):

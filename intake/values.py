@@ -150,7 +150,8 @@ def _cjk_punctuation(t: str) -> str:
     return "".join(out)
 
 
-def _has_ideograph(s: str) -> bool:
+def has_ideograph(s: str) -> bool:
+    """Whether `s` holds a Han ideograph (`IDEOGRAPHS`)."""
     return _IDEOGRAPH_RE.search(s) is not None
 
 
@@ -174,11 +175,11 @@ def normalize_name(s: str) -> str:
         raise ValueProblem("name.empty", "The name is empty.")
     if any(ch.isdigit() for ch in t):
         raise ValueProblem("name.characters", "A name cannot contain digits; check the name.")
-    allowed = _IN_CJK_NAMES if _has_ideograph(t) else _IN_NAMES
+    allowed = _IN_CJK_NAMES if has_ideograph(t) else _IN_NAMES
     odd = sorted({ch for ch in t if unicodedata.category(ch)[0] in "PS" and ch not in allowed})
     if odd:
         raise ValueProblem("name.characters", f"A name has no {' '.join(odd)}; check the name.")
-    if _has_ideograph(t):
+    if has_ideograph(t):
         t = t.replace(" ", "")
     elif sum(ch.isalpha() for ch in t) < 2:
         # no name is one letter: a speck or a rule's end read as "I" (fresh seed 367, an empty
@@ -199,7 +200,7 @@ def normalize_address(s: str) -> str:
     t = normalize_text(s)
     if not t:
         raise ValueProblem("address.empty", "The address is empty.")
-    if _has_ideograph(t):
+    if has_ideograph(t):
         t = t.replace(" ", "")
         from intake.gazetteer import district_of
 

@@ -63,7 +63,7 @@ from intake.pipeline.marks import (
 from intake.pipeline.quality import PageQuality, scan_dpi
 from intake.pipeline.quality import measure as measure_quality
 from intake.pipeline.types import Agreement, FieldReading, FieldStatus
-from intake.values import is_han, normalize
+from intake.values import has_ideograph, is_han, normalize
 
 CANON_DPI = 200.0
 PX_PER_MM = CANON_DPI / 25.4
@@ -428,7 +428,7 @@ def _soft_flags(f: Field, value: Any, text: str = "") -> list[str]:
         return ["text.unknown_place"]
     if f.type == "name" and isinstance(value, str) and len(value) == 1 and is_han(value):
         return ["name.one_character"]
-    if f.type == "address" and isinstance(value, str) and any(map(is_han, value)) and split_county(value.lstrip("0123456789")) is None:
+    if f.type == "address" and isinstance(value, str) and has_ideograph(value) and split_county(value.lstrip("0123456789")) is None:
         return ["address.no_county"]
     if f.type == "name" and isinstance(value, str) and "\u4e00" <= value[:1] <= "\u9fff":
         if not known_surname(value):
@@ -439,7 +439,7 @@ def _soft_flags(f: Field, value: Any, text: str = "") -> list[str]:
         return ["date.long_ago"]
     if f.type == "date" and PADDED_YEAR.match(text):
         return ["date.padded_year"]
-    if f.type == "text" and isinstance(value, str) and SPACED_DIGITS.search(value) and any(map(is_han, value)):
+    if f.type == "text" and isinstance(value, str) and SPACED_DIGITS.search(value) and has_ideograph(value):
         return ["text.spaced_digits"]
     if f.type == "name" and WIDE_GAP.search(text):
         return ["name.detached_character"]
@@ -846,9 +846,11 @@ def shared_doubts(ftype: str, pps: tuple[Reading, ...], value: Any = None, quali
         if unlikely(value):
             return ["text.unlikely_characters"]
     margin = FAX_DIGIT_MARGIN if quality in WEAK_AGREEMENT_DOUBTED_ON else DIGIT_MARGIN
-    if ftype in DIGIT_CHECKED and any(c.margin < margin and c.alt.isalnum() for p in pps for c in p.chars):
-        return [f"{ftype}.uncertain_digit"]
-    if ftype in DIGIT_CHECKED and any((c.text, c.alt) == FOUR_READ_ONE and c.margin < DOUBT_MARGIN for p in pps for c in p.chars):
+
+    def uncertain(c: CharChoice) -> bool:
+        return c.alt.isalnum() and (c.margin < margin or ((c.text, c.alt) == FOUR_READ_ONE and c.margin < DOUBT_MARGIN))
+
+    if ftype in DIGIT_CHECKED and any(uncertain(c) for p in pps for c in p.chars):
         return [f"{ftype}.uncertain_digit"]
     if ftype == "national_id" and any(letter_for_digit(p) for p in pps):
         return ["national_id.letter_for_digit"]
@@ -1081,10 +1083,9 @@ def route(f: Field, written: Written, verdict: Verdict, retried: bool, quality: 
         errors.append("name.surname_uncertain")
     c = conf.text_confidence(f.type, r.conf, valid=valid, agreement=verdict.agreement, retried=retried, quality=quality)
     ok = not errors and conf.accept_text(f.type, r.conf, valid=valid, agreement=verdict.agreement, quality=quality)
-    if ok and quality in WEAK_AGREEMENT_DOUBTED_ON and f.type in NO_CHECK_DIGITS and r.conf < FAX_DIGITS_MIN_CONF:
+    if ok and quality in WEAK_AGREEMENT_DOUBTED_ON and ((f.type in NO_CHECK_DIGITS and r.conf < FAX_DIGITS_MIN_CONF)
+                                                        or (f.type in FAX_FALLBACK_DOUBTED and retried)):
         ok = False  # both engines may read what a fax left of a 4 (its upright) as 1: a person looks
-    if ok and quality in WEAK_AGREEMENT_DOUBTED_ON and f.type in FAX_FALLBACK_DOUBTED and retried:
-        ok = False
     if not errors and not ok and pair:
         return Routing([], PAIR_CONFIDENCE, FieldStatus.ACCEPTED, "ppocr_pair")
     if not errors and not ok:
@@ -1477,7 +1478,8 @@ def doubt_empties_on_fax(quality: PageQuality, template: Template, page: int, re
     light = quality.print_kept is not None and quality.print_kept < LIGHT_FAX_PRINT_KEPT
     if light and any(_surely_marked(r) for r in readings):
         light = False  # a tick came through whole: the pen that filled the page writes dark enough
-    required = {s.path for s in template.slots() if s.page == page and s.field.required}
+    on_page = [s for s in template.slots() if s.page == page]
+    required = {s.path for s in on_page if s.field.required}
     if light:
         why = "light_print"
     elif any(_broken_mark(r) for r in readings):
@@ -1490,7 +1492,7 @@ def doubt_empties_on_fax(quality: PageQuality, template: Template, page: int, re
         why = "partly_read"
     else:
         return None
-    multiple = {s.path for s in template.slots() if s.page == page and s.field.multiple}
+    multiple = {s.path for s in on_page if s.field.multiple}
     for r in readings:
         if r.status != FieldStatus.ACCEPTED:
             continue
