@@ -184,6 +184,35 @@ def test_a_feature_fit_is_made_exact_by_the_forms_own_marks(tmp_path: Path) -> N
     assert urgent.value is False and urgent.status == FieldStatus.ACCEPTED
 
 
+def test_a_dark_patch_of_the_desk_beyond_a_mark_is_not_taken_for_it(tmp_path: Path) -> None:
+    """Fresh seed 659, a phone photo turned 8 degrees on a dark wooden desk (vulnerable_family
+    form 7, first page): a patch of the wood 15 mm beyond the bottom-left mark passed as a dark
+    square, and the search, which prefers the candidate furthest out, took it for the mark. The
+    fit through it found 50% of the printed form and the page went unread. A mark lies on paper,
+    its middle far darker than the band around it; the patch was barely darker than the wood."""
+    from intake.pipeline.register import mark_candidates, on_paper
+    from tests.pipeline.conftest import one_form
+
+    files = one_form("vulnerable_family@1", tmp_path, seed=659, n=7, profile="phone", hand=0.5, fonts="seen")
+    res = read_page(next(iter_pages(files[0], files[0].name)), default_registry())
+    assert res.status == PageStatus.READ and res.method == "marks+qr" and res.alignment > 0.95, \
+        (res.status, res.reason, res.alignment)
+    tick = next(r for r in res.fields if r.path == "has_children")
+    assert tick.value is True and tick.status == FieldStatus.ACCEPTED
+
+    # the rule itself: a black square on white is a mark; the same square on a desk a little
+    # lighter than it is not, nor a light grey square on white
+    img = np.full((200, 200), 240, np.uint8)
+    img[90:110, 90:110] = 20
+    assert on_paper(img, np.array([100.0, 100.0]), 20) and len(mark_candidates(img, 20)) == 1
+    img[:, :] = 70
+    img[90:110, 90:110] = 30
+    assert not on_paper(img, np.array([100.0, 100.0]), 20)
+    img[:, :] = 240
+    img[90:110, 90:110] = 150
+    assert not on_paper(img, np.array([100.0, 100.0]), 20)
+
+
 def _light_fax(img: np.ndarray, threshold: int) -> bytes:
     """`img` (300 dpi grey) as a fax sent with a light setting would print it: 204 x 98 dpi,
     bilevel at `threshold` (thin and light print drops out)."""
