@@ -573,6 +573,7 @@ class Verdict:
     engine: str  # "ppocr_tiny+tesseract:chi_tra" (agreed), "ppocr" or "tesseract:eng" (one reading kept)
     ppocr: tuple[Reading, ...] = ()  # every PP-OCR reading made of the field (its characters' runner-ups)
     dissent: float = 0.0  # the highest confidence of a valid Tesseract reading of another value
+    tesseract: tuple[Reading, ...] = ()  # where no two agreed: Tesseract's readings (first, second)
 
 
 @dataclass(frozen=True)
@@ -687,15 +688,15 @@ def second_opinion(ctx: PageContext, f: Field, written: Written, first: FirstRea
         second = _normalised(f.type, written.read(ctx, first.setting, SECOND))
         attempts.append({"engine": "tesseract", "lang": first.setting.lang, "text": second.text, "conf": second.conf,
                          "scale": "second"})
-        if not second.problems and second.value == small.value:
-            return _agreed(Agreement.AGREE_SECOND, second, small, small_engine, first.setting, pps)
-        dissent = max([r.conf for r in (t, second) if not r.problems], default=0.0)
+        dissent = max([r.conf for r in (t, second) if not r.problems and r.value != small.value], default=0.0)
         if len(pps) == 1 and small.conf >= PAIR_MIN_CONF and dissent < PAIR_MAX_DISSENT:
             # Tesseract read nothing valid, so the tiny recogniser has not read yet: its reading
             # lets the PP-OCR pair (`ppocr_pair_agrees`) settle a value Tesseract could not read
             tiny = _ppocr_reads(ctx.ppocr_tiny, f, lines, written.comb, attempts)
             pps = (tiny, small)
-        return Verdict(Agreement.DISAGREE, small, small_engine.name, pps, dissent)
+        if not second.problems and second.value == small.value:
+            return _agreed(Agreement.AGREE_SECOND, second, small, small_engine, first.setting, pps)
+        return Verdict(Agreement.DISAGREE, small, small_engine.name, pps, dissent, (t, second))
     if t.problems and len(pps) == 1:
         # Neither Tesseract nor the small recogniser read a valid value, and the tiny one has not
         # read (it reads first only after a valid Tesseract reading): a valid reading of its own is
@@ -828,6 +829,29 @@ def partner_read(pps: tuple[Reading, ...], value: Any) -> bool:
     return False
 
 
+# A Latin stop between two Chinese characters that the PP-OCR reading kept chose over nothing at
+# all (CTC's blank its runner-up, within `DOUBT_MARGIN`) is a speck as much as a stop: Chinese
+# writing puts 。 there, and the normaliser makes the stop one. Fresh seed 647, an office scan: a
+# speck between 收入 and 中斷 read "." by all three engines (the small recogniser's at 0.88 over
+# nothing at 0.10) and accepted as 收入。中斷. In the accepted names, texts and addresses of that
+# session's fifteen sets (577-659) the small recogniser chose a punctuation mark over nothing
+# within that margin 27 times: 26 were full-width (、。，) and right, the one Latin stop was this.
+SPECK_STOPS = frozenset(".·")
+
+
+def speck_stop(pps: tuple[Reading, ...], value: Any) -> bool:
+    """Whether a PP-OCR reading of `value` has a `SPECK_STOPS` character between two Chinese
+    characters that it chose over nothing (runner-up "") by less than `DOUBT_MARGIN`."""
+    for p in pps:
+        if p.value != value:
+            continue
+        chars = [c for c in p.chars if not c.text.isspace()]
+        if any(c.text in SPECK_STOPS and c.alt == "" and c.margin < DOUBT_MARGIN and is_han(a.text) and is_han(b.text)
+               for a, c, b in zip(chars, chars[1:], chars[2:], strict=False)):
+            return True
+    return False
+
+
 def shared_doubts(ftype: str, pps: tuple[Reading, ...], value: Any = None, quality: str | None = None) -> list[str]:
     """Why an agreed reading still needs a person: the PP-OCR readings' close calls (see above),
     or, in free text, a confusable character the domain's bigrams do not know where its partner's
@@ -840,6 +864,8 @@ def shared_doubts(ftype: str, pps: tuple[Reading, ...], value: Any = None, quali
         return [f"{ftype}.confusable"]
     if ftype == "name" and same_runner_up(pps, value):
         return ["name.shared_doubt"]
+    if ftype in CONFUSABLE_CHECKED and speck_stop(pps, value):
+        return [f"{ftype}.stray_mark"]
     if ftype == "text" and isinstance(value, str):
         from intake.pipeline.bigrams import unlikely
 
@@ -901,6 +927,15 @@ PAIR_TINY_MIN_CONF = TINY_AGREE_MIN_CONF
 PAIR_MIN_MARGIN = 0.5
 PAIR_MAX_DISSENT = 80.0
 PAIR_CONFIDENCE = 0.984
+# The pair settles a value Tesseract's second reading agreed with too (`agree_second`), not only one
+# it read otherwise: until the twelfth session (2026-12-04) Tesseract agreeing at a low score (a
+# face it reads poorly: 0-36 on seed 617's 宜蘭縣羅東鎮新莊路168號, which both recognisers read at
+# 99.5-99.99 with no doubt) left the value with a person where Tesseract reading something else
+# would have let the pair accept it. On that session's fifteen sets (577-659, 55,200 fields) the
+# `agree_second` values sent to a person for their score alone that the pair's floors would have
+# accepted were right 78 times of 78. Where Tesseract's first reading did not validate, the tiny recogniser now
+# reads such a value as it does a disputed one, so that the pair can settle it.
+PAIR_SETTLES = frozenset({Agreement.DISAGREE, Agreement.AGREE_SECOND})
 # On a fax, a name the pair accepts has no character either recogniser doubted (a runner-up within
 # `DOUBT_MARGIN`). On fresh seeds 467-503's faxes the pair accepted 101 names and 3 were wrong
 # (廖美鳳 read 廖天鳳, 陳麗娟 read 陳麗姆, 阮氏玉 read 阮氏王; leads 0.68-0.88 in one of the two):
@@ -962,12 +997,40 @@ def ppocr_pair_agrees(ftype: str, verdict: Verdict, quality: str | None = None) 
         where = district_of(str(r.value))
         if where is None or where[1] is None:
             return False
+    if runner_up_read(verdict.ppocr, verdict.tesseract, r.value):
+        return False
     if shared_doubts(ftype, verdict.ppocr, r.value, quality):
         # every type (until 2026-12-03 names, texts and addresses only): seed 307, a phone photo,
         # the handwritten ID C177439352 read C1771393D2 by both recognisers, the D taken for 0 in
         # a digit's place and the checksum passing: accepted as C177139302
         return False
     return True
+
+
+# Nor where Tesseract read, at a place, the very character both recognisers had as their
+# runner-up there: three engines then lean two ways, not one. Fresh seed 659, a fax: a handwritten
+# 自強醫院 read 白強醫院 by both recognisers (白 at 0.84 and 0.88, 自 their runner-up at 0.16 and
+# 0.09) and 自給醫院 by Tesseract (at 26), accepted by the pair. Over the pair's accepted values of
+# that session's fifteen sets (577-659), it was the only one where Tesseract had read a runner-up
+# both had within `DOUBT_MARGIN`; the 24 where it read one recogniser's such runner-up were right.
+def runner_up_read(pps: tuple[Reading, ...], others: tuple[Reading, ...], value: Any) -> bool:
+    """Whether one of `others` (Tesseract's readings), as long as `value` without spaces, has at
+    some place where it differs the character that two PP-OCR readings of `value` chose theirs
+    over (their runner-up there, both within `DOUBT_MARGIN`)."""
+    if not isinstance(value, str) or len(pps) < 2:
+        return False
+    v = "".join(value.split())
+    alts = []
+    for p in pps[:2]:
+        chars = [c for c in p.chars if not c.text.isspace()]
+        if len(chars) != len(v):
+            return False
+        alts.append([c.alt if c.margin < DOUBT_MARGIN else "" for c in chars])
+    for o in others:
+        t = "".join(str(o.value if isinstance(o.value, str) else o.text).split())
+        if len(t) == len(v) and any(a != b and alts[0][i] == b == alts[1][i] for i, (a, b) in enumerate(zip(v, t, strict=True))):
+            return True
+    return False
 
 
 # A runner-up is no doubt about the value where it is only another form of the chosen character,
@@ -1070,7 +1133,7 @@ def route(f: Field, written: Written, verdict: Verdict, retried: bool, quality: 
     # The loops guard one engine's digit swaps that a checksum cannot see (3/8, 0/5, 1/6); two
     # engines that read the same digits the first time are the stronger evidence: on the seed-2
     # and seed-7 sets all 185 such IDs whose loops disagreed were right. PP-OCR's pair is not.
-    pair = verdict.agreement == Agreement.DISAGREE and ppocr_pair_agrees(f.type, verdict, quality)
+    pair = verdict.agreement in PAIR_SETTLES and ppocr_pair_agrees(f.type, verdict, quality)
     if valid and not verdict.agreement.first_time and not _digits_match_ink(f, written.units, r.text):
         errors.append(f"{f.type}.digit_shape")
     if valid:

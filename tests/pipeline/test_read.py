@@ -171,9 +171,27 @@ def test_an_agreement_at_the_second_scale() -> None:
 
 def test_a_first_reading_that_does_not_validate_is_not_shown_to_the_tiny_recogniser() -> None:
     r = read_with("child_protection", "child_name", "陳淑芬", FakeTesseract(("", 0), ("陳淑芬", 55)),
-                  small=FakeRecognizer("small", ("陳淑芬", 0.98)))
+                  small=FakeRecognizer("small", ("陳淑芬", 0.93)))
     assert r.details["agreement"] == Agreement.AGREE_SECOND and r.value == "陳淑芬"
     assert engines(r) == ["tesseract", "small", "tesseract:second"]
+
+
+def test_a_value_tesseract_agreed_with_only_at_a_low_score_can_be_settled_by_the_ppocr_pair() -> None:
+    """Seed 617 (unseen faces): a typed 宜蘭縣羅東鎮新莊路168號 read 宣蘭縣... by Tesseract first, then
+    right at 36 (`agree_second`), and by both recognisers at 99.8-99.99 with no doubt: it went to
+    a person for Tesseract's score, where a Tesseract reading something else would have let the
+    pair accept it. Where Tesseract's first reading did not validate, the tiny recogniser reads
+    after the small one is sure, as for a disputed value."""
+    addr = "宜蘭縣羅東鎮新莊路168號"
+    r = read_with("child_protection", "child_address", addr, FakeTesseract(("宣蘭縣羅東鎮新莊路168號", 0), (addr, 36)),
+                  tiny=FakeRecognizer("tiny", (addr, 0.998, _sure(addr))), small=FakeRecognizer("small", (addr, 0.9999, _sure(addr))))
+    assert r.details["agreement"] == Agreement.AGREE_SECOND
+    assert (r.value, r.status, r.details.get("accepted_by")) == (addr, FieldStatus.ACCEPTED, "ppocr_pair")
+    name = read_with("child_protection", "child_name", "陳淑芬", FakeTesseract(("", 0), ("陳淑芬", 20)),
+                     tiny=FakeRecognizer("tiny", ("陳淑芬", 0.97, _sure("陳淑芬"))),
+                     small=FakeRecognizer("small", ("陳淑芬", 0.98, _sure("陳淑芬"))))
+    assert engines(name) == ["tesseract", "small", "tesseract:second", "tiny"]
+    assert (name.details["agreement"], name.status) == (Agreement.AGREE_SECOND, FieldStatus.ACCEPTED)
 
 
 def test_readings_that_disagree_go_to_review_with_ppocrs_reading_offered() -> None:
@@ -548,6 +566,25 @@ def test_a_ppocr_pair_is_not_trusted_against_a_confident_valid_tesseract_reading
     assert "accepted_by" not in r.details
 
 
+def test_a_ppocr_pair_is_not_trusted_where_tesseract_read_both_recognisers_runner_up() -> None:
+    """Fresh seed 659, a fax: a handwritten 自強醫院 read 白強醫院 by both recognisers, 自 the
+    runner-up of both, and 自給醫院 by Tesseract (at 26): three engines leaning two ways. Where
+    Tesseract's differing character is no recogniser's runner-up, or one recogniser's only, the
+    pair still settles the value."""
+    def read(small_alt: str, tesseract: str = "自給醫院"):  # noqa: ANN202
+        tiny = (CharChoice("白", 0.88, "自", 0.09), *_sure("強醫院"))
+        small = (CharChoice("白", 0.84, small_alt, 0.16), *_sure("強醫院"))
+        return read_with("domestic_violence", "reporter_organisation", "自強醫院", FakeTesseract((tesseract, 26), ("衝牧醫際", 0)),
+                         tiny=FakeRecognizer("tiny", ("白強醫院", 0.85, tiny)),
+                         small=FakeRecognizer("small", ("白強醫院", 0.96, small)))
+
+    both = read("自")
+    assert (both.status, both.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"])
+    assert "accepted_by" not in both.details
+    for one in (read("目"), read("自", tesseract="百給醫院")):
+        assert (one.value, one.status, one.details.get("accepted_by")) == ("白強醫院", FieldStatus.ACCEPTED, "ppocr_pair")
+
+
 def test_an_address_read_alike_by_the_ppocr_pair_must_name_a_real_district() -> None:
     def read(addr: str):  # noqa: ANN202
         return read_with("child_protection", "child_address", addr, FakeTesseract(("臺北市大安區和平東路", 50), ("臺北市", 40)),
@@ -794,6 +831,23 @@ def test_on_a_fax_a_number_only_tesseract_s_fallback_read_goes_to_review() -> No
     r = grade("fax")
     assert r.value == 1 and r.details["agreement"] == Agreement.AGREE_TINY and r.status == FieldStatus.NEEDS_REVIEW
     assert grade("scan").status == FieldStatus.ACCEPTED
+
+
+def test_a_stop_between_chinese_characters_the_recogniser_chose_over_nothing_goes_to_review() -> None:
+    """Fresh seed 647, an office scan: a speck between 收入 and 中斷 read "." by every engine, the
+    small recogniser's at 0.88 over nothing at 0.10, accepted as 收入。中斷. A full-width stop
+    chosen so is the writing's own and stays accepted."""
+    def read(stop: str):  # noqa: ANN202
+        text = f"家中收入{stop}中斷。"
+        chars = (*_sure("家中收入"), CharChoice(stop, 0.88, "", 0.10), *_sure("中斷。"))
+        return read_with("child_protection", "narrative", "家中收入中斷。", FakeTesseract((text, 90)),
+                         tiny=FakeRecognizer("tiny", (text, 0.97, chars)))
+
+    speck = read(".")
+    assert speck.details["agreement"] == Agreement.AGREE_TINY and speck.value == "家中收入。中斷。"
+    assert (speck.status, speck.errors) == (FieldStatus.NEEDS_REVIEW, ["text.stray_mark"])
+    own = read("，")
+    assert (own.value, own.status, own.errors) == ("家中收入，中斷。", FieldStatus.ACCEPTED, [])
 
 
 def test_a_speck_read_as_a_stop_after_chinese_punctuation_goes_to_review() -> None:
