@@ -833,6 +833,23 @@ def test_on_a_fax_a_number_only_tesseract_s_fallback_read_goes_to_review() -> No
     assert grade("scan").status == FieldStatus.ACCEPTED
 
 
+def test_a_speck_after_a_value_the_normaliser_made_a_full_stop_goes_to_review() -> None:
+    """Fresh seed 673, an office scan: a handwritten 府中幼兒園 with a speck after it, read 府中幼兒園.
+    by both recognisers (Tesseract read 府中幼兒點), accepted by the pair as 府中幼兒園。. A value
+    whose 。 was a Latin stop after a Chinese character as read goes to a person; one written with
+    its 。 stays accepted."""
+    def read(end: str):  # noqa: ANN202
+        text = f"府中幼兒園{end}"
+        return read_with("child_protection", "child_school", "府中幼兒園", FakeTesseract(("府中幼兒點", 4), ("府中幼兒點", 60)),
+                         tiny=FakeRecognizer("tiny", (text, 0.96, _sure(text))),
+                         small=FakeRecognizer("small", (text, 0.9986, _sure(text))))
+
+    speck = read(".")
+    assert speck.value == "府中幼兒園。" and (speck.status, speck.errors) == (FieldStatus.NEEDS_REVIEW, ["text.stray_mark"])
+    own = read("。")
+    assert (own.value, own.status, own.details.get("accepted_by")) == ("府中幼兒園。", FieldStatus.ACCEPTED, "ppocr_pair")
+
+
 def test_a_stop_between_chinese_characters_the_recogniser_chose_over_nothing_goes_to_review() -> None:
     """Fresh seed 647, an office scan: a speck between 收入 and 中斷 read "." by every engine, the
     small recogniser's at 0.88 over nothing at 0.10, accepted as 收入。中斷. A full-width stop
