@@ -939,8 +939,8 @@ PAIR_CONFIDENCE = 0.984
 # 99.5-99.99 with no doubt) left the value with a person where Tesseract reading something else
 # would have let the pair accept it. On that session's fifteen sets (577-659, 55,200 fields) the
 # `agree_second` values sent to a person for their score alone that the pair's floors would have
-# accepted were right 78 times of 78. Where Tesseract's first reading did not validate, the tiny recogniser now
-# reads such a value as it does a disputed one, so that the pair can settle it.
+# accepted were right 78 times of 78. Where Tesseract's first reading did not validate, the tiny
+# recogniser now reads such a value as it does a disputed one, so that the pair can settle it.
 PAIR_SETTLES = frozenset({Agreement.DISAGREE, Agreement.AGREE_SECOND})
 # On a fax, a name the pair accepts has no character either recogniser doubted (a runner-up within
 # `DOUBT_MARGIN`). On fresh seeds 467-503's faxes the pair accepted 101 names and 3 were wrong
