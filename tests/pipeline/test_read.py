@@ -430,6 +430,19 @@ def test_free_text_with_a_confusable_the_domain_never_writes_goes_to_review() ->
     assert (ok.status, ok.errors) == (FieldStatus.ACCEPTED, [])
 
 
+def test_a_narrative_agreed_with_a_listed_partner_of_a_known_word_goes_to_review() -> None:
+    """Fresh seed 701 (a holdout), a fax: a typed 請社福中心評估 read 評佔 by the small recogniser,
+    sure, and by Tesseract's second reading, accepted. 估/佔 is 古/占 with a person beside them;
+    評佔 is no word of the forms' language, 評估 is."""
+    text = "請社福中心評佔後續服務需求。"
+    r = read_with("vulnerable_family", "situation", "請社福中心評估後續服務需求。",
+                  FakeTesseract(("請社福中心評估後續服務需求。", 0), (text, 36)),
+                  tiny=FakeRecognizer("tiny", ("請社福中心評估後须服務需求。", 0.91)),
+                  small=FakeRecognizer("small", (text, 0.997, _sure(text))), quality="fax")
+    assert r.details["agreement"] == Agreement.AGREE_SECOND and r.value == text
+    assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["text.unlikely_characters"])
+
+
 def test_the_bigram_model_is_built_from_its_documented_sources() -> None:
     """bigrams.json is what `bigrams.build()` makes now (rebuild: python -m intake.pipeline.bigrams)."""
     import json
