@@ -119,6 +119,7 @@ class BoxState(NamedTuple):
     inked: bool  # the page kept ink in the box (see `INKLESS_FILL`)
     where: str  # form, field and option, for --show-errors: 'domestic_violence/fax 8 violence_types[other]'
     evidence: dict[str, Any]
+    fill_cancels: bool = False  # filling the box cancels it (the template says so): 'filled' is a state of its own
 
 
 @dataclass
@@ -203,6 +204,7 @@ def read_record(args: tuple[dict[str, Any], list[str], str]) -> RecordResult:
                 if ftype == "checkbox" and st == "filled" and not slot.field.fill_cancels:
                     st = "marked"
                 states.append(BoxState(tstate, st or "empty", inked,
-                                       f"{t.id}/{profile} {form} {slot.path}" + (f"[{opt}]" if ftype == "choice" else ""), ev))
+                                       f"{t.id}/{profile} {form} {slot.path}" + (f"[{opt}]" if ftype == "choice" else ""), ev,
+                                       bool(slot.field.fill_cancels)))
     return RecordResult(t.id, profile, identified, len(pages), outcomes, states, seconds,
                         inst.status if inst else "unidentified", sum(p.status == "read" for p in pages))
