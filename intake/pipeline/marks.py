@@ -399,6 +399,24 @@ def _scribbled(e: Evidence) -> bool:
     return e.found and e.crossings >= 2 and e.faint_fill >= SCRIBBLE_MIN_FILL and e.around >= AROUND_SCRIBBLE
 
 
+# A fill a light fax broke into pieces (pencil or a light pen: its strokes thinned to scattered
+# runs) is neither one solid patch nor one stroke: its largest piece holds under
+# `BROKEN_FILL_SOLID` of its ink, a vertical line meets it twice or more, and what is left of it
+# reaches into the inside's corners and sides' middles (`around`), where a tick broken so leaves
+# them empty. Such a mark, where filling cancels, is offered as the cancel (in review: margin 0).
+# On the fax pages of seeds 577-683 (ten sets, `bench/accuracy --dump`'s boxes) the five broken
+# fills measured `around` 0.058-0.243; the six ticks and crosses broken as far (fill 0.1 or more)
+# 0.014 at most. Before, the fills were offered as ticks, in review as now.
+BROKEN_FILL_MIN = 0.1
+BROKEN_FILL_SOLID = 0.6
+BROKEN_FILL_AROUND = 0.05
+
+
+def _broken_fill(e: Evidence) -> bool:
+    return (e.fill >= BROKEN_FILL_MIN and e.solid < BROKEN_FILL_SOLID and e.crossings >= 2
+            and e.around >= BROKEN_FILL_AROUND)
+
+
 def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
     """(state 'empty' | 'marked' | 'filled', margin 0..1, faint): the box's state, how far its
     evidence is from the nearest boundary (0: in between, a person decides), and whether the
@@ -411,6 +429,8 @@ def state_of(e: Evidence, fill_cancels: bool) -> tuple[str, float, bool]:
         # a scribble: sure when it crosses well past a cross's 2 strokes and covers a fair share
         margin = min(1.0, (e.crossings - 2.5) / 1.0, (e.faint_fill - SCRIBBLE_MIN_FILL) / 0.2)
         return "filled", max(0.0, margin), False
+    if fill_cancels and _broken_fill(e):
+        return "filled", 0.0, False  # a fill a light fax broke up: offered as the cancel, a person confirms it
     spans = e.span >= SPAN_MIN
     # a dot is one solid piece (as much ink in scattered pixels is a pencil's fill or a light pen's
     # tick that a fax's light setting broke up: seed 67, a pencil-filled cancel left 13% of the box
