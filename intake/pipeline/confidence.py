@@ -93,8 +93,7 @@ def text_confidence(field_type: str, engine_conf: float, *, valid: bool, agreeme
     agreement = calibration_class(agreement)
     table = _table(field_type, agreement, quality) if agreement != Agreement.DISAGREE else None
     if table:
-        edges, accuracy = table["edges"], table["accuracy"]
-        c = float(accuracy[min(len(accuracy) - 1, max(0, bisect_right(edges, engine_conf) - 1))])
+        c = _bin_accuracy(table, engine_conf)
     else:
         c = max(0.0, min(1.0, engine_conf / 100.0)) * AGREEMENT_FACTOR[agreement]
     if agreement == Agreement.DISAGREE:
@@ -104,6 +103,32 @@ def text_confidence(field_type: str, engine_conf: float, *, valid: bool, agreeme
     if not valid:
         c = min(c, INVALID_CAP)
     return c
+
+
+# A bin no calibration reading fell in has the Laplace value of nothing, (0 + 1) / (0 + 2) = 0.5;
+# it says nothing of readings there. Engine scores that high are rare in calibration (Tesseract
+# reports 98 or more for few Chinese lines, 90 or more for few phone numbers), so an accepted name
+# read at 98, or a phone at 96, was reported 50% sure (fresh seed 719: a fax phone accepted at an
+# agreed 96 with confidence 0.5). Such a bin takes the nearest bin below it that had readings.
+# Tables list each bin's readings (`counts`) since the twelfth session (2026-12-04); in the older
+# ones, the run of bins at the top at exactly 0.5 had none (every such run in calibration.json
+# lies above bins of 0.67-0.998).
+EMPTY_BIN = 0.5
+
+
+def _bin_accuracy(table: dict, engine_conf: float) -> float:
+    edges, accuracy = table["edges"], table["accuracy"]
+    i = min(len(accuracy) - 1, max(0, bisect_right(edges, engine_conf) - 1))
+    counts = table.get("counts")
+    if counts is not None:
+        while i > 0 and counts[i] == 0:
+            i -= 1
+    else:
+        top = len(accuracy)
+        while top > 1 and accuracy[top - 1] == EMPTY_BIN:
+            top -= 1
+        i = min(i, top - 1)
+    return float(accuracy[i])
 
 
 def accept_cutoff(field_type: str, agreement: Agreement, quality: str | None = None) -> float:

@@ -670,8 +670,10 @@ def second_opinion(ctx: PageContext, f: Field, written: Written, first: FirstRea
     - `disagree`: no two agree. The small recogniser's reading is kept (right far more often),
       unless it does not validate and Tesseract's does. Where Tesseract read nothing valid (so
       the tiny recogniser did not read first) and the small one read a sure valid value, the
-      tiny one reads it too, for the PP-OCR pair rule (`ppocr_pair_agrees`); where the small one
-      read nothing valid either, the tiny one reads and its valid reading is kept.
+      tiny one reads it too, for the PP-OCR pair rule (`ppocr_pair_agrees`), before
+      `agree_second` is settled as well (the pair may accept that one too, `PAIR_SETTLES`);
+      where the small one read nothing valid either, the tiny one reads and its valid reading
+      is kept.
 
     Every reading is added to `attempts`."""
     t = first.reading
