@@ -914,6 +914,28 @@ def test_a_character_the_tiny_recogniser_cannot_read_does_not_stop_the_pair() ->
     assert r.status == FieldStatus.NEEDS_REVIEW and "accepted_by" not in r.details
 
 
+def test_a_character_the_tiny_recogniser_lacks_is_no_excuse_where_the_small_one_leaned_to_the_tiny_ones() -> None:
+    """Fresh seed 733, an office scan: a handwritten 魏美娟 read 魏美娟 by the tiny recogniser and
+    魏美絹 by the small one, 娟 its runner-up; the tiny one has no 絹, which had excused its reading,
+    and 魏美絹 was accepted. Where the small one nearly gave the tiny one's character, a character
+    of Taiwan's own, the pair does not settle; where its runner-up was something else, it does."""
+    from intake.pipeline.engines.ppocr import default_ppocr
+
+    tiny_set = default_ppocr("tiny").characters
+    assert "絹" not in tiny_set and "娟" in tiny_set and "吳" not in tiny_set  # the shipped model's dictionary
+
+    def read(name: str, tiny_name: str, alt: str):  # noqa: ANN202
+        small = (*_sure(name[:2]), CharChoice(name[2], 0.86, alt, 0.08))
+        return read_with("child_protection", "child_name", tiny_name, FakeTesseract(("魏美通", 5), ("魏美", 0)),
+                         tiny=FakeRecognizer("tiny", (tiny_name, 0.91, _sure(tiny_name)), characters=tiny_set),
+                         small=FakeRecognizer("small", (name, 0.954, small)))
+
+    leaned = read("魏美絹", "魏美娟", "娟")
+    assert (leaned.status, leaned.errors) == (FieldStatus.NEEDS_REVIEW, ["readings_disagree"])
+    other = read("魏美絹", "魏美娟", "綃")  # its runner-up something else: the tiny reading is excused
+    assert (other.value, other.details.get("accepted_by")) == ("魏美絹", "ppocr_pair")
+
+
 def test_only_a_chinese_character_the_tiny_recogniser_lacks_is_excused() -> None:
     """A space or a mark is in no recogniser's dictionary question: where the small recogniser
     read 陳 芬 (a space for 淑) and the tiny one 陳淑芬, the pair does not settle on the small one."""
