@@ -228,6 +228,11 @@ class Reading:
     chars: tuple[CharChoice, ...] = ()  # PP-OCR's: each character with its runner-up (lines joined by " ")
     charset: frozenset[str] | None = None  # the characters the recogniser can read at all, where it says
 
+    @property
+    def unspaced_chars(self) -> list[CharChoice]:
+        """`chars` without the spaces (between lines, or read between words)."""
+        return [c for c in self.chars if not c.text.isspace()]
+
 
 def _cell_filled(blob: InkBlob) -> bool:
     return blob.area / PX_PER_MM**2 >= EMPTY_INK_MM2 / 3
@@ -474,7 +479,7 @@ def _surname_form_doubted(pps: tuple[Reading, ...], value: str) -> bool:
     if told_apart and not any(reads_both(p) for p in pps):
         return True
     for p in pps:
-        first = next((c for c in p.chars if not c.text.isspace()), None)
+        first = next(iter(p.unspaced_chars), None)
         if first is None:
             continue
         if first.text == value[:1] and first.alt in others and first.margin < DOUBT_MARGIN:
@@ -498,7 +503,7 @@ def _surname_doubted(pps: tuple[Reading, ...], value: str) -> bool:
 
     known = surnames()
     for p in pps:
-        first = next((c for c in p.chars if not c.text.isspace()), None)
+        first = next(iter(p.unspaced_chars), None)
         if first is not None and first.text == value[:1] and first.alt != first.text and first.alt in known \
                 and first.margin < SURNAME_MARGIN:
             return True
@@ -853,7 +858,7 @@ def speck_stop(pps: tuple[Reading, ...], value: Any) -> bool:
     for p in pps:
         if p.value != value:
             continue
-        chars = [c for c in p.chars if not c.text.isspace()]
+        chars = p.unspaced_chars
         if any(c.text in SPECK_STOPS and c.alt == "" and c.margin < DOUBT_MARGIN and is_han(a.text) and is_han(b.text)
                for a, c, b in zip(chars, chars[1:], chars[2:], strict=False)):
             return True
@@ -1030,7 +1035,7 @@ def runner_up_read(pps: tuple[Reading, ...], others: tuple[Reading, ...], value:
     v = "".join(value.split())
     alts = []
     for p in pps[:2]:
-        chars = [c for c in p.chars if not c.text.isspace()]
+        chars = p.unspaced_chars
         if len(chars) != len(v):
             return False
         alts.append([c.alt if c.margin < DOUBT_MARGIN else "" for c in chars])
