@@ -413,6 +413,15 @@ def _normalised(ftype: str, r: Reading) -> Reading:
 STRAY_MARK = re.compile(r"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20][.·,'`]|[\u3400-\u9fff\u3000-\u303f\uff01-\uff60][.·]$")
 
 
+# A name in Chinese characters has no Latin letter in it: a broken character read as one (fresh
+# seed 757, a fax: a typed 王俊銘, its 王 broken, read F俊銘 by both PP-OCR recognisers and, on its
+# second reading, by Tesseract, accepted; the surname check looks only at a name that begins with
+# a Chinese character). A name written both ways (王小明 Wang) has no spaces once normalised and
+# is unusual enough on these forms for a person to confirm. On seeds 647-757 no name's truth mixed
+# the two, and that was the only value that did.
+LATIN_LETTER = re.compile(r"[A-Za-z]")
+
+
 # Part of a handwritten value can go from a page as a whole one can (a light pen through a
 # black-and-white scan, `bench/rescans --transforms bw`, seed 577: 陳博文 read 陳 and
 # 新北市板橋區福德街321號 read 板, both accepted). No name in Chinese characters is one character,
@@ -441,6 +450,8 @@ def _soft_flags(f: Field, value: Any, text: str = "") -> list[str]:
         return ["name.one_character"]
     if f.type == "address" and isinstance(value, str) and has_ideograph(value) and split_county(value.lstrip("0123456789")) is None:
         return ["address.no_county"]
+    if f.type == "name" and isinstance(value, str) and has_ideograph(value) and LATIN_LETTER.search(value):
+        return ["name.mixed_script"]
     if f.type == "name" and isinstance(value, str) and "\u4e00" <= value[:1] <= "\u9fff":
         if not known_surname(value):
             return ["name.rare_surname"]

@@ -31,6 +31,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "page_unreadable": ("這一頁無法讀取。", "This page of the form could not be read."),
     "other_text_missing": ("勾選「其他」時，請填寫說明。", "\"Other\" is marked but its text is empty."),
     # names and texts
+    "name.mixed_script": ("中文姓名中有英文字母，可能是破損的中文字被讀成字母，請確認。",
+                          "A Chinese name has a Latin letter in it, likely a broken character read as one; check it."),
     "name.rare_surname": ("第一個字不是常見的姓氏，請確認。", "The first character is not a common surname; check it."),
     "name.variant_surname": ("這個姓氏有兩種寫法（如溫／温），請確認原件用哪一種。",
                              "This surname is written two ways (e.g. 溫/温); check which one the form uses."),

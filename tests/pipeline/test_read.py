@@ -318,6 +318,18 @@ def test_a_rare_surname_goes_to_review_though_the_engines_agree() -> None:
     assert r.errors == ["name.rare_surname"] and r.status == FieldStatus.NEEDS_REVIEW
 
 
+def test_a_latin_letter_in_a_chinese_name_goes_to_review_though_the_engines_agree() -> None:
+    """Seed 757, a fax: 王俊銘 with its 王 broken, read F俊銘 by every engine and accepted (the
+    surname check looks only at a name that begins with a Chinese character)."""
+    r = read_with("child_protection", "child_name", "王俊銘", FakeTesseract(("F俊銘", 95)),
+                  tiny=FakeRecognizer("tiny", ("F俊銘", 0.96)))
+    assert r.details["agreement"] == Agreement.AGREE_TINY
+    assert (r.value, r.errors, r.status) == ("F俊銘", ["name.mixed_script"], FieldStatus.NEEDS_REVIEW)
+    latin = read_with("child_protection", "child_name", "Wang Jun", FakeTesseract(("Wang Jun", 95)),
+                      tiny=FakeRecognizer("tiny", ("Wang Jun", 0.96)))
+    assert (latin.value, latin.errors) == ("Wang Jun", [])
+
+
 def test_a_name_beginning_with_the_traditional_huang_goes_straight_through() -> None:
     """黃 is the Traditional form (6% of Taiwan; 黄 0.15%): it is not a "variant surname". The
     non-standard 黄, and 溫 (温 is really used too), still go to a person."""
