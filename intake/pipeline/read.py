@@ -966,6 +966,13 @@ PAIR_SETTLES = frozenset({Agreement.DISAGREE, Agreement.AGREE_SECOND})
 # 3%, where the pair's confidence stands for 1.6%. The 75 with no doubt were all right; read again
 # with this, those sets sent the three and 18 right names to a person, and nothing else.
 PAIR_FAX_NAME_MIN_MARGIN = DOUBT_MARGIN
+# ... and so on a page of the "poor" quality class (a phone photo too dim, blurred or small for the
+# "photo" tables), worse than a fax. Fresh seed 757, such a photo: a handwritten 江俊良 read 江俊艮
+# by both recognisers (艮 0.70 over 民 in the tiny one, the small one sure), Tesseract reading
+# nothing like it, accepted. On seeds 647-757 (18 sets) the names accepted on "poor" pages with
+# Tesseract not agreeing first were wrong 1 time of 7 where a recogniser doubted a character, and
+# 0 of 18 where neither did.
+PAIR_SURE_NAMES_ON = frozenset({"fax", "poor"})
 
 
 # Measured after the marks and text work were merged, on sets neither used (bench/accuracy --count 8
@@ -1008,7 +1015,7 @@ def ppocr_pair_agrees(ftype: str, verdict: Verdict, quality: str | None = None) 
         pass
     else:
         return False
-    min_margin = PAIR_FAX_NAME_MIN_MARGIN if quality == "fax" and ftype == "name" else PAIR_MIN_MARGIN
+    min_margin = PAIR_FAX_NAME_MIN_MARGIN if quality in PAIR_SURE_NAMES_ON and ftype == "name" else PAIR_MIN_MARGIN
     for p in (tiny, small):
         if not p.chars:
             return False
