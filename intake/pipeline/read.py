@@ -18,6 +18,7 @@ through their contract (`engines/contract.py`), so tests drive every branch with
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
@@ -417,8 +418,9 @@ STRAY_MARK = re.compile(r"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20][.·,'`]|[\u3
 # seed 757, a fax: a typed 王俊銘, its 王 broken, read F俊銘 by both PP-OCR recognisers and, on its
 # second reading, by Tesseract, accepted; the surname check looks only at a name that begins with
 # a Chinese character). A name written both ways (王小明 Wang) has no spaces once normalised and
-# is unusual enough on these forms for a person to confirm. On seeds 647-757 no name's truth mixed
-# the two, and that was the only value that did.
+# is unusual enough on these forms for a person to confirm. On seeds 647-757 (8,640 names) no
+# true name mixed the two; that was the only accepted value that did (one more, junk read in an
+# empty field, was in review already).
 LATIN_LETTER = re.compile(r"[A-Za-z]")
 
 
@@ -787,6 +789,11 @@ FAX_DIGIT_MARGIN = 0.5
 # accepted. Over the accepted dates, phones, numbers and IDs of seeds 577-631 (all profiles) that
 # was the only 1 a PP-OCR recogniser doubted for a 4.
 FOUR_READ_ONE = ("1", "4")
+# ... and so in an address's numbers, in the PP-OCR reading that gave the value (an address's
+# digits are a house's, a lane's, a section's: no checksum, as in a phone). Fresh seed 787, a fax:
+# a handwritten 東興路4段 read 東興路1段 by Tesseract (at 23) and the small recogniser (1 at 0.90
+# over 4), accepted as agreed. Over the 2,537 accepted addresses with digits of seeds 647-787 (22
+# sets, all profiles), a reading that gave the value had a 1 doubted for a 4 in that one only.
 ID_DIGIT_LOOKALIKES = frozenset("IliOo|")
 
 
@@ -795,6 +802,12 @@ def letter_for_digit(pp: Reading) -> bool:
     on) other than the straight look-alikes of 1 and 0 (`ID_DIGIT_LOOKALIKES`)."""
     t = "".join(pp.text.split())
     return len(t) == 10 and any(ch.isalpha() and ch not in ID_DIGIT_LOOKALIKES for ch in t[2:])
+
+
+def _four_read_one(c: CharChoice) -> bool:
+    """A 1 (or full-width １) chosen over a 4 by less than `DOUBT_MARGIN`."""
+    return (unicodedata.normalize("NFKC", c.text), unicodedata.normalize("NFKC", c.alt)) == FOUR_READ_ONE \
+        and c.margin < DOUBT_MARGIN
 
 
 def weak_confusables(pp: Reading) -> list[CharChoice]:
@@ -898,10 +911,13 @@ def shared_doubts(ftype: str, pps: tuple[Reading, ...], value: Any = None, quali
     margin = FAX_DIGIT_MARGIN if quality in WEAK_AGREEMENT_DOUBTED_ON else DIGIT_MARGIN
 
     def uncertain(c: CharChoice) -> bool:
-        return c.alt.isalnum() and (c.margin < margin or ((c.text, c.alt) == FOUR_READ_ONE and c.margin < DOUBT_MARGIN))
+        return c.alt.isalnum() and (c.margin < margin or _four_read_one(c))
 
     if ftype in DIGIT_CHECKED and any(uncertain(c) for p in pps for c in p.chars):
         return [f"{ftype}.uncertain_digit"]
+    if ftype == "address" and value is not None and any(
+            _four_read_one(c) for p in pps if p.value == value for c in p.chars):
+        return ["address.uncertain_digit"]
     if ftype == "national_id" and any(letter_for_digit(p) for p in pps):
         return ["national_id.letter_for_digit"]
     return []

@@ -105,6 +105,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "national_id.uncertain_digit": ("有一個字元辨識得不夠肯定，請逐字核對。", "One character was read without a clear lead; compare every character."),
     "date.uncertain_digit": ("有一個數字辨識得不夠肯定，請核對。", "One digit was read without a clear lead; check it."),
     "phone.uncertain_digit": ("有一個數字辨識得不夠肯定，請核對。", "One digit was read without a clear lead; check it."),
+    "address.uncertain_digit": ("地址中有一個「1」也可能是「4」，請核對門牌、巷弄或段的數字。",
+                                "A 1 in the address may be a 4; check its numbers."),
     "number.uncertain_digit": ("有一個數字辨識得不夠肯定，請核對。", "One digit was read without a clear lead; check it."),
     "number.digit_shape": ("有數字的形狀與讀出的數字不符，請核對。", "A digit's shape does not match the digit read; check it."),
     "phone.digit_shape": ("有數字的形狀與讀出的數字不符，請核對。", "A digit's shape does not match the digit read; check it."),

@@ -402,6 +402,25 @@ def test_an_agreed_phone_with_a_digit_read_without_a_clear_lead_over_another_goe
     assert (read("").status, read("").errors) == (FieldStatus.ACCEPTED, [])
 
 
+def test_an_address_whose_1_was_read_over_a_4_goes_to_review() -> None:
+    """Fresh seed 787, a fax: a handwritten 東興路4段 read 東興路1段 by Tesseract and the small
+    recogniser (1 at 0.90 over 4), accepted as agreed. An address's numbers have no checksum: a 1
+    doubted for a 4 in the reading that gave the value goes to a person; another runner-up does
+    not."""
+    text = "新竹縣新豐鄉東興路1段92巷52號"
+
+    def read(alt: str, tiny_text: str = text):  # noqa: ANN202
+        chars = tuple(CharChoice(ch, 0.90, alt, 0.0986) if i == 9 else CharChoice(ch, 0.99)
+                      for i, ch in enumerate(tiny_text))
+        return read_with("child_protection", "child_address", "新竹縣新豐鄉東興路4段92巷52號", FakeTesseract((text, 85)),
+                         tiny=FakeRecognizer("tiny", (tiny_text, 0.95, chars)), quality="fax")
+
+    r = read("4")
+    assert r.details["agreement"] == Agreement.AGREE_TINY and r.value == text
+    assert (r.status, r.errors) == (FieldStatus.NEEDS_REVIEW, ["address.uncertain_digit"])
+    assert (read("7").status, read("7").errors) == (FieldStatus.ACCEPTED, [])
+
+
 def test_a_1_whose_runner_up_is_4_goes_to_review_however_clear_its_lead() -> None:
     """Fresh seed 617, a fax: a typed 0223414930 read 0223114930 by Tesseract (81) and the tiny
     recogniser, its 1 at 0.92 over 4, accepted. What a fax or a hand leaves of a 4 reads 1; a 1
