@@ -527,7 +527,13 @@ def _surname_doubted(pps: tuple[Reading, ...], value: str) -> bool:
 # handwritten ROC year whose first digit was lost or read 1 (113 read 13, a referral "in 1924";
 # 42 read 2, a birth "in 1913"), each read alike by two engines on bench/accuracy --count 8
 # --seed 89 (clean scans). It goes to a person (`date.long_ago`), who can confirm a real one.
-LONG_AGO_YEARS = 100
+# 100 years until 2026-12-04, then 95: a ROC year 41-49 (born 1952-1960, the forms' grandparents)
+# whose 4 is read 1, as faint or blurred handwriting has it read by every engine, is 11-19
+# (1922-1930), 96-104 years back, half of them inside 100 (`bench/rescans --seed 743`, lowres and
+# defocus: a light-pen 46/11/24 read 16/11/24 by Tesseract and the tiny recogniser, no doubt,
+# accepted as 1927). On seeds 647-787 (22 sets) no true date lay 95 years back or more; the 21
+# values read so were all wrong (in review already), and 15 right ones 90-95 years back.
+LONG_AGO_YEARS = 95
 # A year of three digits beginning with 0, then a separator: 019/05/19 is ROC 19 (1930) as written,
 # or 2019/05/19 whose faint 2 neither engine saw (seed 587 through a defocused rescan,
 # `bench/rescans --transforms defocus`: a household member's birth date accepted as 1930-05-19).

@@ -94,8 +94,9 @@ REASONS: dict[str, tuple[str, str]] = {
     "address.empty": ("地址是空的。", "The address is empty."),
     "address.format": ("地址格式不對。", "The address is not in a valid form."),
     # numbers, IDs, dates, phones
-    "date.long_ago": ("日期在一百年以前，可能是年份少讀或讀錯一位（如 113 讀成 13），請確認。",
-                      "The date is a hundred years ago or more: a digit of the year may be missing or misread (113 read 13); check it."),
+    "date.long_ago": ("日期在九十五年以前，可能是年份少讀或讀錯一位（如 113 讀成 13、46 讀成 16），請確認。",
+                      "The date is 95 years ago or more: a digit of the year may be missing or misread (113 read 13, 46 read 16); "
+                      "check it."),
     "national_id.checksum": ("身分證字號的檢查碼不符，請逐字核對。", "The ID number's check digit does not match; compare every digit."),
     "national_id.format": ("身分證字號應為 1 個英文字母加 9 個字元，例如 A123456789。",
                            "An ID number is one letter and 9 characters, e.g. A123456789."),
