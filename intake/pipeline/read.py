@@ -216,6 +216,15 @@ STRONG_SKIP_CONF = 90.0
 # 字, 古 as 占), 4 of them below 70; with a floor of 70 the seed-2 holdout had 2 wrong, at 77 and
 # 78 (4 read 1 again, 三段 as 二段). At 80, 8.5% of the tiny agreements go on to the small one.
 TINY_AGREE_MIN_CONF = 80.0
+# ... nor, in a name, where the tiny recogniser chose a Chinese character by less than
+# `SPLIT_MARGIN` over another one (not merely another form of it, 张 behind 張): the small one reads
+# too (`_tiny_torn`). Fresh seed 811, an office scan: a typed 廖宜蓁 read 廖宜業 by Tesseract (at
+# 90) and the tiny recogniser (業 0.43 over 萘 0.33), accepted as agreed. Over the names accepted
+# on Tesseract's and the tiny recogniser's word on seeds 647-811, that one and one right name
+# (江美華, 華 0.23 over 车) were so. Nor where the tiny recogniser read a character listed as
+# confusable (`confusables.json`) with one it cannot read at all: `bench/rescans --seed 797`
+# (yellow, pink and black-and-white copies): a handwritten 闕志文 read 關志文 by Tesseract (84-86)
+# and the tiny recogniser, which has no 闕 (nor 29 other surnames), sure, accepted three times.
 
 
 @dataclass(frozen=True)
@@ -709,7 +718,8 @@ def second_opinion(ctx: PageContext, f: Field, written: Written, first: FirstRea
         tiny_engine = ctx.ppocr_tiny
         tiny = _ppocr_reads(tiny_engine, f, lines, written.comb, attempts)
         pps = (tiny,)
-        if not tiny.problems and tiny.value == t.value and min(t.conf, tiny.conf) >= TINY_AGREE_MIN_CONF:
+        if not tiny.problems and tiny.value == t.value and min(t.conf, tiny.conf) >= TINY_AGREE_MIN_CONF \
+                and not _tiny_torn(f.type, tiny):
             return _agreed(Agreement.AGREE_TINY, t, tiny, tiny_engine, first.setting, pps)
     small_engine = ctx.ppocr
     small = _ppocr_reads(small_engine, f, lines, written.comb, attempts)
@@ -803,6 +813,20 @@ FOUR_READ_ONE = ("1", "4")
 ID_DIGIT_LOOKALIKES = frozenset("IliOo|")
 
 
+def _tiny_torn(ftype: str, tiny: Reading) -> bool:
+    """In a name, a Chinese character the tiny recogniser chose by less than `SPLIT_MARGIN` over
+    another Chinese character that is not merely another form of it, or one listed as confusable
+    with a character the tiny recogniser cannot read at all (關 for 闕: it had no choice)."""
+    from intake.pipeline.confusables import partners
+
+    if ftype != "name":
+        return False
+    if any(is_han(c.text) and is_han(c.alt) and _simplified(c.alt) != _simplified(c.text) and c.margin < SPLIT_MARGIN
+           for c in tiny.chars):
+        return True
+    return tiny.charset is not None and any(p not in tiny.charset for c in tiny.unspaced_chars for p in partners(c.text))
+
+
 def letter_for_digit(pp: Reading) -> bool:
     """Whether a PP-OCR reading of an ID has a letter in a digit-only place (its third character
     on) other than the straight look-alikes of 1 and 0 (`ID_DIGIT_LOOKALIKES`)."""
@@ -843,17 +867,28 @@ def split_vote(pps: tuple[Reading, ...], value: Any) -> bool:
 # 541, a fax: a typed 陳佳玲 read 陳住玲 by all three engines, both recognisers' 住 at 0.76-0.77
 # over 佳. Over the accepted names of seeds 467-557 (tenth session, 12 sets) that was the one name
 # under 0.8; the right ones began at 0.86.
+# Since the thirteenth session (2026-12-04) also over different runner-ups, both in Big5: fresh
+# seed 809, a fax: a handwritten 呂淑惠 read 呂淑忠 by Tesseract (at 51) and the small recogniser
+# (忠 0.71 over 患), the tiny one reading 吕淑忠 (忠 0.87 over 惠), accepted. Over the 11,742 names
+# accepted on seeds 647-809 (with the sets read twice) the rule so widened flags that one and
+# three right ones (a faxed 廖 over 鷹 and 塵 twice, a photo's 家 over 冢).
 SHARED_RUNNER_UP_MARGIN = 0.8
 
 
 def same_runner_up(pps: tuple[Reading, ...], value: Any) -> bool:
-    """Whether two PP-OCR readings of the agreed `value` chose a character over the same runner-up
-    (not merely another form of it, `_other_script`), neither by `SHARED_RUNNER_UP_MARGIN` or more."""
-    if len(pps) < 2 or any(p.value != value for p in pps[:2]) or len(pps[0].chars) != len(pps[1].chars):
+    """Whether both PP-OCR recognisers chose the agreed `value`'s Chinese character at a place,
+    neither by `SHARED_RUNNER_UP_MARGIN` or more: over the same runner-up (not merely another form
+    of it, `_other_script`), or over two runner-ups in use in Taiwan (Big5). A reading may differ
+    from the value elsewhere by another form of a character (吕 for 呂): only its length counts."""
+    if len(pps) < 2 or not isinstance(value, str):
         return False
-    return any(a.alt and a.alt == b.alt and a.text == b.text and not _other_script(a)
-               and max(a.margin, b.margin) < SHARED_RUNNER_UP_MARGIN
-               for a, b in zip(pps[0].chars, pps[1].chars, strict=True))
+    v = "".join(value.split())
+    a_chars, b_chars = pps[0].unspaced_chars, pps[1].unspaced_chars
+    if not len(a_chars) == len(b_chars) == len(v):
+        return False
+    return any(a.text == b.text == ch and a.alt and b.alt and max(a.margin, b.margin) < SHARED_RUNNER_UP_MARGIN
+               and ((a.alt == b.alt and not _other_script(a)) or (is_han(ch) and not _outside_big5(a.alt + b.alt + ch)))
+               for a, b, ch in zip(a_chars, b_chars, v, strict=True))
 
 
 def partner_read(pps: tuple[Reading, ...], value: Any) -> bool:

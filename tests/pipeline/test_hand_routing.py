@@ -241,6 +241,31 @@ def test_a_name_both_recognisers_hesitated_over_alike_goes_to_review(tmp_path: P
     assert reason_words("name.shared_doubt") != UNKNOWN
 
 
+def test_a_name_both_recognisers_hesitated_over_at_one_place_goes_to_review(tmp_path: Path) -> None:
+    """Fresh seed 809 (seen faces), vulnerable family form 2, a fax: a handwritten 呂淑惠 read 呂淑忠
+    by Tesseract (at 51) and the small recogniser (忠 0.71 over 患), the tiny one reading 吕淑忠 (忠
+    0.87 over 惠), accepted as agreed. Both hesitated at the same character, over different
+    runner-ups: no agreement either."""
+    from tests.pipeline.conftest import one_form, one_truth
+
+    files = one_form("vulnerable_family@1", tmp_path, seed=809, n=2, profile="fax", hand=0.3, fonts="seen")
+    assert one_truth("vulnerable_family@1", seed=809, n=2)["contact_name"] == "呂淑惠"
+    r = read_forms(files)[0].fields["contact_name"]
+    assert r.value == "呂淑忠" and r.status == FieldStatus.NEEDS_REVIEW and "name.shared_doubt" in r.errors, \
+        (r.value, r.status, r.errors)
+
+
+def test_a_name_the_tiny_recogniser_was_torn_over_is_not_settled_by_it(tmp_path: Path) -> None:
+    """Fresh seed 811 (all faces), child protection form 4, an office scan: a typed 廖宜蓁 read 廖宜業
+    by Tesseract (at 90) and the tiny recogniser (業 0.43 over 萘), accepted as agreed. The small
+    recogniser, asked now, reads 廖宜蓁: the right value is offered, and a person confirms it."""
+    from tests.pipeline.conftest import one_form
+
+    files = one_form("child_protection@1", tmp_path, seed=811, n=4, profile="office", hand=0.5, fonts="all")
+    r = read_forms(files)[0].fields["guardian_name"]
+    assert (r.value, r.status) == ("廖宜蓁", FieldStatus.NEEDS_REVIEW), (r.value, r.status, r.errors)
+
+
 def test_names_of_zhong_written_either_way_go_straight_through_when_read_alike(tmp_path: Path) -> None:
     """鍾 and 鐘 are two surnames of their own, and every name beginning with either went to review
     as a "variant surname". Made for it (140 of each, typed and handwritten, every scan profile),
