@@ -824,7 +824,8 @@ def _tiny_torn(ftype: str, tiny: Reading) -> bool:
     if any(is_han(c.text) and is_han(c.alt) and _simplified(c.alt) != _simplified(c.text) and c.margin < SPLIT_MARGIN
            for c in tiny.chars):
         return True
-    return tiny.charset is not None and any(p not in tiny.charset for c in tiny.unspaced_chars for p in partners(c.text))
+    return tiny.charset is not None and any(p not in tiny.charset for c in tiny.unspaced_chars
+                                            for p in partners(c.text, ftype))
 
 
 def letter_for_digit(pp: Reading) -> bool:
@@ -840,12 +841,12 @@ def _four_read_one(c: CharChoice) -> bool:
         and c.margin < DOUBT_MARGIN
 
 
-def weak_confusables(pp: Reading) -> list[CharChoice]:
-    """The characters of a PP-OCR reading listed as confusable that it chose with a lead below
-    `CONFUSABLE_MARGIN`."""
+def weak_confusables(pp: Reading, ftype: str | None = None) -> list[CharChoice]:
+    """The characters of a PP-OCR reading listed as confusable (in a field of type `ftype`) that
+    it chose with a lead below `CONFUSABLE_MARGIN`."""
     from intake.pipeline.confusables import is_confusable
 
-    return [c for c in pp.chars if is_confusable(c.text) and c.margin < CONFUSABLE_MARGIN]
+    return [c for c in pp.chars if is_confusable(c.text, ftype) and c.margin < CONFUSABLE_MARGIN]
 
 
 def split_vote(pps: tuple[Reading, ...], value: Any) -> bool:
@@ -891,9 +892,10 @@ def same_runner_up(pps: tuple[Reading, ...], value: Any) -> bool:
                for a, b, ch in zip(a_chars, b_chars, v, strict=True))
 
 
-def partner_read(pps: tuple[Reading, ...], value: Any) -> bool:
+def partner_read(pps: tuple[Reading, ...], value: Any, ftype: str | None = None) -> bool:
     """Whether a PP-OCR reading differs from the agreed `value` only where it read a listed
-    confusable partner of the value's character (宇 where the value has 字), at one place or more."""
+    confusable partner (in a field of type `ftype`) of the value's character (宇 where the value
+    has 字), at one place or more."""
     from intake.pipeline.confusables import partners
 
     if not isinstance(value, str):
@@ -902,7 +904,7 @@ def partner_read(pps: tuple[Reading, ...], value: Any) -> bool:
         t = "".join((p.value if isinstance(p.value, str) else p.text).split())
         if len(t) != len(value) or t == value:
             continue
-        if all(a == b or b in partners(a) for a, b in zip(value, t, strict=True)):
+        if all(a == b or b in partners(a, ftype) for a, b in zip(value, t, strict=True)):
             return True
     return False
 
@@ -934,11 +936,11 @@ def shared_doubts(ftype: str, pps: tuple[Reading, ...], value: Any = None, quali
     """Why an agreed reading still needs a person: the PP-OCR readings' close calls (see above),
     or, in free text, a confusable character the domain's bigrams do not know where its partner's
     they do (`bigrams.unlikely`: 人監 where 入監 is the form; `text.unlikely_characters`)."""
-    if ftype in CONFUSABLE_CHECKED and any(weak_confusables(p) for p in pps):
+    if ftype in CONFUSABLE_CHECKED and any(weak_confusables(p, ftype) for p in pps):
         return [f"{ftype}.confusable"]
     if ftype in CONFUSABLE_CHECKED and split_vote(pps, value):
         return [f"{ftype}.close_call"]
-    if ftype in CONFUSABLE_CHECKED and partner_read(pps, value):
+    if ftype in CONFUSABLE_CHECKED and partner_read(pps, value, ftype):
         return [f"{ftype}.confusable"]
     if ftype == "name" and same_runner_up(pps, value):
         return ["name.shared_doubt"]

@@ -410,6 +410,19 @@ def test_an_agreed_reading_with_a_confusable_character_at_a_close_call_goes_to_r
     assert (sure.status, sure.errors) == (FieldStatus.ACCEPTED, [])
 
 
+def test_a_confusable_pair_listed_for_names_is_not_one_in_free_text() -> None:
+    """闕/關 are listed for names only (`confusables.json` types): listed for every type, 關懷 of
+    the narratives (seed 769) went to review whenever PP-OCR chose its 關 without a clear lead."""
+    from intake.pipeline.confusables import is_confusable, partners
+
+    assert partners("關", "name") == frozenset("闕") and not is_confusable("關", "text") and not is_confusable("關")
+    text = "經電話關懷得知"
+    close = tuple(CharChoice(ch, 0.6, "闕", 0.35) if ch == "關" else CharChoice(ch, 0.99) for ch in text)
+    r = read_with("vulnerable_family", "situation", text, FakeTesseract((text, 95)),
+                  tiny=FakeRecognizer("tiny", (text, 0.95, close)))
+    assert (r.status, r.errors) == (FieldStatus.ACCEPTED, [])
+
+
 def test_the_small_recogniser_agreeing_does_not_hide_the_tiny_ones_doubt() -> None:
     """The seed-7 case: Tesseract (at a low confidence) and the small recogniser read 李冠字 for
     李冠宇 with no doubt; the tiny one had read 字 with 宇 close behind."""
