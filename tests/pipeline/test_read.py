@@ -451,6 +451,19 @@ def test_an_agreed_phone_with_a_digit_read_without_a_clear_lead_over_another_goe
     assert (read("").status, read("").errors) == (FieldStatus.ACCEPTED, [])
 
 
+def test_a_dashed_phone_read_with_a_gap_before_a_1_goes_to_review() -> None:
+    """Fresh seed 821, a fax: a typed 0930-805-540 read 0930-805-5 10 by Tesseract (89) and the
+    tiny recogniser, accepted as 0930805510: the 4's diagonal gone, its upright read 1 after a
+    gap. A phone written with dashes has no space inside a group; a spaced phone is not doubted."""
+    gap = read_with("child_protection", "guardian_phone", "0930-805-540", FakeTesseract(("0930-805-5 10", 89)),
+                    tiny=FakeRecognizer("tiny", ("0930-805-5 10", 0.93, _sure("0930-805-5 10"))), quality="fax")
+    assert gap.details["agreement"] == Agreement.AGREE_TINY and gap.value == "0930805510"
+    assert (gap.status, gap.errors) == (FieldStatus.NEEDS_REVIEW, ["phone.uncertain_digit"])
+    spaced = read_with("child_protection", "guardian_phone", "0959 443 153", FakeTesseract(("0959 443 153", 89)),
+                       tiny=FakeRecognizer("tiny", ("0959 443 153", 0.93, _sure("0959 443 153"))), quality="fax")
+    assert (spaced.status, spaced.errors) == (FieldStatus.ACCEPTED, [])
+
+
 def test_an_address_whose_1_was_read_over_a_4_goes_to_review() -> None:
     """Fresh seed 787, a fax: a handwritten 東興路4段 read 東興路1段 by Tesseract and the small
     recogniser (1 at 0.90 over 4), accepted as agreed. An address's numbers have no checksum: a 1
