@@ -810,7 +810,6 @@ FOUR_READ_ONE = ("1", "4")
 # a handwritten 東興路4段 read 東興路1段 by Tesseract (at 23) and the small recogniser (1 at 0.90
 # over 4), accepted as agreed. Over the 2,537 accepted addresses with digits of seeds 647-787 (22
 # sets, all profiles), a reading that gave the value had a 1 doubted for a 4 in that one only.
-ID_DIGIT_LOOKALIKES = frozenset("IliOo|")
 # ... and a phone whose PP-OCR reading, the value's, has a space before a 1 inside its digits where
 # the writer set the groups apart by dashes: what a fax leaves of a 4 is its upright, after a gap
 # where its diagonal was. Fresh seed 821, a fax: a typed 0930-805-540 read 0930-805-5 10 by
@@ -819,6 +818,7 @@ ID_DIGIT_LOOKALIKES = frozenset("IliOo|")
 # twice) no other PP-OCR reading had both; one had a space before another digit (0947 753-062,
 # right). Dates often mix a slash and a space, and are not checked so.
 GAP_IN_DASHED = re.compile(r"^(?=.*\d-\d).*\d 1")
+ID_DIGIT_LOOKALIKES = frozenset("IliOo|")  # see `letter_for_digit`
 
 
 def _tiny_torn(ftype: str, tiny: Reading) -> bool:
