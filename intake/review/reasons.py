@@ -74,9 +74,10 @@ REASONS: dict[str, tuple[str, str]] = {
                            "Both engines read a character they often confuse (二/三); check it."),
     "name.stray_mark": ("名字中間或後面多了一個點，可能是紙上的污點被讀成標點，請確認。",
                         "A dot in or after the name may be a speck read as a stop; check it."),
-    "text.stray_mark": ("中文字之間、中文字或中文標點後面多了一個英文句點或點，可能是紙上的污點，請確認。",
-                        "A Latin stop between or after Chinese characters, or after Chinese punctuation, may be a speck "
-                        "read as a mark; check it."),
+    "text.stray_mark": ("中文字之間、中文字或中文標點後面多了一個英文句點或點，或讀到一個不確定的分號（可能是逗號上的污點），"
+                        "請確認。",
+                        "A Latin stop between or after Chinese characters, or after Chinese punctuation, or a semicolon "
+                        "read without a clear lead (a speck above a comma), may be a speck read as a mark; check it."),
     "address.stray_mark": ("地址中間或後面多了一個點，可能是紙上的污點被讀成標點，請確認。",
                            "A dot in or after the address may be a speck read as a stop; check it."),
     "name.shared_doubt": ("兩個辨識模型在同一個字上都猶豫於同樣兩個字之間（如「佳／住」），請確認。",

@@ -207,6 +207,18 @@ def test_a_chinese_name_a_fax_left_with_a_latin_letter_goes_to_review(tmp_path: 
         (r.value, r.status, r.errors)
 
 
+def test_a_comma_a_speck_made_a_semicolon_goes_to_review(tmp_path: Path) -> None:
+    """Fresh seed 827 (classic faces), vulnerable family form 6, an office scan: a typed 里長反映，
+    read 里長反映； by Tesseract and the small recogniser (； at 0.67), accepted."""
+    from tests.pipeline.conftest import one_form, one_truth
+
+    files = one_form("vulnerable_family@1", tmp_path, seed=827, n=6, profile="office", hand=0.15, fonts="classic")
+    assert one_truth("vulnerable_family@1", seed=827, n=6)["situation"].startswith("里長反映，")
+    r = read_forms(files)[0].fields["situation"]
+    assert r.value.startswith("里長反映；") and r.status == FieldStatus.NEEDS_REVIEW, (r.value, r.status)
+    assert r.errors == ["text.stray_mark"], r.errors
+
+
 def _member_name(record: dict, path: str) -> str:
     i = int(path.split("[")[1].split("]")[0])
     return record["household_members"][i]["name"]

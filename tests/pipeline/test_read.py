@@ -451,6 +451,22 @@ def test_an_agreed_phone_with_a_digit_read_without_a_clear_lead_over_another_goe
     assert (read("").status, read("").errors) == (FieldStatus.ACCEPTED, [])
 
 
+def test_a_semicolon_read_with_a_doubt_is_a_speck_over_a_comma() -> None:
+    """Fresh seed 827, an office scan: a typed 里長反映，案家 read 里長反映；案家 by Tesseract and the
+    small recogniser (； at 0.67 over ;), accepted. A semicolon read surely stands."""
+    text = "里長反映；案家因債務問題。"
+
+    def read(prob: float, alt_prob: float):  # noqa: ANN202
+        chars = tuple(CharChoice(ch, prob, ";", alt_prob) if ch == "；" else CharChoice(ch, 0.99) for ch in text)
+        return read_with("vulnerable_family", "situation", "里長反映，案家因債務問題。", FakeTesseract((text, 90)),
+                         tiny=FakeRecognizer("tiny", (text, 0.95, chars)))
+
+    doubted = read(0.67, 0.2)
+    assert doubted.details["agreement"] == Agreement.AGREE_TINY
+    assert (doubted.status, doubted.errors) == (FieldStatus.NEEDS_REVIEW, ["text.stray_mark"])
+    assert (read(0.97, 0.01).status, read(0.97, 0.01).errors) == (FieldStatus.ACCEPTED, [])
+
+
 def test_a_dashed_phone_read_with_a_gap_before_a_1_goes_to_review() -> None:
     """Fresh seed 821, a fax: a typed 0930-805-540 read 0930-805-5 10 by Tesseract (89) and the
     tiny recogniser, accepted as 0930805510: the 4's diagonal gone, its upright read 1 after a
