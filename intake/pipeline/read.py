@@ -974,10 +974,10 @@ def shared_doubts(ftype: str, pps: tuple[Reading, ...], value: Any = None, quali
 
     if ftype in DIGIT_CHECKED and any(uncertain(c) for p in pps for c in p.chars):
         return [f"{ftype}.uncertain_digit"]
-    if ftype == "address" and value is not None and any(
-            _four_read_one(c) for p in pps if p.value == value for c in p.chars):
+    givers = [p for p in pps if value is not None and p.value == value]  # the readings that gave the value
+    if ftype == "address" and any(_four_read_one(c) for p in givers for c in p.chars):
         return ["address.uncertain_digit"]
-    if ftype == "phone" and value is not None and any(p.value == value and GAP_IN_DASHED.search(p.text) for p in pps):
+    if ftype == "phone" and any(GAP_IN_DASHED.search(p.text) for p in givers):
         return ["phone.uncertain_digit"]
     if ftype == "national_id" and any(letter_for_digit(p) for p in pps):
         return ["national_id.letter_for_digit"]
